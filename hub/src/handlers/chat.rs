@@ -1,0 +1,45 @@
+//! `chat`: a message to the other members of a room the sender has joined.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hub_protocol::names::check_chat_text;
+use hub_protocol::{ChatAck, ChatMessage, ChatRequest, ErrorCode, Rejection, RoomName, events};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Extension, SocketRef, TryData};
+
+use super::{malformed, reply};
+use crate::delivery;
+use crate::session::Identity;
+
+pub async fn chat<A: Adapter>(
+    socket: SocketRef<A>,
+    Extension(identity): Extension<Identity>,
+    TryData(request): TryData<ChatRequest>,
+    ack: AckSender<A>,
+) {
+    let outcome = async {
+        let request = request.map_err(|_| malformed(events::CHAT, r#"{"room": string, "text": string}"#))?;
+        let room = RoomName::parse(request.room)?;
+        check_chat_text(&request.text)?;
+        if !socket.rooms().iter().any(|joined| joined == room.as_str()) {
+            return Err(Rejection::new(
+                ErrorCode::NotInRoom,
+                format!("join room {:?} before chatting in it", room.as_str()),
+            ));
+        }
+        let ts = now_millis();
+        let message = ChatMessage {
+            room: room.into_string(),
+            text: request.text,
+            user: identity.user.into_string(),
+            ts,
+        };
+        delivery::emit_counted(|| socket.to(message.room.clone()), events::CHAT, &message).await?;
+        Ok(ChatAck { ts })
+    };
+    reply(&socket, ack, events::CHAT, outcome.await);
+}
+
+fn now_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,19 @@
+//! What a client sends in its CONNECT auth payload (`io(url, { auth: {...} })` in JavaScript).
+
+use serde::{Deserialize, Serialize};
+
+/// The CONNECT auth payload. Every field is optional; unknown fields are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectAuth {
+    /// Display name used as `user` in `chat` messages (1..=64 characters, no control characters).
+    /// Without it the hub names the socket `anon-<short id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The hub's publish token. With the right token the socket is a publisher; with a wrong one the
+    /// connection is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// The `connect_error` message for a wrong publish token.
+pub const INVALID_TOKEN_MESSAGE: &str = "invalid publish token";

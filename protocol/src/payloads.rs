@@ -1,0 +1,55 @@
+//! Request, broadcast and ack bodies of the hub's events. Requests carry raw strings as they arrive;
+//! the hub validates them with [`names`](crate::names).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Ack body of `join` and `leave`: the room and how many sockets are in it afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomAck {
+    pub room: String,
+    pub members: usize,
+}
+
+/// `chat` from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub room: String,
+    pub text: String,
+}
+
+/// `chat` as the other members of the room receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub room: String,
+    pub text: String,
+    /// The sender's display name.
+    pub user: String,
+    /// When the hub accepted the message, in milliseconds since the Unix epoch.
+    pub ts: u64,
+}
+
+/// Ack body of `chat`: the timestamp the message was sent with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatAck {
+    pub ts: u64,
+}
+
+/// `publish` from a publisher, and one line of `publish --stdin-lines`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PublishRequest {
+    /// The event the subscribers receive.
+    pub event: String,
+    /// Its single argument; `null` when absent.
+    #[serde(default)]
+    pub data: Value,
+    /// Target rooms; absent or empty means the whole namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rooms: Vec<String>,
+}
+
+/// Ack body of `publish` and of a publisher's direct emit: how many sockets the event was emitted to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishAck {
+    pub delivered: usize,
+}
