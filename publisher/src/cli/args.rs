@@ -1,0 +1,136 @@
+//! The command-line flags of `publish`; their `///` comments are the `--help` text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Parser};
+use hub_protocol::PublishRequest;
+
+use super::input::{self, Source};
+
+/// Publish an event into a hub: connect, emit, wait for the hub's confirmation, disconnect.
+///
+/// Examples:
+///   publish --event foo --data bar
+///   publish --event order --json '{"id":42}' --room shop --room admin
+///   echo '{"event":"foo","data":1}' | publish --stdin-lines
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "publish",
+    version,
+    group(ArgGroup::new("payload").args(["data", "json"])),
+    after_help = "Exit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line\n  3  could not connect, the connection broke, or --timeout ran out"
+)]
+pub struct Args {
+    /// Event name the subscribers receive (1 to 64 characters; not a reserved name such as `connect`).
+    #[arg(long, required_unless_present = "stdin_lines", conflicts_with = "stdin_lines")]
+    pub event: Option<String>,
+
+    /// Data as a string; `@FILE` reads a file, `-` reads stdin (one trailing newline is dropped).
+    #[arg(long, value_name = "STRING|@FILE|-", conflicts_with = "stdin_lines", allow_hyphen_values = true)]
+    pub data: Option<String>,
+
+    /// Data as JSON; `@FILE` reads a file, `-` reads stdin.
+    #[arg(long, value_name = "JSON|@FILE|-", conflicts_with = "stdin_lines", allow_hyphen_values = true)]
+    pub json: Option<String>,
+
+    /// Deliver to this room only (repeat for several). Without it, the whole namespace receives the event.
+    #[arg(long = "room", value_name = "ROOM", conflicts_with = "stdin_lines")]
+    pub rooms: Vec<String>,
+
+    /// Namespace to publish into.
+    #[arg(long, default_value = "/", value_name = "/NAME")]
+    pub namespace: String,
+
+    /// The hub's URL.
+    #[arg(long, env = "HUB_URL", default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+
+    /// Publish token. Default: the token file the hub wrote for this port (see --token-file).
+    #[arg(long, env = "HUB_PUBLISH_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// File holding the publish token. Default: the file a hub on the URL's port writes when it
+    /// generates its token ($XDG_RUNTIME_DIR or ~/.local/state, then socketio-hub/publish-token-PORT).
+    #[arg(long, env = "HUB_TOKEN_FILE", value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+
+    /// Limit for connecting and for the hub's confirmation of each event: seconds (`5`, `0.5`) or a
+    /// duration (`300ms`, `2s`).
+    #[arg(long, default_value = "5s", value_parser = super::parse_timeout)]
+    pub timeout: Duration,
+
+    /// Retry a connection that could not reach the hub this many times, with backoff (250 ms doubling up
+    /// to 4 s). An event the hub may have received is never sent twice.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub retries: u32,
+
+    /// Print nothing on success.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Read one JSON message per line from stdin, `{"event":..,"data":..,"rooms":[..]}`, and publish
+    /// them in order over one connection, each confirmed by the hub. Failed lines are reported and make
+    /// the exit code non-zero.
+    #[arg(long)]
+    pub stdin_lines: bool,
+}
+
+/// The token to use, and what to say if the hub refuses because there was none.
+pub struct ResolvedToken {
+    pub value: Option<String>,
+    pub missing_hint: Option<String>,
+}
+
+impl Args {
+    /// The token from `--token`/`HUB_PUBLISH_TOKEN`, else from the token file. A missing default token
+    /// file is not an error here: the hub decides, and the hint explains a refusal.
+    pub fn resolve_token(&self) -> Result<ResolvedToken, String> {
+        if let Some(token) = &self.token {
+            return Ok(ResolvedToken { value: Some(token.clone()), missing_hint: None });
+        }
+        let path = match &self.token_file {
+            Some(path) => path.clone(),
+            None => match self.url_port().and_then(hub_protocol::token_file::default_token_file) {
+                Some(path) => path,
+                None => {
+                    return Ok(ResolvedToken {
+                        value: None,
+                        missing_hint: Some(
+                            "no publish token: pass --token or set HUB_PUBLISH_TOKEN".to_owned(),
+                        ),
+                    });
+                }
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(token) => Ok(ResolvedToken { value: Some(token.trim().to_owned()), missing_hint: None }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.token_file.is_none() => {
+                Ok(ResolvedToken {
+                    value: None,
+                    missing_hint: Some(format!(
+                        "no publish token: pass --token, set HUB_PUBLISH_TOKEN, or run the hub as this user \
+                     without a token so that it writes {}",
+                        path.display()
+                    )),
+                })
+            }
+            Err(e) => Err(format!("cannot read the token file {}: {e}", path.display())),
+        }
+    }
+
+    fn url_port(&self) -> Option<u16> {
+        url::Url::parse(&self.url).ok()?.port_or_known_default()
+    }
+
+    /// The one event to publish, from `--event`, `--data`/`--json` and `--room`.
+    pub fn request(&self) -> Result<PublishRequest, String> {
+        let event = self.event.clone().ok_or("--event is required")?;
+        let data = match (&self.data, &self.json) {
+            (Some(data), _) => serde_json::Value::String(input::read_text(&Source::parse(data))?),
+            (None, Some(json)) => input::read_json(&Source::parse(json))?,
+            (None, None) => serde_json::Value::Null,
+        };
+        Ok(PublishRequest { event, data, rooms: self.rooms.clone() })
+    }
+}

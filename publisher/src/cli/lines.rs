@@ -1,0 +1,92 @@
+//! `publish --stdin-lines`: many events over one connection, one JSON message per line, in order.
+
+use hub_protocol::PublishRequest;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::args::Args;
+use crate::{ExitCode, PublishError, Publisher, PublisherOptions};
+
+/// Publishes every line of stdin and returns the worst exit code among the lines.
+pub async fn publish_stdin_lines(args: &Args, options: PublisherOptions) -> ExitCode {
+    let mut publisher = match Publisher::connect(&args.url, options).await {
+        Ok(publisher) => publisher,
+        Err(e) => {
+            eprintln!("publish: {e}");
+            return e.exit_code();
+        }
+    };
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut summary = Summary::default();
+    let mut number = 0usize;
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(e) => {
+                eprintln!("publish: cannot read stdin after line {number}: {e}");
+                summary.fail(ExitCode::Usage);
+                break;
+            }
+        };
+        number += 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let request = match serde_json::from_str::<PublishRequest>(&line) {
+            Ok(request) => request,
+            Err(e) => {
+                eprintln!("publish: line {number}: invalid message: {e}");
+                summary.fail(ExitCode::Usage);
+                continue;
+            }
+        };
+        match publisher.send(request).await {
+            Ok(delivered) => summary.published(delivered),
+            Err(e) => {
+                eprintln!("publish: line {number}: {e}");
+                summary.fail(e.exit_code());
+                if is_fatal(&e) {
+                    eprintln!("publish: stopped at line {number}; later lines were not sent");
+                    break;
+                }
+            }
+        }
+    }
+    publisher.close().await;
+    if !args.quiet || summary.worst != ExitCode::Delivered {
+        let failed = if summary.failed > 0 { format!(", {} failed", summary.failed) } else { String::new() };
+        println!("published {} events, delivered to {} in total{failed}", summary.ok, summary.delivered);
+    }
+    summary.worst
+}
+
+/// Whether the connection is unusable after this error, so later lines cannot be sent.
+fn is_fatal(e: &PublishError) -> bool {
+    matches!(e.exit_code(), ExitCode::Unreachable)
+}
+
+#[derive(Debug)]
+struct Summary {
+    ok: usize,
+    delivered: usize,
+    failed: usize,
+    worst: ExitCode,
+}
+
+impl Default for Summary {
+    fn default() -> Self {
+        Self { ok: 0, delivered: 0, failed: 0, worst: ExitCode::Delivered }
+    }
+}
+
+impl Summary {
+    fn published(&mut self, delivered: usize) {
+        self.ok += 1;
+        self.delivered += delivered;
+    }
+
+    fn fail(&mut self, code: ExitCode) {
+        self.failed += 1;
+        self.worst = self.worst.max(code);
+    }
+}

@@ -1,0 +1,92 @@
+//! The `publish` command: flags, input, and the mapping of outcomes to exit codes and messages.
+
+mod args;
+mod input;
+mod lines;
+
+pub use args::Args;
+
+use std::time::Duration;
+
+use crate::{ExitCode, PublishError, Publisher, PublisherOptions};
+
+/// Runs the command and returns its exit code; messages go to stdout (results) and stderr (errors).
+pub async fn run(args: Args) -> ExitCode {
+    let token = match args.resolve_token() {
+        Ok(token) => token,
+        Err(e) => return usage_error(&e),
+    };
+    let options = PublisherOptions {
+        namespace: args.namespace.clone(),
+        token: token.value,
+        timeout: args.timeout,
+        retries: args.retries,
+    };
+    if args.stdin_lines {
+        return lines::publish_stdin_lines(&args, options).await;
+    }
+
+    let request = match args.request() {
+        Ok(request) => request,
+        Err(e) => return usage_error(&e),
+    };
+    let outcome = async {
+        let mut publisher = Publisher::connect(&args.url, options).await?;
+        let delivered = publisher.send(request).await;
+        publisher.close().await;
+        delivered
+    };
+    match outcome.await {
+        Ok(delivered) => {
+            if !args.quiet {
+                println!("delivered to {delivered}");
+            }
+            ExitCode::Delivered
+        }
+        Err(e) => {
+            report(&e, token.missing_hint.as_deref());
+            e.exit_code()
+        }
+    }
+}
+
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("publish: {message}");
+    ExitCode::Usage
+}
+
+/// Prints a failure, with a hint when the hub refused a socket that had no token.
+fn report(e: &PublishError, missing_token_hint: Option<&str>) {
+    eprintln!("publish: {e}");
+    if let (PublishError::Refused(r), Some(hint)) = (e, missing_token_hint)
+        && r.code == hub_protocol::ErrorCode::Forbidden
+    {
+        eprintln!("publish: {hint}");
+    }
+}
+
+/// Parses `--timeout`: a bare number of seconds (`5`, `0.5`) or a duration (`5s`, `300ms`).
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let duration = match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Duration::from_secs_f64(seconds),
+        Ok(_) => return Err("must be more than zero".to_owned()),
+        Err(_) => humantime::parse_duration(value).map_err(|e| e.to_string())?,
+    };
+    if duration.is_zero() { Err("must be more than zero".to_owned()) } else { Ok(duration) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout("5").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_timeout("0.25").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_timeout("300ms").unwrap(), Duration::from_millis(300));
+        assert_eq!(parse_timeout("2s").unwrap(), Duration::from_secs(2));
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("-1").is_err());
+        assert!(parse_timeout("soon").is_err());
+    }
+}

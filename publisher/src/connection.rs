@@ -1,0 +1,292 @@
+//! One Socket.IO connection to a hub, used to publish events and wait for each ack.
+//!
+//! rust_socketio reports everything through callbacks: its `connect()` returns before the hub has accepted
+//! the namespace, a refusal arrives as an "error" callback, and an ack that never comes is never reported.
+//! Here each callback feeds a channel, so every wait is an `await` on that channel with a deadline.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use hub_protocol::{Ack, PublishAck, PublishRequest, Rejection, events};
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout_at};
+
+use crate::error::{PublishError, Stage};
+
+/// How to connect and how long to wait.
+#[derive(Debug, Clone)]
+pub struct PublisherOptions {
+    /// Namespace to publish into, e.g. `/` or `/orders`.
+    pub namespace: String,
+    /// The hub's publish token; without it the hub answers `publish` with `forbidden`.
+    pub token: Option<String>,
+    /// Limit for connecting (each attempt) and for each ack.
+    pub timeout: Duration,
+    /// How many times to retry a connection that failed before reaching the hub.
+    pub retries: u32,
+}
+
+impl Default for PublisherOptions {
+    fn default() -> Self {
+        Self { namespace: "/".to_owned(), token: None, timeout: Duration::from_secs(5), retries: 0 }
+    }
+}
+
+/// What the connection's callbacks report.
+#[derive(Debug)]
+enum Signal {
+    Connected,
+    ConnectRefused(String),
+    Closed,
+    Error(String),
+}
+
+/// A connection to a hub's namespace that has been accepted.
+pub struct Publisher {
+    client: Client,
+    signals: mpsc::UnboundedReceiver<Signal>,
+    timeout: Duration,
+}
+
+impl Publisher {
+    /// Connects to the hub at `url` and waits until the hub has accepted the namespace.
+    /// Failures before the hub was reached are retried `options.retries` times with backoff.
+    pub async fn connect(url: &str, options: PublisherOptions) -> Result<Self, PublishError> {
+        let url = normalize_url(url)?;
+        let mut attempt = 0;
+        loop {
+            match Self::connect_once(&url, &options).await {
+                Err(e) if e.is_retryable() && attempt < options.retries => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn connect_once(url: &str, options: &PublisherOptions) -> Result<Self, PublishError> {
+        let deadline = Instant::now() + options.timeout;
+        let (tx, mut signals) = mpsc::unbounded_channel();
+        let mut builder = ClientBuilder::new(url)
+            .namespace(options.namespace.as_str())
+            .transport_type(TransportType::Websocket)
+            .reconnect(false)
+            .on(Event::Connect, report(&tx, |_| Signal::Connected))
+            .on(Event::Close, report(&tx, |_| Signal::Closed))
+            .on(Event::Error, report(&tx, classify_error));
+        if let Some(token) = &options.token {
+            builder = builder.auth(serde_json::json!({ "token": token }));
+        }
+        let connect_failed = |reason: String| PublishError::Connect { url: url.to_owned(), reason };
+        let timed_out = PublishError::Timeout { stage: Stage::Connect, after: options.timeout };
+
+        let client = match timeout_at(deadline, builder.connect()).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(e)) => return Err(connect_failed(error_chain(&e))),
+            Err(_) => return Err(timed_out),
+        };
+        // The first signal after `connect()` tells whether the hub accepted the namespace.
+        let accepted = match timeout_at(deadline, signals.recv()).await {
+            Ok(Some(Signal::Connected)) => Ok(()),
+            Ok(Some(Signal::ConnectRefused(message))) => Err(PublishError::ConnectRefused(message)),
+            Ok(Some(Signal::Error(reason))) => Err(connect_failed(reason)),
+            Ok(Some(Signal::Closed) | None) => Err(PublishError::ConnectionLost(Stage::Connect)),
+            Err(_) => Err(timed_out),
+        };
+        match accepted {
+            Ok(()) => Ok(Self { client, signals, timeout: options.timeout }),
+            Err(e) => {
+                disconnect(&client).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Publishes `event` with `data` to `rooms` (empty: the whole namespace) and returns how many sockets
+    /// the hub emitted it to. Takes `&mut self` because one connection has one event in flight at a time:
+    /// rust_socketio draws ack ids at random from 0..1000, so concurrent acks could be mixed up.
+    pub async fn publish(
+        &mut self,
+        event: &str,
+        data: Value,
+        rooms: &[String],
+    ) -> Result<usize, PublishError> {
+        let request = PublishRequest { event: event.to_owned(), data, rooms: rooms.to_vec() };
+        self.send(request).await
+    }
+
+    /// Publishes a prepared request; see [`publish`](Self::publish).
+    pub async fn send(&mut self, request: PublishRequest) -> Result<usize, PublishError> {
+        let payload = serde_json::to_value(&request).map_err(|e| PublishError::Protocol(e.to_string()))?;
+        let deadline = Instant::now() + self.timeout;
+        let (ack_tx, mut ack_rx) = mpsc::unbounded_channel();
+        let on_ack = move |payload: Payload, _: Client| {
+            let _ = ack_tx.send(payload);
+            async {}.boxed()
+        };
+        self.client
+            .emit_with_ack(events::PUBLISH, payload, self.timeout, on_ack)
+            .await
+            .map_err(|_| PublishError::ConnectionLost(Stage::Ack))?;
+
+        loop {
+            tokio::select! {
+                ack = ack_rx.recv() => return match ack {
+                    Some(payload) => parse_ack(payload),
+                    None => Err(PublishError::ConnectionLost(Stage::Ack)),
+                },
+                signal = self.signals.recv() => match signal {
+                    Some(Signal::Closed) | None => return Err(PublishError::ConnectionLost(Stage::Ack)),
+                    Some(_) => continue,
+                },
+                () = tokio::time::sleep_until(deadline) => {
+                    return Err(PublishError::Timeout { stage: Stage::Ack, after: self.timeout });
+                }
+            }
+        }
+    }
+
+    /// Disconnects cleanly (the hub sees a client disconnect, not a broken transport).
+    pub async fn close(self) {
+        disconnect(&self.client).await;
+    }
+}
+
+/// An error and its sources on one line: rust_socketio's own messages are terse ("EngineIO Error").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+async fn disconnect(client: &Client) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), client.disconnect()).await;
+}
+
+/// A callback that turns what rust_socketio reports into a [`Signal`] on the channel.
+fn report(
+    tx: &mpsc::UnboundedSender<Signal>,
+    to_signal: fn(Payload) -> Signal,
+) -> impl for<'a> FnMut(Payload, Client) -> futures_util::future::BoxFuture<'static, ()> + Send + Sync + 'static
+{
+    let tx = tx.clone();
+    move |payload, _| {
+        let _ = tx.send(to_signal(payload));
+        async {}.boxed()
+    }
+}
+
+/// rust_socketio reports a `connect_error` as an error whose text is this prefix plus the packet's JSON.
+const CONNECT_ERROR_PREFIX: &str = "Received an ConnectError frame: ";
+
+fn classify_error(payload: Payload) -> Signal {
+    let text = payload_text(&payload);
+    match text.strip_prefix(CONNECT_ERROR_PREFIX) {
+        Some(json) => {
+            let message = serde_json::from_str::<Value>(json)
+                .ok()
+                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_else(|| json.to_owned());
+            Signal::ConnectRefused(message)
+        }
+        None => Signal::Error(text),
+    }
+}
+
+#[allow(deprecated)] // `Payload::String` is deprecated but still produced by rust_socketio 0.6
+fn payload_text(payload: &Payload) -> String {
+    match payload {
+        Payload::Text(values) => match values.as_slice() {
+            [Value::String(text)] => text.clone(),
+            values => values.iter().map(Value::to_string).collect::<Vec<_>>().join(" "),
+        },
+        Payload::String(text) => text.clone(),
+        Payload::Binary(bytes) => format!("<{} bytes of binary data>", bytes.len()),
+    }
+}
+
+fn parse_ack(payload: Payload) -> Result<usize, PublishError> {
+    let Payload::Text(values) = &payload else {
+        return Err(PublishError::Protocol(format!("ack is not JSON: {}", payload_text(&payload))));
+    };
+    // rust_socketio hands over the ack's argument list as one JSON array.
+    let first = match values.as_slice() {
+        [Value::Array(arguments)] => arguments.first().cloned().unwrap_or(Value::Null),
+        values => values.first().cloned().unwrap_or(Value::Null),
+    };
+    let ack: Ack<PublishAck> =
+        serde_json::from_value(first.clone()).map_err(|_| PublishError::Protocol(format!("ack {first}")))?;
+    Result::<PublishAck, Rejection>::from(ack).map(|ack| ack.delivered).map_err(PublishError::Refused)
+}
+
+/// Accepts `http(s)://` and `ws(s)://` URLs of the hub itself (the Socket.IO path is implied).
+fn normalize_url(url: &str) -> Result<String, PublishError> {
+    let invalid = |reason: &str| PublishError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
+    let mut parsed = url::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    let scheme = match parsed.scheme() {
+        "http" | "ws" => "http",
+        "https" | "wss" => "https",
+        _ => return Err(invalid("the scheme must be http, https, ws or wss")),
+    };
+    parsed.set_scheme(scheme).map_err(|()| invalid("cannot use this scheme"))?;
+    if parsed.host_str().is_none() {
+        return Err(invalid("no host"));
+    }
+    Ok(parsed.into())
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(250u64.saturating_mul(1 << attempt.min(4)).min(4_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_errors_are_recognized() {
+        let payload =
+            Payload::from(format!("{CONNECT_ERROR_PREFIX}{{\"message\":\"invalid publish token\"}}"));
+        assert!(matches!(classify_error(payload), Signal::ConnectRefused(m) if m == "invalid publish token"));
+        assert!(matches!(classify_error(Payload::from("broken pipe".to_owned())), Signal::Error(_)));
+    }
+
+    #[test]
+    fn acks_are_parsed() {
+        let ok = Payload::Text(vec![serde_json::json!({"ok": true, "delivered": 4})]);
+        assert_eq!(parse_ack(ok).unwrap(), 4);
+        let wrapped = Payload::Text(vec![serde_json::json!([{"ok": true, "delivered": 5}])]);
+        assert_eq!(parse_ack(wrapped).unwrap(), 5);
+        let refused =
+            Payload::Text(vec![serde_json::json!({"ok": false, "error": "forbidden", "message": "no"})]);
+        assert!(
+            matches!(parse_ack(refused), Err(PublishError::Refused(r)) if r.code == hub_protocol::ErrorCode::Forbidden)
+        );
+        assert!(matches!(parse_ack(Payload::Text(vec![])), Err(PublishError::Protocol(_))));
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(normalize_url("ws://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000/");
+        assert!(normalize_url("ftp://x").is_err());
+        assert!(normalize_url("127.0.0.1:3000").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(30), Duration::from_millis(4000));
+    }
+}

@@ -1,0 +1,21 @@
+//! Publish events into a hub from Rust, over one Socket.IO connection.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), publisher::PublishError> {
+//! use publisher::{Publisher, PublisherOptions};
+//! let options = PublisherOptions { token: Some("secret".into()), ..PublisherOptions::default() };
+//! let mut publisher = Publisher::connect("http://127.0.0.1:3000", options).await?;
+//! let delivered = publisher.publish("foo", serde_json::json!("bar"), &["lobby".to_owned()]).await?;
+//! println!("delivered to {delivered}");
+//! publisher.close().await;
+//! # Ok(()) }
+//! ```
+//!
+//! The `publish` command is a thin layer over this library; see [`cli`].
+
+pub mod cli;
+mod connection;
+mod error;
+
+pub use connection::{Publisher, PublisherOptions};
+pub use error::{ExitCode, PublishError, Stage};
