@@ -1,0 +1,359 @@
+//! The wire contract, event by event, against the real hub with rust_socketio clients.
+
+use e2e::client::Refused;
+use e2e::{TestClient, TestHub};
+use hub_protocol::{ChatMessage, ErrorCode};
+use serde_json::{Value, json};
+
+fn assert_error(ack: &Value, code: ErrorCode) {
+    assert_eq!(ack["ok"], false, "{ack}");
+    assert_eq!(ack["error"], code.as_str(), "{ack}");
+    assert!(ack["message"].as_str().is_some_and(|m| !m.is_empty()), "{ack} explains itself");
+    assert_eq!(ack.as_object().unwrap().len(), 3, "{ack} has exactly ok, error and message");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_and_leave_report_room_sizes() {
+    let hub = TestHub::start().await;
+    let (a, b) = (TestClient::connect(&hub.url).await, TestClient::connect(&hub.url).await);
+
+    assert_eq!(a.request("join", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 1}));
+    assert_eq!(b.request("join", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 2}));
+    assert_eq!(a.request("join", json!("lobby")).await["members"], 2, "joining twice counts once");
+    assert_eq!(a.request("leave", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 1}));
+    assert_eq!(b.request("leave", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 0}));
+    assert_eq!(b.request("leave", json!("never-joined")).await["members"], 0);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_room_names_are_bad_requests_and_keep_the_connection() {
+    let hub = TestHub::start().await;
+    let client = TestClient::connect(&hub.url).await;
+    let too_long = "r".repeat(129);
+    for bad in [
+        json!(""),
+        json!(too_long),
+        json!("tab\there"),
+        json!("bell\u{7}"),
+        json!(42),
+        json!(null),
+        json!({"room": "x"}),
+    ] {
+        assert_error(&client.request("join", bad.clone()).await, ErrorCode::BadRequest);
+        assert_error(&client.request("leave", bad).await, ErrorCode::BadRequest);
+    }
+    assert_error(&client.ack("join", vec![]).await[0], ErrorCode::BadRequest);
+    let longest = "é".repeat(128);
+    assert_eq!(client.request("join", json!(longest)).await["room"], longest, "128 characters is allowed");
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_reaches_the_other_members_only() {
+    let hub = TestHub::start().await;
+    let alice = TestClient::connect_with(&hub.url, "/", json!({"user": "alice"})).await.unwrap();
+    let mut bob = TestClient::connect_with(&hub.url, "/", json!({"user": "bob"})).await.unwrap();
+    let mut carol = TestClient::connect(&hub.url).await;
+    alice.join("lobby").await;
+    bob.join("lobby").await;
+    carol.join("elsewhere").await;
+
+    let ack = alice.request("chat", json!({"room": "lobby", "text": "hello <b>bob</b>"})).await;
+    assert_eq!(ack["ok"], true);
+    let ts = ack["ts"].as_u64().expect("ts in milliseconds");
+    let received = bob.expect_event("chat").await;
+    let message: ChatMessage = serde_json::from_value(received[0].clone()).unwrap();
+    assert_eq!(
+        message,
+        ChatMessage { room: "lobby".into(), text: "hello <b>bob</b>".into(), user: "alice".into(), ts }
+    );
+    assert_eq!(received.len(), 1, "chat carries one argument");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    assert!(now.abs_diff(ts) < 60_000, "ts is the current time in ms");
+    carol.expect_silence().await;
+
+    // The sender does not get its own message back.
+    let mut alice = alice;
+    alice.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_errors() {
+    let hub = TestHub::start().await;
+    let client = TestClient::connect(&hub.url).await;
+    let mut other = TestClient::connect(&hub.url).await;
+    other.join("lobby").await;
+
+    assert_error(&client.request("chat", json!({"room": "lobby", "text": "hi"})).await, ErrorCode::NotInRoom);
+    client.join("lobby").await;
+    assert_error(&client.request("chat", json!({"room": "lobby", "text": ""})).await, ErrorCode::BadRequest);
+    let long = "x".repeat(4097);
+    assert_error(&client.request("chat", json!({"room": "lobby", "text": long})).await, ErrorCode::TooLarge);
+    assert_error(&client.request("chat", json!({"room": "", "text": "hi"})).await, ErrorCode::BadRequest);
+    assert_error(&client.request("chat", json!({"room": "lobby"})).await, ErrorCode::BadRequest);
+    assert_error(&client.request("chat", json!("just text")).await, ErrorCode::BadRequest);
+    other.expect_silence().await;
+
+    let longest = "x".repeat(4096);
+    assert_eq!(client.request("chat", json!({"room": "lobby", "text": longest})).await["ok"], true);
+    assert_eq!(other.expect_event("chat").await[0]["text"].as_str().unwrap().len(), 4096);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_names_come_from_auth_or_are_anonymous() {
+    let hub = TestHub::start().await;
+    let anon = TestClient::connect(&hub.url).await;
+    let mut named = TestClient::connect_with(&hub.url, "/", json!({"user": "Zoë"})).await.unwrap();
+    anon.join("r").await;
+    named.join("r").await;
+    anon.request("chat", json!({"room": "r", "text": "hi"})).await;
+    let user = named.expect_event("chat").await[0]["user"].as_str().unwrap().to_owned();
+    assert!(user.starts_with("anon-") && user.len() > 5, "anonymous name: {user}");
+
+    for bad in [json!({"user": ""}), json!({"user": "x".repeat(65)}), json!({"user": "a\nb"})] {
+        match TestClient::connect_with(&hub.url, "/", bad.clone()).await {
+            Err(Refused::ConnectError(message)) => assert!(message.contains("user"), "{message}"),
+            other => panic!("{bad} must be refused, got {:?}", other.map(|_| ())),
+        }
+    }
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_acks_with_the_same_arguments() {
+    let hub = TestHub::start().await;
+    let client = TestClient::connect(&hub.url).await;
+    let arguments = vec![json!(1), json!("two"), json!({"three": [3]}), json!(null), json!([4, 5])];
+    assert_eq!(client.ack("echo", arguments.clone()).await, arguments);
+    assert_eq!(client.ack("echo", vec![json!("only")]).await, vec![json!("only")]);
+    assert_eq!(
+        client.ack("echo", vec![json!([1, 2])]).await,
+        vec![json!([1, 2])],
+        "an array stays one argument"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_into_rooms_reaches_exactly_their_members() {
+    let hub = TestHub::start().await;
+    let publisher = TestClient::publisher(&hub.url).await;
+    let (mut a, mut b, mut c, mut outsider) = (
+        TestClient::connect(&hub.url).await,
+        TestClient::connect(&hub.url).await,
+        TestClient::connect(&hub.url).await,
+        TestClient::connect(&hub.url).await,
+    );
+    a.join("red").await;
+    b.join("red").await;
+    b.join("blue").await;
+    c.join("blue").await;
+    outsider.join("green").await;
+    publisher.join("red").await; // the publisher itself never receives what it publishes
+
+    let ack = publisher.request("publish", json!({"event": "foo", "data": {"n": 1}, "rooms": ["red"]})).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 2}));
+    assert_eq!(a.expect_event("foo").await, vec![json!({"n": 1})]);
+    assert_eq!(b.expect_event("foo").await, vec![json!({"n": 1})]);
+
+    // Several rooms: a socket in two of them receives the event once.
+    let ack =
+        publisher.request("publish", json!({"event": "bar", "data": "x", "rooms": ["red", "blue"]})).await;
+    assert_eq!(ack["delivered"], 3);
+    for client in [&mut a, &mut b, &mut c] {
+        assert_eq!(client.expect_event("bar").await, vec![json!("x")]);
+        client.expect_silence().await;
+    }
+    outsider.expect_silence().await;
+
+    let ack = publisher.request("publish", json!({"event": "baz", "data": 1, "rooms": ["empty-room"]})).await;
+    assert_eq!(ack["delivered"], 0);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_without_rooms_reaches_the_whole_namespace() {
+    let hub = TestHub::start().await;
+    let mut publisher = TestClient::publisher(&hub.url).await;
+    let mut in_room = TestClient::connect(&hub.url).await;
+    let mut lonely = TestClient::connect(&hub.url).await;
+    let mut elsewhere = TestClient::connect_with(&hub.url, "/other", json!({})).await.unwrap();
+    in_room.join("r").await;
+
+    for request in
+        [json!({"event": "news", "data": [1, 2]}), json!({"event": "news", "data": [1, 2], "rooms": []})]
+    {
+        assert_eq!(publisher.request("publish", request).await["delivered"], 2);
+        assert_eq!(in_room.expect_event("news").await, vec![json!([1, 2])], "data is one argument");
+        assert_eq!(lonely.expect_event("news").await, vec![json!([1, 2])]);
+    }
+    // Absent data is null.
+    assert_eq!(publisher.request("publish", json!({"event": "ping"})).await["delivered"], 2);
+    assert_eq!(lonely.expect_event("ping").await, vec![json!(null)]);
+    publisher.expect_silence().await;
+    elsewhere.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_publishers_may_publish() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    subscriber.join("r").await;
+    let browser = TestClient::connect(&hub.url).await;
+
+    let ack = browser.request("publish", json!({"event": "foo", "data": 1, "rooms": ["r"]})).await;
+    assert_error(&ack, ErrorCode::Forbidden);
+    let ack = browser.request("publish", json!("not even a request")).await;
+    assert_error(&ack, ErrorCode::Forbidden);
+    subscriber.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_validates_event_names_rooms_and_shape() {
+    let hub = TestHub::start().await;
+    let publisher = TestClient::publisher(&hub.url).await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let reserved = hub_protocol::events::RESERVED;
+    assert_eq!(reserved.len(), 11);
+    for event in reserved {
+        let ack = publisher.request("publish", json!({"event": event, "data": 1})).await;
+        assert_error(&ack, ErrorCode::BadRequest);
+    }
+    let too_long = "e".repeat(65);
+    for request in [
+        json!({"event": "", "data": 1}),
+        json!({"event": too_long, "data": 1}),
+        json!({"event": "foo", "rooms": [""]}),
+        json!({"event": "foo", "rooms": "lobby"}),
+        json!({"data": 1}),
+        json!("foo"),
+        json!(17),
+    ] {
+        assert_error(&publisher.request("publish", request).await, ErrorCode::BadRequest);
+    }
+    subscriber.expect_silence().await;
+    let longest = "e".repeat(64);
+    assert_eq!(publisher.request("publish", json!({"event": longest, "data": 1})).await["delivered"], 1);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishers_emitting_other_events_broadcast_them_like_elephant_io() {
+    let hub = TestHub::start().await;
+    let mut publisher = TestClient::publisher(&hub.url).await;
+    let (mut a, mut b) = (TestClient::connect(&hub.url).await, TestClient::connect(&hub.url).await);
+    let mut other_ns = TestClient::connect_with(&hub.url, "/elsewhere", json!({})).await.unwrap();
+    a.join("some-room").await;
+
+    // With an ack: the same ack as `publish`.
+    assert_eq!(publisher.request("foo", json!("bar")).await, json!({"ok": true, "delivered": 2}));
+    assert_eq!(a.expect_event("foo").await, vec![json!("bar")]);
+    assert_eq!(b.expect_event("foo").await, vec![json!("bar")]);
+
+    // Without an ack, as Elephant.io emits, and with several arguments kept as they are.
+    publisher.emit("bar", vec![json!({"x": 1}), json!(2)]).await;
+    assert_eq!(a.expect_event("bar").await, vec![json!({"x": 1}), json!(2)]);
+    assert_eq!(b.expect_event("bar").await, vec![json!({"x": 1}), json!(2)]);
+
+    publisher.expect_silence().await;
+    other_ns.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_events_from_non_publishers_are_forbidden_and_not_sent() {
+    let hub = TestHub::start().await;
+    let browser = TestClient::connect(&hub.url).await;
+    let mut listener = TestClient::connect(&hub.url).await;
+    assert_error(&browser.request("foo", json!("bar")).await, ErrorCode::Forbidden);
+    browser.emit("foo", vec![json!("bar")]).await;
+    listener.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_request_never_closes_the_connection() {
+    let hub = TestHub::start().await;
+    let client = TestClient::connect(&hub.url).await;
+    let publisher = TestClient::publisher(&hub.url).await;
+    for (event, argument) in [
+        ("join", json!({"nested": [1, 2, {"deep": true}]})),
+        ("chat", json!([1, 2, 3])),
+        ("publish", json!(null)),
+        ("leave", json!(false)),
+    ] {
+        assert_eq!(client.request(event, argument.clone()).await["ok"], false);
+        assert_eq!(publisher.request(event, argument).await["ok"], false);
+    }
+    assert_eq!(publisher.request("connect", json!(1)).await["error"], "bad_request", "reserved direct emit");
+    assert_eq!(client.ack("echo", vec![json!("still here")]).await, vec![json!("still here")]);
+    assert_eq!(publisher.ack("echo", vec![json!("me too")]).await, vec![json!("me too")]);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_token_decides_who_is_a_publisher() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+
+    // Good token: a publisher.
+    let good = TestClient::publisher(&hub.url).await;
+    assert_eq!(good.request("publish", json!({"event": "e", "data": 1})).await["ok"], true);
+    subscriber.expect_event("e").await;
+
+    // Wrong token: refused at connect, with a message that says so.
+    for wrong in
+        [json!({"token": "nope"}), json!({"token": ""}), json!({"token": format!("{}x", e2e::hub::TOKEN)})]
+    {
+        match TestClient::connect_with(&hub.url, "/", wrong).await {
+            Err(Refused::ConnectError(message)) => assert_eq!(message, "invalid publish token"),
+            other => panic!("expected connect_error, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    // Missing token: connected, but not a publisher.
+    let missing = TestClient::connect_with(&hub.url, "/", json!({"user": "x"})).await.unwrap();
+    assert_error(&missing.request("publish", json!({"event": "e", "data": 1})).await, ErrorCode::Forbidden);
+    subscriber.expect_silence().await;
+
+    // An auth payload that is not an object is refused clearly.
+    match TestClient::connect_with(&hub.url, "/", json!("token")).await {
+        Err(Refused::ConnectError(message)) => assert!(message.contains("auth"), "{message}"),
+        other => panic!("expected connect_error, got {:?}", other.map(|_| ())),
+    }
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamic_namespaces_have_the_same_events_and_are_isolated() {
+    let hub = TestHub::start().await;
+    let orders = TestClient::connect_with(&hub.url, "/orders_2-b", json!({"user": "o"})).await.unwrap();
+    let mut orders_peer = TestClient::connect_with(&hub.url, "/orders_2-b", json!({})).await.unwrap();
+    let mut root = TestClient::connect(&hub.url).await;
+    let publisher =
+        TestClient::connect_with(&hub.url, "/orders_2-b", json!({"token": e2e::hub::TOKEN})).await.unwrap();
+    root.join("lobby").await;
+    orders.join("lobby").await;
+    assert_eq!(orders_peer.request("join", json!("lobby")).await["members"], 2, "rooms are per namespace");
+
+    orders.request("chat", json!({"room": "lobby", "text": "hi"})).await;
+    assert_eq!(orders_peer.expect_event("chat").await[0]["user"], "o");
+    assert_eq!(publisher.request("publish", json!({"event": "tick", "data": 1})).await["delivered"], 2);
+    orders_peer.expect_event("tick").await;
+    assert_eq!(orders.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
+    root.expect_silence().await;
+
+    let long = format!("/{}", "n".repeat(65));
+    for bad in ["/bad.name", "/sp ace", long.as_str()] {
+        match TestClient::connect_with(&hub.url, bad, json!({})).await {
+            Err(Refused::ConnectError(message)) => assert!(message.contains("namespace"), "{bad}: {message}"),
+            other => panic!("{bad} must be refused, got {:?}", other.map(|_| ())),
+        }
+    }
+    hub.stop().await;
+}

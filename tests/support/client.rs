@@ -1,0 +1,166 @@
+//! A rust_socketio client that records every event it receives and waits for acks with a deadline.
+
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::{QUIET, WAIT};
+
+/// A connected socket of the hub under test.
+pub struct TestClient {
+    client: Client,
+    events: mpsc::UnboundedReceiver<(String, Vec<Value>)>,
+}
+
+/// How a connection attempt ended, when it did not succeed.
+#[derive(Debug, PartialEq)]
+pub enum Refused {
+    /// `connect_error` with this message.
+    ConnectError(String),
+    Other(String),
+}
+
+impl TestClient {
+    /// Connects to `/` with no auth payload.
+    pub async fn connect(url: &str) -> Self {
+        Self::connect_with(url, "/", json!({})).await.expect("the hub accepts the connection")
+    }
+
+    /// Connects to `/` as a publisher with the test token.
+    pub async fn publisher(url: &str) -> Self {
+        Self::connect_with(url, "/", json!({ "token": crate::hub::TOKEN }))
+            .await
+            .expect("the hub accepts the publisher")
+    }
+
+    /// Connects to `namespace` with `auth`, and waits for the hub's answer to the CONNECT.
+    pub async fn connect_with(url: &str, namespace: &str, auth: Value) -> Result<Self, Refused> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (status_tx, mut status) = mpsc::unbounded_channel::<Result<(), Refused>>();
+        let connected = status_tx.clone();
+        let client = ClientBuilder::new(url)
+            .namespace(namespace)
+            .transport_type(TransportType::Websocket)
+            .reconnect(false)
+            .auth(auth)
+            .on(Event::Connect, move |_, _| {
+                let _ = connected.send(Ok(()));
+                async {}.boxed()
+            })
+            .on(Event::Error, move |payload, _| {
+                let text = text_of(&payload);
+                let refusal = match text.strip_prefix("Received an ConnectError frame: ") {
+                    Some(json) => {
+                        let message = serde_json::from_str::<Value>(json)
+                            .ok()
+                            .and_then(|v| v["message"].as_str().map(str::to_owned));
+                        Refused::ConnectError(message.unwrap_or_else(|| json.to_owned()))
+                    }
+                    None => Refused::Other(text),
+                };
+                let _ = status_tx.send(Err(refusal));
+                async {}.boxed()
+            })
+            .on_any(move |event, payload, _| {
+                if let Payload::Text(arguments) = payload {
+                    let _ = events_tx.send((event.to_string(), arguments));
+                }
+                async {}.boxed()
+            })
+            .connect()
+            .await
+            .map_err(|e| Refused::Other(e.to_string()))?;
+        match tokio::time::timeout(WAIT, status.recv()).await {
+            Ok(Some(Ok(()))) => Ok(Self { client, events }),
+            Ok(Some(Err(refused))) => Err(refused),
+            Ok(None) => Err(Refused::Other("connection closed".to_owned())),
+            Err(_) => Err(Refused::Other("no answer to CONNECT".to_owned())),
+        }
+    }
+
+    /// Emits `event` with `arguments` and returns the ack's arguments.
+    pub async fn ack(&self, event: &str, arguments: Vec<Value>) -> Vec<Value> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let on_ack = move |payload: Payload, _: Client| {
+            let _ = tx.send(payload);
+            async {}.boxed()
+        };
+        self.client.emit_with_ack(event, Payload::Text(arguments), WAIT, on_ack).await.expect("emit");
+        let payload = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no ack for `{event}` within {WAIT:?}"))
+            .expect("ack channel open");
+        match payload {
+            // rust_socketio hands over an ack's arguments as one JSON array.
+            Payload::Text(mut values) if values.len() == 1 && values[0].is_array() => {
+                let Value::Array(arguments) = values.remove(0) else { unreachable!() };
+                arguments
+            }
+            Payload::Text(values) => values,
+            other => panic!("unexpected ack payload {other:?}"),
+        }
+    }
+
+    /// Emits `event` with one argument and returns the ack's (single) object.
+    pub async fn request(&self, event: &str, argument: Value) -> Value {
+        let mut arguments = self.ack(event, vec![argument]).await;
+        assert_eq!(arguments.len(), 1, "`{event}` acks with one object, got {arguments:?}");
+        arguments.remove(0)
+    }
+
+    /// Emits without asking for an ack.
+    pub async fn emit(&self, event: &str, arguments: Vec<Value>) {
+        self.client.emit(event, Payload::Text(arguments)).await.expect("emit");
+    }
+
+    /// Joins `room` and returns the ack.
+    pub async fn join(&self, room: &str) -> Value {
+        let ack = self.request("join", json!(room)).await;
+        assert_eq!(ack["ok"], true, "join {room}: {ack}");
+        ack
+    }
+
+    /// Waits for the next event named `name` (skipping others) and returns its arguments.
+    pub async fn expect_event(&mut self, name: &str) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((event, arguments))) if event == name => return arguments,
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("connection closed while waiting for `{name}`"),
+                Err(_) => panic!("no `{name}` event within {WAIT:?}"),
+            }
+        }
+    }
+
+    /// Asserts that no event arrives for a short while.
+    pub async fn expect_silence(&mut self) {
+        self.expect_silence_for(QUIET).await;
+    }
+
+    pub async fn expect_silence_for(&mut self, duration: Duration) {
+        if let Ok(Some((event, arguments))) = tokio::time::timeout(duration, self.events.recv()).await {
+            panic!("expected no event, got `{event}` {arguments:?}");
+        }
+    }
+
+    pub async fn disconnect(self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+#[allow(deprecated)] // rust_socketio 0.6 still produces `Payload::String`
+fn text_of(payload: &Payload) -> String {
+    match payload {
+        Payload::Text(values) => match values.as_slice() {
+            [Value::String(text)] => text.clone(),
+            values => format!("{values:?}"),
+        },
+        Payload::String(text) => text.clone(),
+        Payload::Binary(bytes) => format!("{} bytes", bytes.len()),
+    }
+}

@@ -1,0 +1,54 @@
+//! A hub served in-process on `127.0.0.1:0`, with a known publish token.
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The token every [`TestHub`] accepts.
+pub const TOKEN: &str = "test-publish-token";
+
+/// Hub logs go through the test harness, so they show only for failing tests.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
+/// A running hub; stopped when dropped.
+pub struct TestHub {
+    pub url: String,
+    pub port: u16,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), hub::HubError>>>,
+}
+
+impl TestHub {
+    pub async fn start() -> Self {
+        init_logging();
+        let config = hub::Config::with_token("127.0.0.1:0".parse().unwrap(), TOKEN);
+        let server = hub::Server::bind(config).await.expect("the hub binds a free port");
+        let port = server.local_addr().port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async move {
+            let _ = stopped.await;
+        }));
+        Self { url: format!("http://127.0.0.1:{port}"), port, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Shuts the hub down gracefully and waits until it has stopped.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("the hub task does not panic").expect("the hub stops cleanly");
+        }
+    }
+}
+
+impl Drop for TestHub {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! Test support: a real hub on a free loopback port, a recording Socket.IO client, and the built binaries.
+
+pub mod binaries;
+pub mod client;
+pub mod hub;
+
+pub use client::TestClient;
+pub use hub::TestHub;
+
+use std::time::Duration;
+
+/// How long a test waits for something that should happen (generous: CI machines are slow).
+pub const WAIT: Duration = Duration::from_secs(5);
+/// How long a test watches for something that must not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
