@@ -42,7 +42,7 @@ async fn connect_and_emit_at_once(port: u16, n: usize) -> Result<String, String>
         return Err(format!("expected the CONNECT reply, got {connected}"));
     }
     // Alternate between two handlers so both a plain ack and a room operation are covered.
-    let event = if n % 2 == 0 { format!(r#"421["echo",{n}]"#) } else { format!(r#"421["join","room-{n}"]"#) };
+    let event = if n.is_multiple_of(2) { format!(r#"421["echo",{n}]"#) } else { format!(r#"421["join","room-{n}"]"#) };
     ws.send(Message::text(event)).await.map_err(|e| e.to_string())?;
     let ack = loop {
         let text = next_text(&mut ws).await.map_err(|e| format!("{e} before the ack"))?;
@@ -72,7 +72,7 @@ async fn a_thousand_immediate_emits_all_get_their_ack() {
     let mut acked = 0;
     for (n, outcome) in &acks {
         let ack = outcome.as_ref().unwrap_or_else(|e| panic!("connection {n}: {e}"));
-        let expected = if n % 2 == 0 {
+        let expected = if n.is_multiple_of(2) {
             format!("431[{n}]")
         } else {
             format!(r#"431[{{"ok":true,"room":"room-{n}","members":1}}]"#)
