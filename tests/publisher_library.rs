@@ -1,1 +1,121 @@
-//! placeholder
+//! The `publisher` library against the real hub, and against peers that misbehave.
+
+use std::time::{Duration, Instant};
+
+use e2e::{TestClient, TestHub, fake};
+use hub_protocol::ErrorCode;
+use publisher::{ExitCode, PublishError, Publisher, PublisherOptions, Stage};
+use serde_json::json;
+
+fn options(token: Option<&str>) -> PublisherOptions {
+    PublisherOptions { token: token.map(str::to_owned), ..PublisherOptions::default() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_many_events_over_one_connection_in_order() {
+    let hub = TestHub::start().await;
+    let mut lobby = TestClient::connect(&hub.url).await;
+    let mut everyone = TestClient::connect(&hub.url).await;
+    lobby.join("lobby").await;
+
+    let mut publisher = Publisher::connect(&hub.url, options(Some(e2e::hub::TOKEN))).await.unwrap();
+    for n in 0..20 {
+        assert_eq!(publisher.publish("tick", json!(n), &["lobby".to_owned()]).await.unwrap(), 1);
+    }
+    assert_eq!(publisher.publish("all", json!({"k": "v"}), &[]).await.unwrap(), 2);
+    publisher.close().await;
+
+    for n in 0..20 {
+        assert_eq!(lobby.expect_event("tick").await, vec![json!(n)], "in order");
+    }
+    assert_eq!(everyone.expect_event("all").await, vec![json!({"k": "v"})]);
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_into_a_namespace() {
+    let hub = TestHub::start().await;
+    let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({})).await.unwrap();
+    let mut root = TestClient::connect(&hub.url).await;
+    let options = PublisherOptions { namespace: "/orders".into(), ..options(Some(e2e::hub::TOKEN)) };
+    let mut publisher = Publisher::connect(&hub.url, options).await.unwrap();
+    assert_eq!(publisher.publish("new", json!(1), &[]).await.unwrap(), 1);
+    orders.expect_event("new").await;
+    root.expect_silence().await;
+    publisher.close().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_are_typed() {
+    let hub = TestHub::start().await;
+
+    let wrong = Publisher::connect(&hub.url, options(Some("wrong"))).await.err().expect("refused");
+    assert!(matches!(&wrong, PublishError::ConnectRefused(m) if m == "invalid publish token"), "{wrong}");
+    assert_eq!(wrong.exit_code(), ExitCode::Refused);
+    assert!(!wrong.is_retryable());
+
+    let mut anonymous = Publisher::connect(&hub.url, options(None)).await.unwrap();
+    let forbidden = anonymous.publish("foo", json!(1), &[]).await.unwrap_err();
+    assert!(matches!(&forbidden, PublishError::Refused(r) if r.code == ErrorCode::Forbidden), "{forbidden}");
+    assert_eq!(forbidden.exit_code(), ExitCode::Refused);
+
+    let mut publisher = Publisher::connect(&hub.url, options(Some(e2e::hub::TOKEN))).await.unwrap();
+    let reserved = publisher.publish("disconnect", json!(1), &[]).await.unwrap_err();
+    assert!(matches!(&reserved, PublishError::Refused(r) if r.code == ErrorCode::BadRequest), "{reserved}");
+    // The connection survives a refusal; the event reaches the still-connected anonymous socket.
+    assert_eq!(publisher.publish("fine", json!(1), &[]).await.unwrap(), 1);
+    publisher.close().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_hubs_fail_fast_and_are_retryable() {
+    let port = fake::free_port().await;
+    let error = Publisher::connect(&format!("http://127.0.0.1:{port}"), options(None)).await.err().unwrap();
+    assert!(matches!(error, PublishError::Connect { .. }), "{error}");
+    assert!(error.is_retryable());
+    assert_eq!(error.exit_code(), ExitCode::Unreachable);
+
+    let error = Publisher::connect("not a url", options(None)).await.err().unwrap();
+    assert_eq!(error.exit_code(), ExitCode::Usage, "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_times_out_while_connecting() {
+    let silent = fake::silent().await;
+    let options = PublisherOptions { timeout: Duration::from_millis(500), ..options(None) };
+    let started = Instant::now();
+    let error = Publisher::connect(&silent.url, options).await.err().unwrap();
+    assert!(matches!(error, PublishError::Timeout { stage: Stage::Connect, .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_ack_times_out() {
+    let peer = fake::never_acks().await;
+    let options = PublisherOptions { timeout: Duration::from_millis(500), ..options(None) };
+    let mut publisher = Publisher::connect(&peer.url, options).await.unwrap();
+    let started = Instant::now();
+    let error = publisher.publish("foo", json!(1), &[]).await.unwrap_err();
+    assert!(matches!(error, PublishError::Timeout { stage: Stage::Ack, .. }), "{error}");
+    assert!(!error.is_retryable(), "the event may have arrived: never sent twice");
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_reach_a_hub_that_starts_late() {
+    let port = fake::free_port().await;
+    let url = format!("http://127.0.0.1:{port}");
+    let late_hub = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let config = hub::Config::with_token(([127, 0, 0, 1], port).into(), e2e::hub::TOKEN);
+        let server = hub::Server::bind(config).await.unwrap();
+        server.run(tokio::time::sleep(Duration::from_secs(5))).await.unwrap();
+    });
+    let options = PublisherOptions { retries: 5, ..options(Some(e2e::hub::TOKEN)) };
+    let mut publisher = Publisher::connect(&url, options).await.expect("a retry reaches the hub");
+    assert_eq!(publisher.publish("late", json!(1), &[]).await.unwrap(), 0);
+    publisher.close().await;
+    late_hub.abort();
+}

@@ -2,6 +2,7 @@
 
 pub mod binaries;
 pub mod client;
+pub mod fake;
 pub mod hub;
 
 pub use client::TestClient;
