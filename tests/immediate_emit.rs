@@ -42,7 +42,11 @@ async fn connect_and_emit_at_once(port: u16, n: usize) -> Result<String, String>
         return Err(format!("expected the CONNECT reply, got {connected}"));
     }
     // Alternate between two handlers so both a plain ack and a room operation are covered.
-    let event = if n.is_multiple_of(2) { format!(r#"421["echo",{n}]"#) } else { format!(r#"421["join","room-{n}"]"#) };
+    let event = if n.is_multiple_of(2) {
+        format!(r#"421["echo",{n}]"#)
+    } else {
+        format!(r#"421["join","room-{n}"]"#)
+    };
     ws.send(Message::text(event)).await.map_err(|e| e.to_string())?;
     let ack = loop {
         let text = next_text(&mut ws).await.map_err(|e| format!("{e} before the ack"))?;

@@ -1,1 +1,275 @@
-//! placeholder
+//! The `publish` binary: every input form, every exit code, retries, and `--stdin-lines`.
+
+use std::time::{Duration, Instant};
+
+use e2e::binaries::{HubProcess, publish};
+use e2e::{TestClient, TestHub, fake};
+use serde_json::json;
+
+const TOKEN: &str = e2e::hub::TOKEN;
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Runs `publish` against `url` with the test token plus `args`.
+async fn publish_to(url: &str, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    let mut all = vec!["--url", url];
+    all.extend_from_slice(args);
+    publish(&all, &[("HUB_PUBLISH_TOKEN", TOKEN)], stdin).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_shot_publish_prints_the_delivery_and_exits_zero() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let output = publish_to(&hub.url, &["--event", "foo", "--data", "bar"], None).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "delivered to 1\n");
+    assert_eq!(subscriber.expect_event("foo").await, vec![json!("bar")]);
+
+    let quiet = publish_to(&hub.url, &["-q", "--event", "foo", "--data", "x"], None).await;
+    assert_eq!(quiet.status.code(), Some(0));
+    assert_eq!(stdout(&quiet), "", "-q prints nothing");
+    subscriber.expect_event("foo").await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_comes_inline_as_json_from_files_and_from_stdin() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let dir = std::env::temp_dir().join(format!("publish-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text_file = dir.join("text.txt");
+    std::fs::write(&text_file, "from a file\n").unwrap();
+    let json_file = dir.join("data.json");
+    std::fs::write(&json_file, r#"{"from": "file", "n": [1, 2]}"#).unwrap();
+    let text_arg = format!("@{}", text_file.display());
+    let json_arg = format!("@{}", json_file.display());
+
+    let cases: Vec<(Vec<&str>, Option<&str>, serde_json::Value)> = vec![
+        (vec!["--json", r#"{"a":1}"#], None, json!({"a": 1})),
+        (vec!["--json", "[1,\"two\"]"], None, json!([1, "two"])),
+        (vec!["--json", "-5"], None, json!(-5)),
+        (vec!["--data", "-5"], None, json!("-5")),
+        (vec!["--data", &text_arg], None, json!("from a file")),
+        (vec!["--json", &json_arg], None, json!({"from": "file", "n": [1, 2]})),
+        (vec!["--data", "-"], Some("piped text\n"), json!("piped text")),
+        (vec!["--json", "-"], Some("{\"piped\": true}\n"), json!({"piped": true})),
+        (vec![], None, json!(null)),
+    ];
+    for (args, stdin, expected) in cases {
+        let mut all = vec!["--event", "payload"];
+        all.extend_from_slice(&args);
+        let output = publish_to(&hub.url, &all, stdin).await;
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
+        assert_eq!(subscriber.expect_event("payload").await, vec![expected], "{args:?}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_and_namespaces_select_the_receivers() {
+    let hub = TestHub::start().await;
+    let (mut red, mut blue, mut none) = (
+        TestClient::connect(&hub.url).await,
+        TestClient::connect(&hub.url).await,
+        TestClient::connect(&hub.url).await,
+    );
+    red.join("red").await;
+    blue.join("blue").await;
+    let output =
+        publish_to(&hub.url, &["--event", "e", "--data", "d", "--room", "red", "--room", "blue"], None).await;
+    assert_eq!(stdout(&output), "delivered to 2\n", "{}", stderr(&output));
+    red.expect_event("e").await;
+    blue.expect_event("e").await;
+    none.expect_silence().await;
+
+    let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({})).await.unwrap();
+    let output = publish_to(&hub.url, &["--namespace", "/orders", "--event", "o"], None).await;
+    assert_eq!(stdout(&output), "delivered to 1\n", "{}", stderr(&output));
+    orders.expect_event("o").await;
+    none.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_1_when_the_hub_refuses() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+
+    let wrong = publish(&["--url", &hub.url, "--event", "foo", "--token", "wrong"], &[], None).await;
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(stderr(&wrong).contains("invalid publish token"), "{}", stderr(&wrong));
+
+    let empty_dir = std::env::temp_dir().join(format!("publish-no-token-{}", std::process::id()));
+    let env = [("XDG_RUNTIME_DIR", empty_dir.to_str().unwrap())];
+    let missing = publish(&["--url", &hub.url, "--event", "foo"], &env, None).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("forbidden"), "{}", stderr(&missing));
+    assert!(stderr(&missing).contains("no publish token"), "a hint explains why: {}", stderr(&missing));
+
+    let reserved = publish_to(&hub.url, &["--event", "connect", "--data", "x"], None).await;
+    assert_eq!(reserved.status.code(), Some(1));
+    assert!(stderr(&reserved).contains("bad_request") && stderr(&reserved).contains("reserved"));
+    subscriber.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_2_for_usage_and_input_errors() {
+    let port = fake::free_port().await; // nothing is contacted: input is checked first
+    let url = format!("http://127.0.0.1:{port}");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--event", "foo", "--json", "{not json"], "invalid --json"),
+        (vec!["--event", "foo", "--data", "@/nonexistent/file"], "cannot read"),
+        (vec!["--event", "foo", "--json", "@/nonexistent/file"], "cannot read"),
+        (vec!["--data", "bar"], "--event"),
+        (vec!["--event", "foo", "--data", "a", "--json", "1"], "cannot be used with"),
+        (vec!["--event", "foo", "--timeout", "soon"], "--timeout"),
+        (vec!["--event", "foo", "--stdin-lines"], "cannot be used with"),
+        (vec!["--event", "foo", "--no-such-flag"], "unexpected argument"),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["--url", url.as_str()];
+        all.extend_from_slice(&args);
+        let output = publish(&all, &[("HUB_PUBLISH_TOKEN", TOKEN)], None).await;
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(message), "{args:?}: {}", stderr(&output));
+    }
+    let no_file =
+        publish(&["--url", &url, "--event", "foo", "--token-file", "/nonexistent/token"], &[], None).await;
+    assert_eq!(no_file.status.code(), Some(2), "{}", stderr(&no_file));
+    assert!(stderr(&no_file).contains("cannot read the token file"), "{}", stderr(&no_file));
+
+    let bad_url = publish(&["--url", "ftp://example", "--event", "foo", "--token", "t"], &[], None).await;
+    assert_eq!(bad_url.status.code(), Some(2), "{}", stderr(&bad_url));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_3_when_the_hub_cannot_be_reached_in_time() {
+    let port = fake::free_port().await;
+    let down =
+        publish(&["--url", &format!("http://127.0.0.1:{port}"), "--event", "foo", "--token", "t"], &[], None)
+            .await;
+    assert_eq!(down.status.code(), Some(3));
+    assert!(stderr(&down).contains("cannot connect"), "{}", stderr(&down));
+
+    let silent = fake::silent().await;
+    let started = Instant::now();
+    let hung =
+        publish(&["--url", &silent.url, "--event", "foo", "--token", "t", "--timeout", "0.5"], &[], None)
+            .await;
+    assert_eq!(hung.status.code(), Some(3));
+    assert!(stderr(&hung).contains("timed out"), "{}", stderr(&hung));
+    assert!(started.elapsed() < Duration::from_secs(5), "--timeout is honoured: {:?}", started.elapsed());
+
+    let no_ack = fake::never_acks().await;
+    let started = Instant::now();
+    let lost =
+        publish(&["--url", &no_ack.url, "--event", "foo", "--token", "t", "--timeout", "500ms"], &[], None)
+            .await;
+    assert_eq!(lost.status.code(), Some(3));
+    assert!(stderr(&lost).contains("confirmation"), "{}", stderr(&lost));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_wait_for_a_hub_that_starts_late() {
+    let port = fake::free_port().await;
+    let url = format!("http://127.0.0.1:{port}");
+    let late_hub = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let server =
+            hub::Server::bind(hub::Config::with_token(([127, 0, 0, 1], port).into(), TOKEN)).await.unwrap();
+        server.run(tokio::time::sleep(Duration::from_secs(10))).await.unwrap();
+    });
+    let without = publish_to(&url, &["--event", "foo"], None).await;
+    assert_eq!(without.status.code(), Some(3), "no retries by default");
+    let with = publish_to(&url, &["--event", "foo", "--retries", "5"], None).await;
+    assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
+    late_hub.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    subscriber.join("r").await;
+
+    let good: String =
+        (0..50).map(|n| format!("{{\"event\":\"n\",\"data\":{n},\"rooms\":[\"r\"]}}\n")).collect();
+    let output = publish_to(&hub.url, &["--stdin-lines"], Some(&good)).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "published 50 events, delivered to 50 in total\n");
+    for n in 0..50 {
+        assert_eq!(subscriber.expect_event("n").await, vec![json!(n)]);
+    }
+
+    let mixed =
+        "{\"event\":\"a\",\"data\":1}\n\nnot json\n{\"event\":\"chat\",\"data\":2}\n{\"event\":\"b\"}\n";
+    let output = publish_to(&hub.url, &["--stdin-lines", "-q"], Some(mixed)).await;
+    assert_eq!(output.status.code(), Some(2), "the worst failure decides: an invalid line");
+    let errors = stderr(&output);
+    assert!(errors.contains("line 3: invalid message"), "{errors}");
+    assert!(errors.contains("line 4: the hub refused the event: bad_request"), "{errors}");
+    assert_eq!(stdout(&output), "published 2 events, delivered to 2 in total, 2 failed\n");
+    assert_eq!(subscriber.expect_event("a").await, vec![json!(1)]);
+    assert_eq!(subscriber.expect_event("b").await, vec![json!(null)]);
+
+    let refused_only = publish_to(&hub.url, &["--stdin-lines", "-q"], Some("{\"event\":\"echo\"}\n")).await;
+    assert_eq!(refused_only.status.code(), Some(1));
+    subscriber.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_the_token_a_hub_generated_for_the_same_user() {
+    let runtime_dir = std::env::temp_dir().join(format!("publish-token-file-{}", std::process::id()));
+    let env = [("XDG_RUNTIME_DIR", runtime_dir.to_str().unwrap())];
+    let hub = HubProcess::start(&["--bind", "127.0.0.1:0"], &env).await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+
+    let output = publish(&["--url", &hub.url, "--event", "foo", "--data", "bar"], &env, None).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(subscriber.expect_event("foo").await, vec![json!("bar")]);
+
+    let (code, _) = hub.terminate().await;
+    assert_eq!(code, Some(0));
+    std::fs::remove_dir_all(runtime_dir).ok();
+}
+
+#[tokio::test]
+async fn help_documents_the_exit_codes() {
+    let output = publish(&["--help"], &[], None).await;
+    assert_eq!(output.status.code(), Some(0));
+    let help = stdout(&output);
+    for text in [
+        "--event",
+        "--data",
+        "--json",
+        "--room",
+        "--namespace",
+        "--url",
+        "--token",
+        "--timeout",
+        "--retries",
+        "--quiet",
+        "--stdin-lines",
+        "HUB_URL",
+        "HUB_PUBLISH_TOKEN",
+        "Exit codes",
+        "0  delivered",
+        "1  the hub refused",
+        "2  usage",
+        "3  could not connect",
+    ] {
+        assert!(help.contains(text), "--help mentions {text}:\n{help}");
+    }
+}

@@ -1,6 +1,12 @@
 //! The `hub` and `publish` binaries of this workspace, as built by `cargo build --workspace --bins`.
 
 use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
 
 /// Path of a workspace binary, next to this test's own build directory.
 pub fn path(name: &str) -> PathBuf {
@@ -14,4 +20,104 @@ pub fn path(name: &str) -> PathBuf {
         binary.display()
     );
     binary
+}
+
+/// Runs `publish` with `args`, extra environment variables and optional stdin, and waits for it.
+pub async fn publish(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut command = Command::new(path("publish"));
+    command
+        .args(args)
+        .env_remove("HUB_URL")
+        .env_remove("HUB_PUBLISH_TOKEN")
+        .env_remove("HUB_TOKEN_FILE")
+        .envs(env.iter().copied())
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("spawn publish");
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(input.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("publish never hangs")
+        .expect("publish runs")
+}
+
+/// A `hub` process whose log is collected.
+pub struct HubProcess {
+    child: Child,
+    pub port: u16,
+    pub url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl HubProcess {
+    /// Starts `hub` with `args` and `env` (add `--bind 127.0.0.1:0` for a free port) and waits for its
+    /// "listening" line.
+    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = Command::new(path("hub"))
+            .args(args)
+            .env_remove("HUB_BIND")
+            .env_remove("HUB_PUBLISH_TOKEN")
+            .env_remove("HUB_TOKEN_FILE")
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn hub");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = tokio::sync::oneshot::channel();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let collected = log.clone();
+        tokio::spawn(async move {
+            let mut port_tx = Some(port_tx);
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(port) = listening_port(&line)
+                    && let Some(tx) = port_tx.take()
+                {
+                    let _ = tx.send(port);
+                }
+                let mut log = collected.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let port = match tokio::time::timeout(Duration::from_secs(10), port_rx).await {
+            Ok(Ok(port)) => port,
+            _ => panic!("hub did not report where it listens; log:\n{}", log.lock().unwrap()),
+        };
+        Self { child, port, url: format!("http://127.0.0.1:{port}"), log }
+    }
+
+    /// Everything the hub logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM and waits for the exit; returns the exit code and how long the exit took.
+    pub async fn terminate(mut self) -> (Option<i32>, Duration) {
+        let pid = self.child.id().expect("hub is running").to_string();
+        let started = Instant::now();
+        let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
+        assert!(status.success(), "kill -TERM {pid}");
+        let exit = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("hub exits after SIGTERM")
+            .expect("wait for hub");
+        (exit.code(), started.elapsed())
+    }
+}
+
+/// The port in the hub's "hub listening on http://ADDR:PORT" line.
+fn listening_port(line: &str) -> Option<u16> {
+    let rest = line.split("hub listening on http://").nth(1)?;
+    let addr = rest.split_whitespace().next()?;
+    addr.rsplit(':').next()?.parse().ok()
 }
