@@ -79,14 +79,16 @@ impl HubProcess {
         tokio::spawn(async move {
             let mut port_tx = Some(port_tx);
             while let Ok(Some(line)) = lines.next_line().await {
+                {
+                    let mut log = collected.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
                 if let Some(port) = listening_port(&line)
                     && let Some(tx) = port_tx.take()
                 {
                     let _ = tx.send(port);
                 }
-                let mut log = collected.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
             }
         });
         let port = match tokio::time::timeout(Duration::from_secs(10), port_rx).await {
