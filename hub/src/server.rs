@@ -67,13 +67,13 @@ impl Server {
     /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
         let Self { listener, addr, router, io, token_file, .. } = self;
-        tracing::info!("hub listening on http://{addr} (demo page at http://{addr}/)");
         if let Some(file) = &token_file {
             tracing::info!(
                 "publish token written to {} (`publish` reads it from there)",
                 file.path().display()
             );
         }
+        tracing::info!("hub listening on http://{addr} (demo page at http://{addr}/)");
 
         let (stopping_tx, mut stopping) = watch::channel(false);
         let graceful = async move {
