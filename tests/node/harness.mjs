@@ -1,0 +1,87 @@
+// Test support: start the real `hub` binary on a free port, connect official socket.io clients.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { io } from "socket.io-client";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const TOKEN = "node-test-token";
+
+export function binary(name) {
+  const dir = process.env.HUB_TARGET_DIR ?? path.join(root, "target", "debug");
+  return path.join(dir, name);
+}
+
+/** Starts `hub --bind 127.0.0.1:0` and resolves once it logs where it listens. */
+export async function startHub() {
+  const child = spawn(binary("hub"), ["--bind", "127.0.0.1:0", "--publish-token", TOKEN], {
+    env: { ...process.env, RUST_LOG: "info" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let log = "";
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`hub did not start:\n${log}`)), 10_000);
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk) => {
+      log += chunk;
+      const match = log.match(/hub listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.on("exit", (code) => reject(new Error(`hub exited with ${code}:\n${log}`)));
+  });
+  return {
+    url,
+    log: () => log,
+    async stop() {
+      child.kill("SIGTERM");
+      const [code] = await once(child, "exit");
+      return code;
+    },
+  };
+}
+
+/** Connects an official client and waits for the CONNECT (or rejects with the connect_error). */
+export function connect(url, { transports, namespace = "/", auth = {} } = {}) {
+  const socket = io(url + namespace, { transports, auth, reconnection: false, forceNew: true });
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", (err) => {
+      socket.close();
+      reject(err);
+    });
+  });
+}
+
+/** The next `event` on `socket`, or a rejection after `ms`. */
+export function nextEvent(socket, event, ms = 5000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ${event} within ${ms} ms`)), ms);
+    socket.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+/** Resolves if `event` does NOT arrive within `ms`. */
+export function noEvent(socket, event, ms = 300) {
+  return new Promise((resolve, reject) => {
+    const listener = (...args) => reject(new Error(`unexpected ${event}: ${JSON.stringify(args)}`));
+    socket.once(event, listener);
+    setTimeout(() => {
+      socket.off(event, listener);
+      resolve();
+    }, ms);
+  });
+}
+
+/** Emits with an ack and resolves with all the ack's arguments. */
+export function ack(socket, event, ...args) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(5000).emit(event, ...args, (err, ...reply) => (err ? reject(err) : resolve(reply)));
+  });
+}
