@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: Rust unit and end-to-end tests, then the official socket.io-client tests on
+# Node. First installs what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL headers)
+# and the npm packages pinned by the committed lockfiles. A missing tool is an error, never a skip.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+apt_install() {
+    if ! have apt-get; then
+        echo "test.sh: missing $*; install it with your package manager" >&2
+        exit 1
+    fi
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+    echo "test.sh: installing $* with apt-get" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+have cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
+if ! have node || ! have npm; then apt_install nodejs npm; fi
+if ! have pkg-config || ! pkg-config --exists openssl; then apt_install pkg-config libssl-dev; fi
+
+echo "==> npm packages (from the lockfiles)"
+(cd js-demo && npm ci --no-audit --no-fund --loglevel=error)
+(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "==> build"
+cargo build --workspace --bins --locked
+
+echo "==> Rust tests"
+cargo test --workspace --locked
+
+echo "==> Node tests (official socket.io-client)"
+(cd tests/node && npm test)
