@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod handlers;
+pub mod listener;
 pub mod logging;
 pub mod server;
 pub mod session;

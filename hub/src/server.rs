@@ -9,6 +9,7 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::listener::TunedListener;
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
 use crate::{Config, HubError, demo};
@@ -81,7 +82,7 @@ impl Server {
             let _ = stopping_tx.send(true);
             io.close().await;
         };
-        let serve = axum::serve(listener, router).with_graceful_shutdown(graceful);
+        let serve = axum::serve(TunedListener(listener), router).with_graceful_shutdown(graceful);
         let deadline = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
