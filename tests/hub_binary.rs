@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use e2e::binaries::{HubProcess, path};
-use futures_util::{SinkExt, StreamExt};
+use e2e::raw;
+use futures_util::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -126,12 +127,7 @@ async fn sigterm_disconnects_clients_and_exits_zero_within_five_seconds() {
     let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", "t"], &[]).await;
 
     // A websocket client connected to `/`.
-    let url = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", hub.port);
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    ws.next().await.unwrap().unwrap(); // Engine.IO open
-    ws.send(Message::text("40")).await.unwrap();
-    let connected = ws.next().await.unwrap().unwrap();
-    assert!(connected.to_text().unwrap().starts_with("40"));
+    let mut ws = raw::connect(hub.port).await.expect("connected");
 
     // A polling client with a long-poll request in flight.
     let (status, _, handshake) = get(hub.port, "/socket.io/?EIO=4&transport=polling").await;

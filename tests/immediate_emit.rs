@@ -6,50 +6,24 @@
 
 use std::time::Duration;
 
-use e2e::TestHub;
-use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::tungstenite::Message;
+use e2e::{TestHub, raw};
+use futures_util::StreamExt;
 
 const CONNECTIONS: usize = 1_000;
 const IN_FLIGHT: usize = 100;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next text frame that is not an Engine.IO ping.
-async fn next_text(ws: &mut Socket) -> Result<String, String> {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.as_str() == "2" => continue,
-            Some(Ok(Message::Text(text))) => return Ok(text.to_string()),
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Err("closed".to_owned()),
-        }
-    }
-}
-
-/// Opens a websocket session, connects to `/`, emits at once and returns the ack packet.
+/// Connects to `/`, emits the instant the CONNECT reply is read, and returns the ack packet.
 async fn connect_and_emit_at_once(port: u16, n: usize) -> Result<String, String> {
-    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
-    let open = next_text(&mut ws).await?;
-    if !open.starts_with('0') {
-        return Err(format!("expected the Engine.IO open packet, got {open}"));
-    }
-    ws.send(Message::text("40")).await.map_err(|e| e.to_string())?;
-    let connected = next_text(&mut ws).await?;
-    if !connected.starts_with("40") {
-        return Err(format!("expected the CONNECT reply, got {connected}"));
-    }
+    let mut ws = raw::connect(port).await?;
     // Alternate between two handlers so both a plain ack and a room operation are covered.
     let event = if n.is_multiple_of(2) {
         format!(r#"421["echo",{n}]"#)
     } else {
         format!(r#"421["join","room-{n}"]"#)
     };
-    ws.send(Message::text(event)).await.map_err(|e| e.to_string())?;
+    raw::send(&mut ws, &event).await?;
     let ack = loop {
-        let text = next_text(&mut ws).await.map_err(|e| format!("{e} before the ack"))?;
+        let text = raw::next_text(&mut ws).await.map_err(|e| format!("{e} before the ack"))?;
         if text.starts_with("431") {
             break text;
         }

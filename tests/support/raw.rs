@@ -1,0 +1,41 @@
+//! A bare Engine.IO v4 / Socket.IO v5 client over one websocket: nothing between the test and the frames.
+
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next text frame that is not an Engine.IO ping (`2`).
+pub async fn next_text(ws: &mut Socket) -> Result<String, String> {
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) if text.as_str() == "2" => continue,
+            Some(Ok(Message::Text(text))) => return Ok(text.to_string()),
+            Some(Ok(Message::Close(_))) | None => return Err("closed".to_owned()),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Opens an Engine.IO session on the hub at `port` and connects to `/`; returns once the hub's CONNECT
+/// reply has been read, so the caller's next frame follows it immediately.
+pub async fn connect(port: u16) -> Result<Socket, String> {
+    let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
+    let open = next_text(&mut ws).await?;
+    if !open.starts_with('0') {
+        return Err(format!("expected the Engine.IO open packet, got {open}"));
+    }
+    send(&mut ws, "40").await?;
+    let connected = next_text(&mut ws).await?;
+    if !connected.starts_with("40") {
+        return Err(format!("expected the CONNECT reply, got {connected}"));
+    }
+    Ok(ws)
+}
+
+pub async fn send(ws: &mut Socket, text: &str) -> Result<(), String> {
+    ws.send(Message::text(text)).await.map_err(|e| e.to_string())
+}
