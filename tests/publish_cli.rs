@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use e2e::binaries::{HubProcess, publish};
+use e2e::hub::LateHub;
 use e2e::{TestClient, TestHub, fake};
 use serde_json::json;
 
@@ -182,19 +183,12 @@ async fn exit_code_3_when_the_hub_cannot_be_reached_in_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_wait_for_a_hub_that_starts_late() {
-    let port = fake::free_port().await;
-    let url = format!("http://127.0.0.1:{port}");
-    let late_hub = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        let server =
-            hub::Server::bind(hub::Config::with_token(([127, 0, 0, 1], port).into(), TOKEN)).await.unwrap();
-        server.run(tokio::time::sleep(Duration::from_secs(10))).await.unwrap();
-    });
+    let late_hub = LateHub::start_after(Duration::from_millis(700)).await;
+    let url = late_hub.url.clone();
     let without = publish_to(&url, &["--event", "foo"], None).await;
     assert_eq!(without.status.code(), Some(3), "no retries by default");
     let with = publish_to(&url, &["--event", "foo", "--retries", "5"], None).await;
     assert_eq!(with.status.code(), Some(0), "{}", stderr(&with));
-    late_hub.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,6 +233,10 @@ async fn finds_the_token_a_hub_generated_for_the_same_user() {
     let output = publish(&["--url", &hub.url, "--event", "foo", "--data", "bar"], &env, None).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(subscriber.expect_event("foo").await, vec![json!("bar")]);
+    let log = hub.log();
+    let line = log.lines().find(|line| line.contains("published event")).expect("the publish is logged");
+    assert!(line.contains("INFO") && line.contains("event=foo"), "{line}");
+    assert!(line.contains("target=namespace /") && line.contains("delivered=1"), "{line}");
 
     let (code, _) = hub.terminate().await;
     assert_eq!(code, Some(0));

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use e2e::hub::LateHub;
 use e2e::{TestClient, TestHub, fake};
 use hub_protocol::ErrorCode;
 use publisher::{ExitCode, PublishError, Publisher, PublisherOptions, Stage};
@@ -105,17 +106,9 @@ async fn a_missing_ack_times_out() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_reach_a_hub_that_starts_late() {
-    let port = fake::free_port().await;
-    let url = format!("http://127.0.0.1:{port}");
-    let late_hub = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(600)).await;
-        let config = hub::Config::with_token(([127, 0, 0, 1], port).into(), e2e::hub::TOKEN);
-        let server = hub::Server::bind(config).await.unwrap();
-        server.run(tokio::time::sleep(Duration::from_secs(5))).await.unwrap();
-    });
+    let late_hub = LateHub::start_after(Duration::from_millis(600)).await;
     let options = PublisherOptions { retries: 5, ..options(Some(e2e::hub::TOKEN)) };
-    let mut publisher = Publisher::connect(&url, options).await.expect("a retry reaches the hub");
+    let mut publisher = Publisher::connect(&late_hub.url, options).await.expect("a retry reaches the hub");
     assert_eq!(publisher.publish("late", json!(1), &[]).await.unwrap(), 0);
     publisher.close().await;
-    late_hub.abort();
 }

@@ -52,3 +52,29 @@ impl Drop for TestHub {
         }
     }
 }
+
+/// A hub that starts listening only after a delay, to exercise retries; stopped when dropped.
+pub struct LateHub {
+    pub url: String,
+    task: JoinHandle<()>,
+}
+
+impl LateHub {
+    /// Reserves a free port now and starts a hub on it after `delay`.
+    pub async fn start_after(delay: std::time::Duration) -> Self {
+        let port = crate::fake::free_port().await;
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let config = hub::Config::with_token(([127, 0, 0, 1], port).into(), TOKEN);
+            let server = hub::Server::bind(config).await.expect("the late hub binds its port");
+            let _ = server.run(std::future::pending()).await;
+        });
+        Self { url: format!("http://127.0.0.1:{port}"), task }
+    }
+}
+
+impl Drop for LateHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
