@@ -6,17 +6,12 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let config = hub::Config::parse();
     hub::logging::init();
-    match hub::Server::bind(config).await {
-        Ok(server) => match server.run(hub::shutdown::signal()).await {
-            Ok(()) => std::process::ExitCode::SUCCESS,
-            Err(e) => fail(e),
-        },
-        Err(e) => fail(e),
+    let served = async { hub::Server::bind(config).await?.run(hub::shutdown::signal()).await };
+    match served.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hub: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
-}
-
-fn fail(e: hub::HubError) -> std::process::ExitCode {
-    tracing::error!("{e:#}");
-    eprintln!("hub: {e}");
-    std::process::ExitCode::FAILURE
 }

@@ -1,5 +1,6 @@
 //! The hub's events, one file each, and the one place they are registered.
 
+mod arguments;
 mod chat;
 mod echo;
 mod publish;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, TryData};
 
-use super::echo::Arguments;
+use super::arguments::Arguments;
 use super::{malformed, reply};
 use crate::delivery::{self, Target};
 use crate::session::Identity;
