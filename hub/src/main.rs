@@ -6,7 +6,8 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let config = hub::Config::parse();
     hub::logging::init();
-    let served = async { hub::Server::bind(config).await?.run(hub::shutdown::signal()).await };
+    let shutdown = hub::shutdown::signal();
+    let served = async { hub::Server::bind(config).await?.run(shutdown).await };
     match served.await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
