@@ -61,6 +61,8 @@ for (const [mode, transports] of Object.entries(transportModes)) {
     test("echo acks with the same arguments", async () => {
       const socket = await open();
       assert.deepEqual(await ack(socket, "echo", 1, "two", { three: [3] }), [1, "two", { three: [3] }]);
+      assert.deepEqual(await ack(socket, "echo"), [], "no arguments in, none out");
+      assert.deepEqual(await ack(socket, "echo", [1, 2]), [[1, 2]], "an array stays one argument");
     });
 
     test("a publisher publishes into a room", async () => {
