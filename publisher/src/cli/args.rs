@@ -9,17 +9,12 @@ use hub_protocol::PublishRequest;
 use super::input::{self, Source};
 
 /// Publish an event into a hub: connect, emit, wait for the hub's confirmation, disconnect.
-///
-/// Examples:
-///   publish --event foo --data bar
-///   publish --event order --json '{"id":42}' --room shop --room admin
-///   echo '{"event":"foo","data":1}' | publish --stdin-lines
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "publish",
     version,
     group(ArgGroup::new("payload").args(["data", "json"])),
-    after_help = "Exit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line\n  3  could not connect, the connection broke, or --timeout ran out"
+    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line\n  3  could not connect, the connection broke, or --timeout ran out"
 )]
 pub struct Args {
     /// Event name the subscribers receive (1 to 64 characters; not a reserved name such as `connect`).
