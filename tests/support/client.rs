@@ -82,6 +82,17 @@ impl TestClient {
         }
     }
 
+    /// Connects expecting the hub to refuse with `connect_error`, and returns its message.
+    pub async fn connect_error(url: &str, namespace: &str, auth: Value) -> String {
+        match Self::connect_with(url, namespace, auth.clone()).await {
+            Err(Refused::ConnectError(message)) => message,
+            Err(other) => panic!("{namespace} {auth}: expected connect_error, got {other:?}"),
+            Ok(_) => {
+                panic!("{namespace} {auth}: expected connect_error, but the hub accepted the connection")
+            }
+        }
+    }
+
     /// Emits `event` with `arguments` and returns the ack's arguments.
     pub async fn ack(&self, event: &str, arguments: Vec<Value>) -> Vec<Value> {
         let (tx, mut rx) = mpsc::unbounded_channel();
