@@ -54,7 +54,25 @@ pub async fn count<A: Adapter>(select: BroadcastOperators<A>) -> Result<usize, D
     select.fetch_sockets().await.map(|sockets| sockets.len()).map_err(|e| DeliveryError(e.to_string()))
 }
 
-/// Emits `event` with `data` to the sockets `select` picks, and returns how many it was emitted to.
+/// Emits `event` with `data` to the sockets `select` picks; returns how many sends failed (each is logged).
+pub async fn emit<A, T>(select: BroadcastOperators<A>, event: &str, data: &T) -> Result<usize, DeliveryError>
+where
+    A: Adapter,
+    T: Serialize + ?Sized,
+{
+    match select.emit(event, data).await {
+        Ok(()) => Ok(0),
+        Err(BroadcastError::Socket(failures)) => {
+            for failure in &failures {
+                tracing::warn!(event, "event not delivered to a socket: {failure}");
+            }
+            Ok(failures.len())
+        }
+        Err(e) => Err(DeliveryError(e.to_string())),
+    }
+}
+
+/// Emits like [`emit`], and returns how many sockets the event was emitted to.
 ///
 /// `select` is called twice, once to count and once to emit, because socketioxide's operators are
 /// consumed by use.
@@ -71,14 +89,6 @@ where
     if targets == 0 {
         return Ok(0);
     }
-    match select().emit(event, data).await {
-        Ok(()) => Ok(targets),
-        Err(BroadcastError::Socket(failures)) => {
-            for failure in &failures {
-                tracing::warn!(event, "event not delivered to a socket: {failure}");
-            }
-            Ok(targets.saturating_sub(failures.len()))
-        }
-        Err(e) => Err(DeliveryError(e.to_string())),
-    }
+    let failed = emit(select(), event, data).await?;
+    Ok(targets.saturating_sub(failed))
 }
