@@ -23,7 +23,6 @@ pub struct Server {
     addr: SocketAddr,
     router: Router,
     io: SocketIo,
-    token: PublishToken,
     token_file: Option<TokenFile>,
 }
 
@@ -48,11 +47,10 @@ impl Server {
             }
         };
 
-        let (layer, io) =
-            SocketIo::builder().with_state(HubState { publish_token: token.clone() }).build_layer();
+        let (layer, io) = SocketIo::builder().with_state(HubState { publish_token: token }).build_layer();
         session::register(&io);
         let router = demo::routes().layer(layer);
-        Ok(Self { listener, addr, router, io, token, token_file })
+        Ok(Self { listener, addr, router, io, token_file })
     }
 
     /// The address the hub listens on (useful after binding port 0).
@@ -60,14 +58,9 @@ impl Server {
         self.addr
     }
 
-    /// The token that makes a socket a publisher.
-    pub fn publish_token(&self) -> &str {
-        self.token.expose()
-    }
-
     /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
-        let Self { listener, addr, router, io, token_file, .. } = self;
+        let Self { listener, addr, router, io, token_file } = self;
         if let Some(file) = &token_file {
             tracing::info!(
                 "publish token written to {} (`publish` reads it from there)",
