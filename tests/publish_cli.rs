@@ -116,6 +116,17 @@ async fn exit_code_1_when_the_hub_refuses() {
     assert!(stderr(&missing).contains("forbidden"), "{}", stderr(&missing));
     assert!(stderr(&missing).contains("no publish token"), "a hint explains why: {}", stderr(&missing));
 
+    let lines = "{\"event\":\"a\"}\n{\"event\":\"b\"}\n";
+    let missing = publish(&["--url", &hub.url, "--stdin-lines"], &env, Some(lines)).await;
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(stderr(&missing).matches("forbidden").count(), 2, "{}", stderr(&missing));
+    assert_eq!(
+        stderr(&missing).matches("no publish token").count(),
+        1,
+        "the hint once: {}",
+        stderr(&missing)
+    );
+
     let reserved = publish_to(&hub.url, &["--event", "connect", "--data", "x"], None).await;
     assert_eq!(reserved.status.code(), Some(1));
     assert!(stderr(&reserved).contains("bad_request") && stderr(&reserved).contains("reserved"));

@@ -6,18 +6,24 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use super::args::Args;
 use crate::{ExitCode, PublishError, Publisher, PublisherOptions};
 
-/// Publishes every line of stdin and returns the worst exit code among the lines.
-pub async fn publish_stdin_lines(args: &Args, options: PublisherOptions) -> ExitCode {
+/// Publishes every line of stdin and returns the worst exit code among the lines. `missing_token_hint`
+/// is printed once if the hub refused lines because no token was found.
+pub async fn publish_stdin_lines(
+    args: &Args,
+    options: PublisherOptions,
+    missing_token_hint: Option<&str>,
+) -> ExitCode {
     let mut publisher = match Publisher::connect(&args.url, options).await {
         Ok(publisher) => publisher,
         Err(e) => {
-            eprintln!("publish: {e}");
+            super::report(&e, missing_token_hint);
             return e.exit_code();
         }
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     let mut summary = Summary::default();
     let mut number = 0usize;
+    let mut forbidden = false;
     loop {
         let line = match lines.next_line().await {
             Ok(Some(line)) => line,
@@ -44,6 +50,7 @@ pub async fn publish_stdin_lines(args: &Args, options: PublisherOptions) -> Exit
             Ok(delivered) => summary.published(delivered),
             Err(e) => {
                 eprintln!("publish: line {number}: {e}");
+                forbidden |= super::is_forbidden(&e);
                 summary.fail(e.exit_code());
                 if is_fatal(&e) {
                     eprintln!("publish: stopped at line {number}; later lines were not sent");
@@ -53,6 +60,9 @@ pub async fn publish_stdin_lines(args: &Args, options: PublisherOptions) -> Exit
         }
     }
     publisher.close().await;
+    if forbidden && let Some(hint) = missing_token_hint {
+        eprintln!("publish: {hint}");
+    }
     if !args.quiet || summary.worst != ExitCode::Delivered {
         let failed = if summary.failed > 0 { format!(", {} failed", summary.failed) } else { String::new() };
         println!("published {} events, delivered to {} in total{failed}", summary.ok, summary.delivered);

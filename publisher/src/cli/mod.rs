@@ -23,7 +23,7 @@ pub async fn run(args: Args) -> ExitCode {
         retries: args.retries,
     };
     if args.stdin_lines {
-        return lines::publish_stdin_lines(&args, options).await;
+        return lines::publish_stdin_lines(&args, options, token.missing_hint.as_deref()).await;
     }
 
     let request = match args.request() {
@@ -58,11 +58,16 @@ fn usage_error(message: &str) -> ExitCode {
 /// Prints a failure, with a hint when the hub refused a socket that had no token.
 fn report(e: &PublishError, missing_token_hint: Option<&str>) {
     eprintln!("publish: {e}");
-    if let (PublishError::Refused(r), Some(hint)) = (e, missing_token_hint)
-        && r.code == hub_protocol::ErrorCode::Forbidden
+    if is_forbidden(e)
+        && let Some(hint) = missing_token_hint
     {
         eprintln!("publish: {hint}");
     }
+}
+
+/// Whether the hub refused the event because the socket is not a publisher.
+fn is_forbidden(e: &PublishError) -> bool {
+    matches!(e, PublishError::Refused(r) if r.code == hub_protocol::ErrorCode::Forbidden)
 }
 
 /// Parses `--timeout`: a bare number of seconds (`5`, `0.5`) or a duration (`5s`, `300ms`).
