@@ -26,6 +26,36 @@ async fn join_and_leave_report_room_sizes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_hear_of_joins_leaves_and_disconnects_coalesced() {
+    let hub = TestHub::start().await;
+    let mut watcher = TestClient::connect(&hub.url).await;
+    let mut outsider = TestClient::connect(&hub.url).await;
+    watcher.join("lobby").await;
+    outsider.join("elsewhere").await;
+    assert_eq!(watcher.expect_event("members").await, vec![json!({"room": "lobby", "members": 1})]);
+
+    // Three joins in a burst arrive as one count.
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let other = TestClient::connect(&hub.url).await;
+        other.join("lobby").await;
+        others.push(other);
+    }
+    assert_eq!(watcher.expect_event("members").await, vec![json!({"room": "lobby", "members": 4})]);
+    watcher.expect_no_event("members", std::time::Duration::from_millis(800)).await;
+
+    others.pop().unwrap().request("leave", json!("lobby")).await;
+    assert_eq!(watcher.expect_event("members").await, vec![json!({"room": "lobby", "members": 3})]);
+    others.pop().unwrap().disconnect().await;
+    assert_eq!(watcher.expect_event("members").await, vec![json!({"room": "lobby", "members": 2})]);
+
+    // Nothing about `lobby` reaches a socket outside it.
+    assert_eq!(outsider.expect_event("members").await, vec![json!({"room": "elsewhere", "members": 1})]);
+    outsider.expect_no_event("members", std::time::Duration::from_millis(800)).await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_room_names_are_bad_requests_and_keep_the_connection() {
     let hub = TestHub::start().await;
     let client = TestClient::connect(&hub.url).await;
@@ -153,18 +183,27 @@ async fn publish_into_rooms_reaches_exactly_their_members() {
 
     let ack = publisher.request("publish", json!({"event": "foo", "data": {"n": 1}, "rooms": ["red"]})).await;
     assert_eq!(ack, json!({"ok": true, "delivered": 2}));
-    assert_eq!(a.expect_event("foo").await, vec![json!({"n": 1})]);
-    assert_eq!(b.expect_event("foo").await, vec![json!({"n": 1})]);
+    let red = json!({"namespace": "/", "room": "red"});
+    assert_eq!(a.expect_event("foo").await, vec![json!({"n": 1}), red.clone()], "data, then its route");
+    assert_eq!(b.expect_event("foo").await, vec![json!({"n": 1}), red.clone()]);
 
-    // Several rooms: a socket in two of them receives the event once.
+    // Several rooms: a socket in two of them receives the event once, routed by the first it is in.
     let ack =
         publisher.request("publish", json!({"event": "bar", "data": "x", "rooms": ["red", "blue"]})).await;
     assert_eq!(ack["delivered"], 3);
-    for client in [&mut a, &mut b, &mut c] {
-        assert_eq!(client.expect_event("bar").await, vec![json!("x")]);
+    let blue = json!({"namespace": "/", "room": "blue"});
+    for (client, route) in [(&mut a, &red), (&mut b, &red), (&mut c, &blue)] {
+        assert_eq!(client.expect_event("bar").await, vec![json!("x"), route.clone()]);
         client.expect_silence().await;
     }
     outsider.expect_silence().await;
+
+    // The same room twice is one room.
+    let ack =
+        publisher.request("publish", json!({"event": "dup", "data": 2, "rooms": ["blue", "blue"]})).await;
+    assert_eq!(ack["delivered"], 2);
+    assert_eq!(c.expect_event("dup").await, vec![json!(2), blue.clone()]);
+    c.expect_silence().await;
 
     let ack = publisher.request("publish", json!({"event": "baz", "data": 1, "rooms": ["empty-room"]})).await;
     assert_eq!(ack["delivered"], 0);
@@ -184,12 +223,13 @@ async fn publish_without_rooms_reaches_the_whole_namespace() {
         [json!({"event": "news", "data": [1, 2]}), json!({"event": "news", "data": [1, 2], "rooms": []})]
     {
         assert_eq!(publisher.request("publish", request).await["delivered"], 2);
-        assert_eq!(in_room.expect_event("news").await, vec![json!([1, 2])], "data is one argument");
-        assert_eq!(lonely.expect_event("news").await, vec![json!([1, 2])]);
+        let expected = vec![json!([1, 2]), json!({"namespace": "/"})];
+        assert_eq!(in_room.expect_event("news").await, expected, "data is one argument, then the route");
+        assert_eq!(lonely.expect_event("news").await, expected);
     }
     // Absent data is null.
     assert_eq!(publisher.request("publish", json!({"event": "ping"})).await["delivered"], 2);
-    assert_eq!(lonely.expect_event("ping").await, vec![json!(null)]);
+    assert_eq!(lonely.expect_event("ping").await, vec![json!(null), json!({"namespace": "/"})]);
     publisher.expect_silence().await;
     elsewhere.expect_silence().await;
     hub.stop().await;
@@ -216,7 +256,7 @@ async fn publish_validates_event_names_rooms_and_shape() {
     let publisher = TestClient::publisher(&hub.url).await;
     let mut subscriber = TestClient::connect(&hub.url).await;
     let reserved = hub_protocol::events::RESERVED;
-    assert_eq!(reserved.len(), 11);
+    assert_eq!(reserved.len(), 12);
     for event in reserved {
         let ack = publisher.request("publish", json!({"event": event, "data": 1})).await;
         assert_error(&ack, ErrorCode::BadRequest);
@@ -227,12 +267,16 @@ async fn publish_validates_event_names_rooms_and_shape() {
         json!({"event": too_long, "data": 1}),
         json!({"event": "foo", "rooms": [""]}),
         json!({"event": "foo", "rooms": "lobby"}),
+        json!({"event": "foo", "rooms": [17]}),
         json!({"data": 1}),
         json!("foo"),
         json!(17),
     ] {
         assert_error(&publisher.request("publish", request).await, ErrorCode::BadRequest);
     }
+    let too_many: Vec<String> = (0..=hub_protocol::names::PUBLISH_MAX_ROOMS).map(|i| i.to_string()).collect();
+    let ack = publisher.request("publish", json!({"event": "foo", "rooms": too_many})).await;
+    assert_error(&ack, ErrorCode::TooLarge);
     subscriber.expect_silence().await;
     let longest = "e".repeat(64);
     assert_eq!(publisher.request("publish", json!({"event": longest, "data": 1})).await["delivered"], 1);
@@ -336,7 +380,7 @@ async fn dynamic_namespaces_have_the_same_events_and_are_isolated() {
     orders.request("chat", json!({"room": "lobby", "text": "hi"})).await;
     assert_eq!(orders_peer.expect_event("chat").await[0]["user"], "o");
     assert_eq!(publisher.request("publish", json!({"event": "tick", "data": 1})).await["delivered"], 2);
-    orders_peer.expect_event("tick").await;
+    assert_eq!(orders_peer.expect_event("tick").await, vec![json!(1), json!({"namespace": "/orders_2-b"})]);
     assert_eq!(orders.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
     root.expect_silence().await;
 

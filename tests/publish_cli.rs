@@ -31,12 +31,12 @@ async fn one_shot_publish_prints_the_delivery_and_exits_zero() {
     let output = publish_to(&hub.url, &["--event", "foo", "--data", "bar"], None).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stdout(&output), "delivered to 1\n");
-    assert_eq!(subscriber.expect_event("foo").await, vec![json!("bar")]);
+    assert_eq!(subscriber.expect_published("foo").await.data, json!("bar"));
 
     let quiet = publish_to(&hub.url, &["-q", "--event", "foo", "--data", "x"], None).await;
     assert_eq!(quiet.status.code(), Some(0));
     assert_eq!(stdout(&quiet), "", "-q prints nothing");
-    subscriber.expect_event("foo").await;
+    subscriber.expect_published("foo").await;
     hub.stop().await;
 }
 
@@ -69,7 +69,7 @@ async fn data_comes_inline_as_json_from_files_and_from_stdin() {
         all.extend_from_slice(&args);
         let output = publish_to(&hub.url, &all, stdin).await;
         assert_eq!(output.status.code(), Some(0), "{args:?}: {}", stderr(&output));
-        assert_eq!(subscriber.expect_event("payload").await, vec![expected], "{args:?}");
+        assert_eq!(subscriber.expect_published("payload").await.data, expected, "{args:?}");
     }
     std::fs::remove_dir_all(dir).unwrap();
     hub.stop().await;
@@ -88,14 +88,15 @@ async fn rooms_and_namespaces_select_the_receivers() {
     let output =
         publish_to(&hub.url, &["--event", "e", "--data", "d", "--room", "red", "--room", "blue"], None).await;
     assert_eq!(stdout(&output), "delivered to 2\n", "{}", stderr(&output));
-    red.expect_event("e").await;
-    blue.expect_event("e").await;
+    assert_eq!(red.expect_published("e").await.route.room.as_deref(), Some("red"));
+    assert_eq!(blue.expect_published("e").await.route.room.as_deref(), Some("blue"));
     none.expect_silence().await;
 
     let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({})).await.unwrap();
     let output = publish_to(&hub.url, &["--namespace", "/orders", "--event", "o"], None).await;
     assert_eq!(stdout(&output), "delivered to 1\n", "{}", stderr(&output));
-    orders.expect_event("o").await;
+    let route = orders.expect_published("o").await.route;
+    assert_eq!((route.namespace.as_str(), route.room), ("/orders", None));
     none.expect_silence().await;
     hub.stop().await;
 }
@@ -214,7 +215,7 @@ async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(stdout(&output), "published 50 events, delivered to 50 in total\n");
     for n in 0..50 {
-        assert_eq!(subscriber.expect_event("n").await, vec![json!(n)]);
+        assert_eq!(subscriber.expect_published("n").await.data, json!(n));
     }
 
     let mixed =
@@ -225,8 +226,8 @@ async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
     assert!(errors.contains("line 3: invalid message"), "{errors}");
     assert!(errors.contains("line 4: the hub refused the event: bad_request"), "{errors}");
     assert_eq!(stdout(&output), "published 2 events, delivered to 2 in total, 2 failed\n");
-    assert_eq!(subscriber.expect_event("a").await, vec![json!(1)]);
-    assert_eq!(subscriber.expect_event("b").await, vec![json!(null)]);
+    assert_eq!(subscriber.expect_published("a").await.data, json!(1));
+    assert_eq!(subscriber.expect_published("b").await.data, json!(null));
 
     let refused_only = publish_to(&hub.url, &["--stdin-lines", "-q"], Some("{\"event\":\"echo\"}\n")).await;
     assert_eq!(refused_only.status.code(), Some(1));
@@ -243,7 +244,7 @@ async fn finds_the_token_a_hub_generated_for_the_same_user() {
 
     let output = publish(&["--url", &hub.url, "--event", "foo", "--data", "bar"], &env, None).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    assert_eq!(subscriber.expect_event("foo").await, vec![json!("bar")]);
+    assert_eq!(subscriber.expect_published("foo").await.data, json!("bar"));
     let log = hub.log();
     let line = log.lines().find(|line| line.contains("published event")).expect("the publish is logged");
     assert!(line.contains("INFO") && line.contains("event=foo"), "{line}");

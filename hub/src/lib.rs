@@ -15,6 +15,7 @@ pub mod error;
 pub mod handlers;
 pub mod listener;
 pub mod logging;
+pub mod presence;
 pub mod server;
 pub mod session;
 pub mod shutdown;

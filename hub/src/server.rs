@@ -47,7 +47,7 @@ impl Server {
             }
         };
 
-        let (layer, io) = SocketIo::builder().with_state(HubState { publish_token: token }).build_layer();
+        let (layer, io) = SocketIo::builder().with_state(HubState::new(token)).build_layer();
         session::register(&io);
         let router = demo::routes().layer(layer);
         Ok(Self { listener, addr, router, io, token_file })

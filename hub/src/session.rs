@@ -5,6 +5,8 @@
 //! client can only emit once it has the CONNECT reply, so its first event always finds its handler;
 //! handlers registered in the (spawned) connect handler could miss it.
 
+use std::sync::Arc;
+
 use hub_protocol::auth::INVALID_TOKEN_MESSAGE;
 use hub_protocol::{ConnectAuth, NamespacePath, UserName};
 use socketioxide::SocketIo;
@@ -15,6 +17,7 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::handlers;
+use crate::presence::Presence;
 use crate::token::PublishToken;
 
 /// What the hub knows about a connected socket.
@@ -30,6 +33,13 @@ pub struct Identity {
 #[derive(Debug, Clone)]
 pub struct HubState {
     pub publish_token: PublishToken,
+    pub presence: Arc<Presence>,
+}
+
+impl HubState {
+    pub fn new(publish_token: PublishToken) -> Self {
+        Self { publish_token, presence: Arc::default() }
+    }
 }
 
 /// Why a connection was refused; the text is the `connect_error` message the client sees.
@@ -76,7 +86,11 @@ async fn admit<A: Adapter>(
     Ok(())
 }
 
-async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(identity): Extension<Identity>) {
+async fn on_connect<A: Adapter>(
+    socket: SocketRef<A>,
+    Extension(identity): Extension<Identity>,
+    State(hub): State<HubState>,
+) {
     tracing::info!(
         sid = %socket.id,
         ns = socket.ns(),
@@ -85,7 +99,11 @@ async fn on_connect<A: Adapter>(socket: SocketRef<A>, Extension(identity): Exten
         transport = ?socket.transport_type(),
         "socket connected"
     );
-    socket.on_disconnect(async |socket: SocketRef<A>, reason: DisconnectReason| {
+    socket.on_disconnect(async move |socket: SocketRef<A>, reason: DisconnectReason| {
         tracing::info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
+        // The socket is still in its rooms here; socketioxide removes it once this handler returns.
+        for room in socket.rooms() {
+            hub.presence.changed(&socket, &room);
+        }
     });
 }

@@ -1,8 +1,8 @@
 //! Event names: the ones the hub handles, and the ones nobody may publish.
 
-/// `join` `[room]`: join a room; acked with [`RoomAck`](crate::RoomAck).
+/// `join` `[room]`: join a room; acked with [`RoomMembers`](crate::RoomMembers).
 pub const JOIN: &str = "join";
-/// `leave` `[room]`: leave a room; acked with [`RoomAck`](crate::RoomAck).
+/// `leave` `[room]`: leave a room; acked with [`RoomMembers`](crate::RoomMembers).
 pub const LEAVE: &str = "leave";
 /// `chat` `[ChatRequest]` from a client, `chat` `[ChatMessage]` to the other members of the room.
 pub const CHAT: &str = "chat";
@@ -10,10 +10,16 @@ pub const CHAT: &str = "chat";
 pub const ECHO: &str = "echo";
 /// `publish` `[PublishRequest]`: publishers only; acked with [`PublishAck`](crate::PublishAck).
 pub const PUBLISH: &str = "publish";
+/// `members` `[RoomMembers]`, from the hub to a room's members when its membership has changed (joins,
+/// leaves, disconnects), at most once per [`MEMBERS_INTERVAL_MS`] per room.
+pub const MEMBERS: &str = "members";
+
+/// The shortest time between two `members` events for one room: changes within it are sent as one.
+pub const MEMBERS_INTERVAL_MS: u64 = 500;
 
 /// Names that no publisher may emit to clients: the Socket.IO client's own lifecycle events, and the
 /// hub's own events (a published `chat` would be indistinguishable from a real one).
-pub const RESERVED: [&str; 11] = [
+pub const RESERVED: [&str; 12] = [
     "connect",
     "connect_error",
     "disconnect",
@@ -25,6 +31,7 @@ pub const RESERVED: [&str; 11] = [
     CHAT,
     ECHO,
     PUBLISH,
+    MEMBERS,
 ];
 
 /// Whether `name` is one of the [`RESERVED`] event names.

@@ -16,6 +16,8 @@ pub const USER_MAX_CHARS: usize = 64;
 pub const NAMESPACE_MAX_CHARS: usize = 64;
 /// Longest chat text, in characters.
 pub const CHAT_TEXT_MAX_CHARS: usize = 4096;
+/// Most target rooms in one `publish`.
+pub const PUBLISH_MAX_ROOMS: usize = 100;
 
 /// Checks that `value` has `1..=max` characters and no control characters.
 fn check_text(what: &str, value: &str, max: usize) -> Result<(), Rejection> {
@@ -126,6 +128,25 @@ impl NamespacePath {
     }
 }
 
+/// Parses the target rooms of a `publish`: each a valid [`RoomName`], at most [`PUBLISH_MAX_ROOMS`] of
+/// them (more is `too_large`). Repeats are dropped; the order is kept.
+pub fn parse_target_rooms(rooms: Vec<String>) -> Result<Vec<RoomName>, Rejection> {
+    if rooms.len() > PUBLISH_MAX_ROOMS {
+        return Err(Rejection::new(
+            ErrorCode::TooLarge,
+            format!("a publish targets at most {PUBLISH_MAX_ROOMS} rooms, got {}", rooms.len()),
+        ));
+    }
+    let mut parsed: Vec<RoomName> = Vec::with_capacity(rooms.len());
+    for room in rooms {
+        let room = RoomName::parse(room)?;
+        if !parsed.contains(&room) {
+            parsed.push(room);
+        }
+    }
+    Ok(parsed)
+}
+
 /// Checks a chat text: 1..=4096 characters. Too long is `too_large`; empty is `bad_request`.
 /// Control characters such as newlines are allowed: chat text is multi-line.
 pub fn check_chat_text(text: &str) -> Result<(), Rejection> {
@@ -175,6 +196,17 @@ mod tests {
         assert!(NamespacePath::parse("//").is_err());
         assert!(NamespacePath::parse("chat").is_err());
         assert!(NamespacePath::parse("/é").is_err());
+    }
+
+    #[test]
+    fn target_rooms() {
+        let rooms = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let parsed = parse_target_rooms(rooms(&["b", "a", "b"])).unwrap();
+        assert_eq!(parsed.iter().map(RoomName::as_str).collect::<Vec<_>>(), ["b", "a"]);
+        assert!(parse_target_rooms(Vec::new()).unwrap().is_empty());
+        assert_eq!(parse_target_rooms(rooms(&["ok", ""])).unwrap_err().code, ErrorCode::BadRequest);
+        let many = (0..=PUBLISH_MAX_ROOMS).map(|i| i.to_string()).collect();
+        assert_eq!(parse_target_rooms(many).unwrap_err().code, ErrorCode::TooLarge);
     }
 
     #[test]

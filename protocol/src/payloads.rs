@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Ack body of `join` and `leave`: the room and how many sockets are in it afterwards.
+/// A room and how many sockets are in it: the ack body of `join` and `leave` (the count afterwards), and
+/// the body of the `members` event the hub pushes to a room after its membership changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoomAck {
+pub struct RoomMembers {
     pub room: String,
     pub members: usize,
 }
@@ -40,7 +41,7 @@ pub struct ChatAck {
 pub struct PublishRequest {
     /// The event the subscribers receive.
     pub event: String,
-    /// Its single argument; `null` when absent.
+    /// The receivers' first argument (the [`Route`] follows it); `null` when absent.
     #[serde(default)]
     pub data: Value,
     /// Target rooms; absent or empty means the whole namespace.
@@ -52,4 +53,17 @@ pub struct PublishRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck {
     pub delivered: usize,
+}
+
+/// The last argument of every event delivered by `publish`: where the hub sent it.
+///
+/// A receiver learns only what concerns it: for a publish into several rooms, `room` is the first of the
+/// target rooms that the receiver is in, never the whole list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// The namespace the event was published in, e.g. `/`.
+    pub namespace: String,
+    /// The target room that reached this receiver; absent when the whole namespace was targeted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }

@@ -40,6 +40,15 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       assert.deepEqual(await ack(a, "leave", "lobby"), [{ ok: true, room: "lobby", members: 1 }]);
     });
 
+    test("members hear the room's new size after a join", async () => {
+      const [a, b] = [await open(), await open()];
+      await ack(a, "join", "sized");
+      assert.deepEqual(await nextEvent(a, "members"), [{ room: "sized", members: 1 }]);
+      const update = nextEvent(a, "members");
+      await ack(b, "join", "sized");
+      assert.deepEqual(await update, [{ room: "sized", members: 2 }]);
+    });
+
     test("chat reaches the other members of the room, not the sender", async () => {
       const alice = await open({ auth: { user: "alice" } });
       const bob = await open({ auth: { user: "bob" } });
@@ -73,7 +82,7 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       const silent = noEvent(outside, "headline");
       const [reply] = await ack(publisher, "publish", { event: "headline", data: { id: 7 }, rooms: ["news"] });
       assert.deepEqual(reply, { ok: true, delivered: 1 });
-      assert.deepEqual(await received, [{ id: 7 }]);
+      assert.deepEqual(await received, [{ id: 7 }, { namespace: "/", room: "news" }], "data, then its route");
       await silent;
     });
 
@@ -111,7 +120,7 @@ for (const [mode, transports] of Object.entries(transportModes)) {
         "--url", hub.url, "--token", TOKEN, "--event", "foo", "--data", "bar", "--room", "cli-room",
       ]);
       assert.equal(stdout, "delivered to 1\n");
-      assert.deepEqual(await received, ["bar"]);
+      assert.deepEqual(await received, ["bar", { namespace: "/", room: "cli-room" }]);
     });
 
     test("a dynamic namespace works like /", async () => {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use hub_protocol::{Route, events};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
@@ -14,6 +15,13 @@ use crate::{QUIET, WAIT};
 pub struct TestClient {
     client: Client,
     events: mpsc::UnboundedReceiver<(String, Vec<Value>)>,
+}
+
+/// An event as `publish` delivers it.
+#[derive(Debug)]
+pub struct Published {
+    pub data: Value,
+    pub route: Route,
 }
 
 /// How a connection attempt ended, when it did not succeed.
@@ -148,14 +156,38 @@ impl TestClient {
         }
     }
 
-    /// Asserts that no event arrives for a short while.
+    /// Waits for an event delivered by `publish`: its data and the route the hub appends.
+    pub async fn expect_published(&mut self, name: &str) -> Published {
+        let arguments = self.expect_event(name).await;
+        match <[Value; 2]>::try_from(arguments) {
+            Ok([data, route]) => Published {
+                data,
+                route: serde_json::from_value(route).expect("the last argument is the route"),
+            },
+            Err(arguments) => panic!("`{name}` should carry data and route, got {arguments:?}"),
+        }
+    }
+
+    /// Asserts that no event arrives for a short while, apart from the hub's `members` counts, which
+    /// follow every join and leave.
     pub async fn expect_silence(&mut self) {
         self.expect_silence_for(QUIET).await;
     }
 
     pub async fn expect_silence_for(&mut self, duration: Duration) {
-        if let Ok(Some((event, arguments))) = tokio::time::timeout(duration, self.events.recv()).await {
-            panic!("expected no event, got `{event}` {arguments:?}");
+        let deadline = tokio::time::Instant::now() + duration;
+        while let Ok(Some((event, arguments))) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            if event != events::MEMBERS {
+                panic!("expected no event, got `{event}` {arguments:?}");
+            }
+        }
+    }
+
+    /// Asserts that no `name` event arrives within `duration` (other events are skipped).
+    pub async fn expect_no_event(&mut self, name: &str, duration: Duration) {
+        let deadline = tokio::time::Instant::now() + duration;
+        while let Ok(Some((event, arguments))) = tokio::time::timeout_at(deadline, self.events.recv()).await {
+            assert_ne!(event, name, "unexpected `{event}` {arguments:?}");
         }
     }
 

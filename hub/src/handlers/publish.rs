@@ -1,7 +1,7 @@
 //! `publish` and direct emits: publishers push events to rooms or to the whole namespace.
 
-use hub_protocol::{ErrorCode, EventName, PublishAck, PublishRequest, Rejection, RoomName, events};
-use serde::Serialize;
+use hub_protocol::names::parse_target_rooms;
+use hub_protocol::{ErrorCode, EventName, PublishAck, PublishRequest, Rejection, Route, events};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, TryData};
 
@@ -10,7 +10,7 @@ use super::{malformed, reply};
 use crate::delivery::{self, Target};
 use crate::session::Identity;
 
-/// `publish` `[{"event":E,"data":D,"rooms":[...]}]`: emits E with the single argument D.
+/// `publish` `[{"event":E,"data":D,"rooms":[...]}]`: emits E with the arguments D and its [`Route`].
 pub async fn publish<A: Adapter>(
     socket: SocketRef<A>,
     Extension(identity): Extension<Identity>,
@@ -23,10 +23,30 @@ pub async fn publish<A: Adapter>(
             malformed(events::PUBLISH, r#"{"event": string, "data": any, "rooms": [string]}"#)
         })?;
         let event = EventName::parse(request.event)?;
-        let rooms = request.rooms.into_iter().map(RoomName::parse).collect::<Result<Vec<_>, _>>()?;
+        let rooms = parse_target_rooms(request.rooms)?;
         let target =
             if rooms.is_empty() { Target::Namespace(socket.ns().to_owned()) } else { Target::Rooms(rooms) };
-        deliver(&socket, &event, &target, &request.data).await
+        let delivered = match &target {
+            Target::Namespace(namespace) => {
+                let route = Route { namespace: namespace.clone(), room: None };
+                delivery::emit_counted(|| socket.broadcast(), event.as_str(), &(&request.data, &route))
+                    .await?
+            }
+            Target::Rooms(rooms) => {
+                // One broadcast per room, each sparing the sockets of the rooms before it: every receiver
+                // gets the event once, with the first target room it is in as the route.
+                let mut delivered = 0;
+                for (i, room) in rooms.iter().enumerate() {
+                    let route = Route { namespace: socket.ns().to_owned(), room: Some(room.to_string()) };
+                    let earlier = || rooms[..i].iter().map(|r| r.to_string()).collect::<Vec<_>>();
+                    let select = || socket.to(room.to_string()).except(earlier());
+                    delivered +=
+                        delivery::emit_counted(select, event.as_str(), &(&request.data, &route)).await?;
+                }
+                delivered
+            }
+        };
+        Ok(published(&socket, &event, &target, delivered))
     };
     reply(&socket, ack, events::PUBLISH, outcome.await);
 }
@@ -44,7 +64,8 @@ pub async fn direct_emit<A: Adapter>(
         require_publisher(&identity, &event)?;
         let name = EventName::parse(event.as_str())?;
         let arguments = arguments.map_err(|_| malformed(&event, "JSON arguments"))?;
-        deliver(&socket, &name, &Target::Namespace(socket.ns().to_owned()), &arguments).await
+        let delivered = delivery::emit_counted(|| socket.broadcast(), name.as_str(), &arguments).await?;
+        Ok(published(&socket, &name, &Target::Namespace(socket.ns().to_owned()), delivered))
     };
     reply(&socket, ack, &event, outcome.await);
 }
@@ -65,19 +86,12 @@ fn require_publisher(identity: &Identity, event: &str) -> Result<(), Rejection> 
     }
 }
 
-async fn deliver<A: Adapter, T: Serialize + ?Sized>(
+fn published<A: Adapter>(
     socket: &SocketRef<A>,
     event: &EventName,
     target: &Target,
-    data: &T,
-) -> Result<PublishAck, Rejection> {
-    let delivered = match target {
-        Target::Namespace(_) => delivery::emit_counted(|| socket.broadcast(), event.as_str(), data).await?,
-        Target::Rooms(rooms) => {
-            let rooms = || rooms.iter().map(|room| room.as_str().to_owned()).collect::<Vec<_>>();
-            delivery::emit_counted(|| socket.to(rooms()), event.as_str(), data).await?
-        }
-    };
+    delivered: usize,
+) -> PublishAck {
     tracing::info!(sid = %socket.id, ns = socket.ns(), event = %event, %target, delivered, "published event");
-    Ok(PublishAck { delivered })
+    PublishAck { delivered }
 }

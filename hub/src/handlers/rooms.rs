@@ -1,26 +1,40 @@
-//! `join` and `leave`: room membership, acked with the room's size afterwards.
+//! `join` and `leave`: room membership, acked with the room's size afterwards. The room's other members
+//! hear of the change through [`presence`](crate::presence).
 
-use hub_protocol::{RoomAck, RoomName, events};
+use hub_protocol::{RoomMembers, RoomName, events};
 use socketioxide::ParserError;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef, TryData};
+use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 
 use super::{malformed, reply};
 use crate::delivery;
+use crate::session::HubState;
 
-pub async fn join<A: Adapter>(socket: SocketRef<A>, TryData(room): TryData<String>, ack: AckSender<A>) {
+pub async fn join<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(room): TryData<String>,
+    State(hub): State<HubState>,
+    ack: AckSender<A>,
+) {
     let outcome = async {
         let room = parse(events::JOIN, room)?;
         socket.join(room.as_str().to_owned());
+        hub.presence.changed(&socket, room.as_str());
         members(&socket, room).await
     };
     reply(&socket, ack, events::JOIN, outcome.await);
 }
 
-pub async fn leave<A: Adapter>(socket: SocketRef<A>, TryData(room): TryData<String>, ack: AckSender<A>) {
+pub async fn leave<A: Adapter>(
+    socket: SocketRef<A>,
+    TryData(room): TryData<String>,
+    State(hub): State<HubState>,
+    ack: AckSender<A>,
+) {
     let outcome = async {
         let room = parse(events::LEAVE, room)?;
         socket.leave(room.as_str().to_owned());
+        hub.presence.changed(&socket, room.as_str());
         members(&socket, room).await
     };
     reply(&socket, ack, events::LEAVE, outcome.await);
@@ -33,7 +47,7 @@ fn parse(event: &str, room: Result<String, ParserError>) -> Result<RoomName, hub
 async fn members<A: Adapter>(
     socket: &SocketRef<A>,
     room: RoomName,
-) -> Result<RoomAck, hub_protocol::Rejection> {
+) -> Result<RoomMembers, hub_protocol::Rejection> {
     let members = delivery::count(socket.within(room.as_str().to_owned())).await?;
-    Ok(RoomAck { room: room.into_string(), members })
+    Ok(RoomMembers { room: room.into_string(), members })
 }
