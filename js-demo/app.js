@@ -1,92 +1,413 @@
-// The demo page: connect with a name, join a room, chat, and watch events pushed by `publish`.
+// The hub's demo page: pick a name, join rooms, chat, measure an echo, and watch events pushed by
+// `publish`. It speaks the hub's wire contract (PROTOCOL.md) with the official socket.io client.
+// Everything that came from the network is rendered with textContent: it never becomes markup.
 "use strict";
 
+const ACK_TIMEOUT_MS = 5000;
+const MAX_FEED_ITEMS = 50;
+const MAX_LOG_ITEMS = 200;
+const DEFAULT_ORIGINS = ["http://127.0.0.1:3000", "http://localhost:3000"];
+
 const $ = (id) => document.getElementById(id);
-let socket = null;
-let room = null;
 
-function setStatus(state) {
-  const transport = socket && socket.connected ? ` · ${socket.io.engine.transport.name}` : "";
-  $("status").dataset.state = state;
-  $("status").textContent = state + transport;
+/** What the page knows; the DOM is redrawn from it. */
+const state = {
+  socket: null,
+  name: localStorage.getItem("hub-demo-name") || "",
+  rooms: new Map(), // room -> { members, unread, log: <ol> }
+  selected: null,
+  published: 0,
+  echoes: [],
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Small rendering helpers
+
+/** Creates an element with a class and text content (never HTML). */
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
 }
 
-function showError(text) {
-  $("error").textContent = text;
+function clock(ms, seconds = false) {
+  const options = { hour: "2-digit", minute: "2-digit" };
+  if (seconds) options.second = "2-digit";
+  return new Date(ms).toLocaleTimeString([], options);
 }
 
-function addItem(list, parts, mine) {
-  const li = document.createElement("li");
-  if (mine) li.classList.add("mine");
-  for (const [cls, text, tag] of parts) {
-    const el = document.createElement(tag || "span");
-    if (cls) el.className = cls;
-    el.textContent = text; // always text: messages never become markup
-    li.appendChild(el);
+function timeElement(ms, seconds) {
+  const node = el("time", null, clock(ms, seconds));
+  node.dateTime = new Date(ms).toISOString();
+  return node;
+}
+
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/** The ack's refusal in plain words. */
+function explain(failure, room) {
+  if (!failure) return "The hub did not answer within 5 seconds. Check your connection and try again.";
+  switch (failure.error) {
+    case "not_in_room":
+      return `You are no longer in ${room ? `"${room}"` : "that room"}. Join it again to send messages there.`;
+    case "rate_limited":
+      return "Slow down: you are sending faster than the hub allows. Wait a moment and try again.";
+    case "too_large":
+      return `That is too long: ${failure.message}.`;
+    case "bad_request":
+      return `The hub could not accept that: ${failure.message}.`;
+    case "forbidden":
+      return `Not allowed: ${failure.message}.`;
+    case "unavailable":
+      return "The hub could not do that right now. Try again in a moment.";
+    default:
+      return `The hub refused: ${failure.message || failure.error}.`;
   }
-  list.appendChild(li);
-  li.scrollIntoView({ block: "nearest" });
 }
 
-function time(ms) {
-  return new Date(ms).toLocaleTimeString();
+function showError(id, text) {
+  $(id).textContent = text || "";
 }
 
-function explain(ack) {
-  return ack && ack.ok === false ? `${ack.error}: ${ack.message}` : "no answer from the hub";
+/** Sends `event` and resolves with its ack object, or null when none came in time. */
+async function request(event, ...args) {
+  const socket = state.socket;
+  if (!socket || !socket.connected) return { ok: false, error: "offline" };
+  try {
+    return await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, ...args);
+  } catch {
+    return null;
+  }
+}
+
+function refusal(ack, room) {
+  if (ack && ack.error === "offline") return "You are offline. The page reconnects by itself.";
+  return explain(ack, room);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Connection and status
+
+function setStatus(phase) {
+  const socket = state.socket;
+  const transport = phase === "connected" && socket ? socket.io.engine.transport.name : null;
+  $("status").dataset.state = phase;
+  $("status-text").textContent = transport ? `${phase} · ${transport}` : phase;
+  const online = phase === "connected";
+  for (const id of ["room", "join-button", "echo-button"]) $(id).disabled = !online;
+  $("identity").textContent = identity(phase);
+  renderComposer();
+}
+
+function identity(phase) {
+  const who = state.name ? `as ${state.name}` : "without a name (others see anon-…)";
+  switch (phase) {
+    case "connected":
+      return `Connected ${who}.`;
+    case "connecting":
+      return `Connecting ${who}…`;
+    case "reconnecting":
+      return "The connection dropped: reconnecting by itself, your rooms are kept.";
+    default:
+      return state.socket ? "Disconnected. Connect again to rejoin your rooms." : "Pick the name others see, then connect.";
+  }
 }
 
 function connect(name) {
-  if (socket) socket.disconnect();
-  socket = io({ auth: name ? { user: name } : {} });
+  state.name = name;
+  localStorage.setItem("hub-demo-name", name);
+  showError("connect-error", "");
+  if (state.socket) {
+    // A new name takes a new CONNECT: the name travels in its auth payload.
+    state.socket.auth = authFor(name);
+    state.socket.disconnect().connect();
+    setStatus("connecting");
+    return;
+  }
+  const socket = io({ auth: authFor(name), reconnectionDelay: 500, reconnectionDelayMax: 3000 });
+  state.socket = socket;
   setStatus("connecting");
-  socket.on("connect", () => {
-    setStatus("connected");
-    showError("");
-    socket.io.engine.on("upgrade", () => setStatus("connected"));
-    if (room) join(room);
+
+  socket.on("connect", onConnect);
+  socket.on("disconnect", (reason) => {
+    if (reason === "io client disconnect") return setStatus("disconnected");
+    setStatus("reconnecting");
+    // A hub that shuts down says goodbye; the client then waits to be told to come back.
+    if (reason === "io server disconnect") socket.connect();
   });
-  socket.on("connect_error", (err) => { setStatus("disconnected"); showError(err.message); });
-  socket.on("disconnect", () => setStatus("disconnected"));
+  socket.on("connect_error", (err) => {
+    if (socket.active) {
+      setStatus("reconnecting");
+    } else {
+      // Refused by the hub itself (e.g. an invalid name): retrying would not help.
+      setStatus("disconnected");
+      showError("connect-error", `The hub refused the connection: ${err.message}.`);
+    }
+  });
   socket.io.on("reconnect_attempt", () => setStatus("reconnecting"));
-  socket.on("chat", (m) => addItem($("messages"), [["meta", `${time(m.ts)} ${m.user} in ${m.room}`], [null, m.text]]));
-  socket.onAny((event, ...args) => {
-    if (event === "chat") return;
-    const data = args.length === 1 ? args[0] : args;
-    const text = typeof data === "string" ? data : JSON.stringify(data, null, 2);
-    addItem($("events"), [["meta", `${time(Date.now())} ${event}`], [null, text, "pre"]]);
+  socket.on("chat", onChat);
+  socket.on("members", ({ room, members }) => {
+    const entry = state.rooms.get(room);
+    if (entry) {
+      entry.members = members;
+      renderRooms();
+    }
   });
+  socket.onAny(onPublished);
 }
 
-async function join(name) {
-  const ack = await socket.timeout(5000).emitWithAck("join", name).catch(() => null);
+function authFor(name) {
+  return name ? { user: name } : {};
+}
+
+async function onConnect() {
+  setStatus("connected");
+  state.socket.io.engine.once("upgrade", () => setStatus("connected"));
+  $("connect-button").textContent = "Rename";
+  // The hub forgets a socket's rooms when it goes away: join them again.
+  const rooms = [...state.rooms.keys()];
+  for (const room of rooms) {
+    const ack = await request("join", room);
+    if (ack && ack.ok) {
+      state.rooms.get(room).members = ack.members;
+    } else {
+      showError("rooms-error", `Could not rejoin "${room}": ${refusal(ack, room)}`);
+    }
+  }
+  if (rooms.length) {
+    note(state.selected, `Reconnected and rejoined ${rooms.join(", ")}.`);
+  }
+  renderRooms();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rooms
+
+async function join(room) {
+  showError("rooms-error", "");
+  const ack = await request("join", room);
+  if (!ack || !ack.ok) return showError("rooms-error", refusal(ack, room));
+  let entry = state.rooms.get(ack.room);
+  if (!entry) {
+    entry = { members: ack.members, unread: 0, log: el("ol", "messages") };
+    entry.log.setAttribute("aria-label", `Messages in ${ack.room}`);
+    state.rooms.set(ack.room, entry);
+  }
+  entry.members = ack.members;
+  note(ack.room, `You joined ${ack.room}.`);
+  select(ack.room);
+  $("room").value = "";
+}
+
+async function leave(room) {
+  showError("rooms-error", "");
+  const ack = await request("leave", room);
+  if (!ack || !ack.ok) return showError("rooms-error", refusal(ack, room));
+  state.rooms.delete(room);
+  if (state.selected === room) state.selected = null;
+  select(state.selected ?? state.rooms.keys().next().value ?? null);
+}
+
+function select(room) {
+  state.selected = room;
+  const entry = room ? state.rooms.get(room) : null;
+  if (entry) entry.unread = 0;
+  $("log").replaceChildren(...(entry ? [entry.log] : []));
+  renderRooms();
+  renderComposer();
+  renderPublishCommand();
+  scrollLog();
+}
+
+function renderRooms() {
+  const list = $("rooms");
+  list.replaceChildren();
+  for (const [room, entry] of state.rooms) {
+    const item = el("li", room === state.selected ? "room selected" : "room");
+    const open = el("button", "room-open");
+    open.type = "button";
+    open.setAttribute("aria-current", room === state.selected ? "true" : "false");
+    open.append(el("span", "room-name", room), el("span", "members", plural(entry.members, "member", "members")));
+    if (entry.unread) open.append(el("span", "unread", String(entry.unread)));
+    open.addEventListener("click", () => select(room));
+    const close = el("button", "room-leave ghost", "Leave");
+    close.type = "button";
+    close.setAttribute("aria-label", `Leave ${room}`);
+    close.addEventListener("click", () => leave(room));
+    item.append(open, close);
+    list.append(item);
+  }
+  $("rooms-empty").hidden = state.rooms.size > 0;
+  const entry = state.selected && state.rooms.get(state.selected);
+  $("chat-title").textContent = entry ? `# ${state.selected}` : "Chat";
+  $("chat-meta").textContent = entry ? `${plural(entry.members, "member", "members")} here` : "";
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Chat
+
+function renderComposer() {
+  const online = state.socket && state.socket.connected;
+  const ready = Boolean(online && state.selected);
+  $("text").disabled = !ready;
+  $("send-button").disabled = !ready;
+  $("text").placeholder = ready ? `Message # ${state.selected}` : online ? "Join a room to chat" : "Offline";
+  $("log-empty").hidden = Boolean(state.selected && state.rooms.get(state.selected).log.childElementCount);
+}
+
+function scrollLog() {
+  const log = $("log");
+  log.scrollTop = log.scrollHeight;
+}
+
+/** Appends a message to a room's log; returns its element. */
+function append(room, kind, user, text, ts) {
+  const entry = state.rooms.get(room);
+  if (!entry) return null;
+  const item = el("li", `msg ${kind}`);
+  if (kind !== "system") {
+    const meta = el("div", "msg-meta");
+    meta.append(el("span", "msg-user", user), timeElement(ts));
+    item.append(meta);
+  }
+  item.append(el("div", "msg-text", text));
+  entry.log.append(item);
+  while (entry.log.childElementCount > MAX_LOG_ITEMS) entry.log.firstElementChild.remove();
+  if (room === state.selected) {
+    renderComposer();
+    scrollLog();
+  } else if (kind === "theirs") {
+    entry.unread += 1;
+    renderRooms();
+  }
+  return item;
+}
+
+function note(room, text) {
+  if (room) append(room, "system", null, text);
+}
+
+function onChat(message) {
+  append(message.room, "theirs", message.user, message.text, message.ts);
+}
+
+async function sendChat(text) {
+  const room = state.selected;
+  showError("chat-error", "");
+  // Shown at once, confirmed by the ack (or marked as not sent).
+  const item = append(room, "mine", "you", text, Date.now());
+  item.dataset.state = "pending";
+  const ack = await request("chat", { room, text });
   if (ack && ack.ok) {
-    room = ack.room;
-    $("publish-cmd").textContent = `publish --event foo --data bar --room ${ack.room}`;
-    addItem($("messages"), [["meta", `joined ${ack.room} (${ack.members} online)`]]);
+    item.dataset.state = "sent";
+    const time = item.querySelector("time");
+    time.textContent = clock(ack.ts);
+    time.dateTime = new Date(ack.ts).toISOString();
   } else {
-    showError(explain(ack));
+    item.dataset.state = "failed";
+    item.title = "Not sent";
+    showError("chat-error", refusal(ack, room));
   }
 }
 
-$("connect-form").addEventListener("submit", (e) => { e.preventDefault(); connect($("name").value.trim()); });
-$("room-form").addEventListener("submit", (e) => {
+// ---------------------------------------------------------------------------------------------------
+// Published events
+
+const OWN_EVENTS = new Set(["chat", "members"]);
+
+/** `publish` appends a route `{namespace, room?}` to the data; a direct emit has none. */
+function splitRoute(args) {
+  const last = args[args.length - 1];
+  const isRoute =
+    last && typeof last === "object" && !Array.isArray(last) && typeof last.namespace === "string" &&
+    Object.keys(last).every((key) => key === "namespace" || key === "room");
+  return isRoute ? { data: args.slice(0, -1), route: last } : { data: args, route: null };
+}
+
+function onPublished(event, ...args) {
+  if (OWN_EVENTS.has(event)) return;
+  const { data, route } = splitRoute(args);
+  const value = data.length === 0 ? null : data.length === 1 ? data[0] : data;
+  const namespace = route ? route.namespace : state.socket.nsp;
+  const where = route && route.room ? `room ${route.room}` : `namespace ${namespace}`;
+
+  const item = el("li", "event");
+  const head = el("div", "event-head");
+  head.append(el("code", "event-name", event), el("span", "route", where), timeElement(Date.now(), true));
+  const isText = typeof value === "string";
+  const body = el("pre", isText ? "event-data" : "event-data json", isText ? value : JSON.stringify(value, null, 2));
+  item.append(head, body);
+  $("events").prepend(item);
+  while ($("events").childElementCount > MAX_FEED_ITEMS) $("events").lastElementChild.remove();
+  state.published += 1;
+  $("events-empty").hidden = true;
+  $("feed-count").textContent = plural(state.published, "event", "events");
+}
+
+function renderPublishCommand() {
+  const parts = ["publish"];
+  if (!DEFAULT_ORIGINS.includes(location.origin)) parts.push("--url", location.origin);
+  parts.push("--event", "foo", "--data", "bar");
+  if (state.selected) parts.push("--room", shellQuote(state.selected));
+  $("publish-cmd").textContent = parts.join(" ");
+}
+
+function shellQuote(word) {
+  return /^[A-Za-z0-9_./:@-]+$/.test(word) ? word : `'${word.replaceAll("'", `'"'"'`)}'`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Echo round trip
+
+async function measureEcho() {
+  const started = performance.now();
+  const ack = await request("echo", started);
+  if (ack === null || (ack && ack.error === "offline")) {
+    $("echo-result").textContent = "no answer";
+    return;
+  }
+  const ms = performance.now() - started;
+  state.echoes = [...state.echoes.slice(-9), ms];
+  const best = Math.min(...state.echoes);
+  $("echo-result").textContent = `${ms.toFixed(1)} ms`;
+  $("echo-result").title = `best of the last ${state.echoes.length}: ${best.toFixed(1)} ms`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Wiring
+
+$("name").value = state.name;
+$("connect-form").addEventListener("submit", (e) => {
   e.preventDefault();
-  if (!socket) connect($("name").value.trim());
-  join($("room").value.trim());
+  connect($("name").value.trim());
 });
-$("chat-form").addEventListener("submit", async (e) => {
+$("join-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const room = $("room").value.trim();
+  if (room) join(room);
+  else showError("rooms-error", "Type the name of a room to join.");
+});
+$("chat-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const text = $("text").value;
-  if (!socket || !room) return showError("join a room first");
-  const ack = await socket.timeout(5000).emitWithAck("chat", { room, text }).catch(() => null);
-  if (ack && ack.ok) {
-    addItem($("messages"), [["meta", `${time(ack.ts)} you in ${room}`], [null, text]], true);
-    $("text").value = "";
-    showError("");
-  } else {
-    showError(explain(ack));
-  }
+  if (!text.trim()) return;
+  $("text").value = "";
+  sendChat(text);
 });
-
-connect("");
+$("echo-button").addEventListener("click", measureEcho);
+$("copy-cmd").addEventListener("click", async () => {
+  try {
+    await navigator.clipboard.writeText($("publish-cmd").textContent);
+    $("copy-cmd").textContent = "Copied";
+  } catch {
+    $("copy-cmd").textContent = "Select it";
+  }
+  setTimeout(() => ($("copy-cmd").textContent = "Copy"), 1500);
+});
+renderPublishCommand();
+renderRooms();
+renderComposer();
+$("name").focus();

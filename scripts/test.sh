@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: Rust unit and end-to-end tests, then the official socket.io-client tests on
-# Node. First installs what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL headers)
-# and the npm packages pinned by the committed lockfiles. A missing tool is an error, never a skip.
+# Runs the whole test suite: Rust unit and end-to-end tests, then the Node tests: the official
+# socket.io-client against the hub, and the demo page in headless Chromium (playwright-core). First installs
+# what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL headers, Chromium) and the npm
+# packages pinned by the committed lockfiles. A missing tool is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,7 @@ apt_install() {
 have cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 1; }
 if ! have node || ! have npm; then apt_install nodejs npm; fi
 if ! have pkg-config || ! pkg-config --exists openssl; then apt_install pkg-config libssl-dev; fi
+if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_install chromium fonts-liberation; fi
 
 echo "==> npm packages (from the lockfiles)"
 (cd js-demo && npm ci --no-audit --no-fund --loglevel=error)
@@ -33,5 +35,5 @@ cargo build --workspace --bins --locked
 echo "==> Rust tests"
 cargo test --workspace --locked
 
-echo "==> Node tests (official socket.io-client)"
+echo "==> Node tests (official socket.io-client, and the demo page in Chromium)"
 (cd tests/node && npm test)

@@ -13,10 +13,14 @@ export function binary(name) {
   return path.join(dir, name);
 }
 
-/** Starts `hub --bind 127.0.0.1:0` and resolves once it logs where it listens. */
-export async function startHub() {
-  const child = spawn(binary("hub"), ["--bind", "127.0.0.1:0", "--publish-token", TOKEN], {
-    env: { ...process.env, RUST_LOG: "info" },
+/**
+ * Starts the real `hub` and resolves once it logs where it listens. By default it takes a free port and
+ * the fixed test token; `token: null` lets it generate one into its token file (see `env`).
+ */
+export async function startHub({ bind = "127.0.0.1:0", token = TOKEN, env = {} } = {}) {
+  const args = ["--bind", bind, ...(token ? ["--publish-token", token] : [])];
+  const child = spawn(binary("hub"), args, {
+    env: { ...process.env, RUST_LOG: "info", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = "";
@@ -37,6 +41,7 @@ export async function startHub() {
     url,
     log: () => log,
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       child.kill("SIGTERM");
       const [code] = await once(child, "exit");
       return code;

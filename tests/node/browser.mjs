@@ -1,0 +1,116 @@
+// Test support: Debian's Chromium driven by playwright-core, and the demo page as a person uses it.
+import { mkdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+export const SCREENSHOTS = path.join(root, "tests", "screenshots");
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+/** Launches headless Chromium; no network beyond loopback is needed, so background services stay off. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** Saves a full-page screenshot as tests/screenshots/NAME.png (ignored by git). */
+export async function screenshot(page, name) {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/**
+ * One person on the demo page, in a browser context of their own (own storage, own connection).
+ * Every action goes through the keyboard, as a keyboard-only user would do it.
+ */
+export class DemoPage {
+  static async open(browser, url, { viewport = { width: 1280, height: 800 } } = {}) {
+    const context = await browser.newContext({ viewport });
+    const page = await context.newPage();
+    const demo = new DemoPage(page);
+    page.on("pageerror", (err) => demo.errors.push(err.message));
+    page.on("console", (msg) => msg.type() === "error" && demo.errors.push(msg.text()));
+    await page.goto(url);
+    return demo;
+  }
+
+  constructor(page) {
+    this.page = page;
+    this.errors = [];
+  }
+
+  async connect(name) {
+    await this.page.fill("#name", name);
+    await this.page.press("#name", "Enter");
+    await this.statusIs(/^connected · websocket$/);
+  }
+
+  async statusIs(pattern, timeout = 10_000) {
+    await this.page.waitForFunction(
+      ([source, flags]) => new RegExp(source, flags).test(document.getElementById("status-text").textContent),
+      [pattern.source, pattern.flags],
+      { timeout },
+    );
+  }
+
+  async join(room) {
+    await this.page.fill("#room", room);
+    await this.page.press("#room", "Enter");
+    await this.page.locator("#rooms .room-name", { hasText: room }).first().waitFor();
+  }
+
+  async say(text) {
+    await this.page.fill("#text", text);
+    await this.page.press("#text", "Enter");
+  }
+
+  /** Waits for a message from someone else with this exact text, in the selected room. */
+  async received(text, timeout = 5000) {
+    await this.page.waitForFunction(
+      (wanted) =>
+        [...document.querySelectorAll("#log .msg.theirs .msg-text")].some((m) => m.textContent === wanted),
+      text,
+      { timeout },
+    );
+  }
+
+  /** Texts of the messages in the selected room, by kind ("mine", "theirs", "system"). */
+  messages(kind) {
+    return this.page.$$eval(`#log .msg.${kind} .msg-text`, (nodes) => nodes.map((n) => n.textContent));
+  }
+
+  /** The feed of published events, newest first. */
+  events() {
+    return this.page.$$eval("#events .event", (items) =>
+      items.map((item) => ({
+        event: item.querySelector(".event-name").textContent,
+        route: item.querySelector(".route").textContent,
+        data: item.querySelector(".event-data").textContent,
+      })),
+    );
+  }
+
+  /** The member count the room list shows for `room`. */
+  membersOf(room) {
+    return this.page
+      .locator("#rooms .room", { has: this.page.locator(".room-name", { hasText: room }) })
+      .locator(".members")
+      .textContent();
+  }
+
+  close() {
+    return this.page.context().close();
+  }
+}
