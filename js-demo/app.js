@@ -52,7 +52,7 @@ function explain(failure, room) {
   if (!failure) return "The hub did not answer within 5 seconds. Check your connection and try again.";
   switch (failure.error) {
     case "not_in_room":
-      return `You are no longer in ${room ? `"${room}"` : "that room"}. Join it again to send messages there.`;
+      return `You are no longer in "${room}". Join it again to send messages there.`;
     case "rate_limited":
       return "Slow down: you are sending faster than the hub allows. Wait a moment and try again.";
     case "too_large":
@@ -112,7 +112,8 @@ function identity(phase) {
     case "reconnecting":
       return "The connection dropped: reconnecting by itself, your rooms are kept.";
     default:
-      return state.socket ? "Disconnected. Connect again to rejoin your rooms." : "Pick the name others see, then connect.";
+      if (!state.socket) return "Pick the name others see, then connect.";
+      return "Disconnected. Connect again to rejoin your rooms.";
   }
 }
 
@@ -230,7 +231,8 @@ function renderRooms() {
     const open = el("button", "room-open");
     open.type = "button";
     open.setAttribute("aria-current", room === state.selected ? "true" : "false");
-    open.append(el("span", "room-name", room), el("span", "members", plural(entry.members, "member", "members")));
+    const members = el("span", "members", plural(entry.members, "member", "members"));
+    open.append(el("span", "room-name", room), members);
     if (entry.unread) open.append(el("span", "unread", String(entry.unread)));
     open.addEventListener("click", () => select(room));
     const close = el("button", "room-leave ghost", "Leave");
@@ -338,7 +340,8 @@ function onPublished(event, ...args) {
   const head = el("div", "event-head");
   head.append(el("code", "event-name", event), el("span", "route", where), timeElement(Date.now(), true));
   const isText = typeof value === "string";
-  const body = el("pre", isText ? "event-data" : "event-data json", isText ? value : JSON.stringify(value, null, 2));
+  const text = isText ? value : JSON.stringify(value, null, 2);
+  const body = el("pre", isText ? "event-data" : "event-data json", text);
   item.append(head, body);
   $("events").prepend(item);
   while ($("events").childElementCount > MAX_FEED_ITEMS) $("events").lastElementChild.remove();
@@ -410,4 +413,6 @@ $("copy-cmd").addEventListener("click", async () => {
 renderPublishCommand();
 renderRooms();
 renderComposer();
-$("name").focus();
+// A returning visitor goes straight in with the name used last time.
+if (state.name) connect(state.name);
+else $("name").focus();

@@ -118,7 +118,8 @@ describe("the demo page", () => {
     // A namespace-wide publish reaches the outsider too, labelled as such.
     await publish(["--url", hub.url, "--event", "news", "--data", "for everyone"]);
     await outsider.page.locator("#events .event-name", { hasText: "news" }).waitFor({ timeout: 1000 });
-    assert.deepEqual(await outsider.events(), [{ event: "news", route: "namespace /", data: "for everyone" }]);
+    const news = { event: "news", route: "namespace /", data: "for everyone" };
+    assert.deepEqual(await outsider.events(), [news]);
     assert.equal(await outsider.page.textContent("#feed-count"), "1 event", "foo and order never reached it");
     await screenshot(a.page, "published-events");
   });
@@ -139,7 +140,8 @@ describe("the demo page", () => {
       assert.equal(await page.page.locator("#log img, #log script, #events img, #events svg").count(), 0);
     }
     assert.equal(await victim.page.locator("#log .msg-user").last().textContent(), "<b>mallory</b>");
-    assert.deepEqual(await victim.events(), [{ event: "<svg onload=alert(1)>", route: "room xss", data: XSS }]);
+    const published = { event: "<svg onload=alert(1)>", route: "room xss", data: XSS };
+    assert.deepEqual(await victim.events(), [published]);
     await screenshot(victim.page, "markup-as-text");
   });
 
@@ -180,14 +182,18 @@ describe("the demo page", () => {
     assert.ok(ms >= 0 && ms < 1000, `round trip ${ms} ms`);
   });
 
-  test("the status badge shows the transport, and a bad name is refused with the hub's reason", async () => {
+  test("the badge shows the transport, a returning visitor reconnects, a bad name is refused", async () => {
     const page = await person(hub.url);
     assert.equal(await page.page.textContent("#status-text"), "disconnected");
     await page.connect("ok name");
+    await page.page.reload();
+    await page.statusIs(/^connected · websocket$/);
+    assert.equal(await page.page.textContent("#identity"), "Connected as ok name.", "a returning visitor");
     await page.page.fill("#name", "x".repeat(65));
     await page.page.press("#name", "Enter");
     await page.statusIs(/^disconnected$/);
-    assert.match(await page.page.textContent("#connect-error"), /^The hub refused the connection: invalid user: /);
+    const error = await page.page.textContent("#connect-error");
+    assert.match(error, /^The hub refused the connection: invalid user: /);
   });
 
   test("desktop and phone layouts fit their screens", async () => {
@@ -213,7 +219,9 @@ describe("the demo page", () => {
       await page.page.locator("#echo-result", { hasText: " ms" }).waitFor();
       await page.page.locator("#chat-meta", { hasText: "2 members" }).waitFor();
 
-      const overflow = await page.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      const overflow = await page.page.evaluate(
+        () => document.documentElement.scrollWidth - window.innerWidth,
+      );
       assert.ok(overflow <= 0, `${name}: the page scrolls sideways by ${overflow}px`);
       for (const selector of ["#status", "#rooms", "#text", "#send-button", "#events"]) {
         assert.ok(await page.page.locator(selector).isVisible(), `${name}: ${selector} is visible`);

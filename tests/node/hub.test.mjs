@@ -80,7 +80,8 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       await ack(inRoom, "join", "news");
       const received = nextEvent(inRoom, "headline");
       const silent = noEvent(outside, "headline");
-      const [reply] = await ack(publisher, "publish", { event: "headline", data: { id: 7 }, rooms: ["news"] });
+      const request = { event: "headline", data: { id: 7 }, rooms: ["news"] };
+      const [reply] = await ack(publisher, "publish", request);
       assert.deepEqual(reply, { ok: true, delivered: 1 });
       assert.deepEqual(await received, [{ id: 7 }, { namespace: "/", room: "news" }], "data, then its route");
       await silent;
