@@ -180,6 +180,7 @@ describe("the demo page", () => {
     await page.page.locator("#echo-result", { hasText: " ms" }).waitFor();
     const ms = Number.parseFloat(await page.page.textContent("#echo-result"));
     assert.ok(ms >= 0 && ms < 1000, `round trip ${ms} ms`);
+    await screenshot(page.page, "echo");
   });
 
   test("the badge shows the transport, a returning visitor reconnects, a bad name is refused", async () => {
@@ -194,6 +195,7 @@ describe("the demo page", () => {
     await page.statusIs(/^disconnected$/);
     const error = await page.page.textContent("#connect-error");
     assert.match(error, /^The hub refused the connection: invalid user: /);
+    await screenshot(page.page, "refused-name");
   });
 
   test("desktop and phone layouts fit their screens", async () => {
