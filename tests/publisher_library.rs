@@ -21,9 +21,9 @@ async fn publishes_many_events_over_one_connection_in_order() {
 
     let mut publisher = Publisher::connect(&hub.url, options(Some(e2e::hub::TOKEN))).await.unwrap();
     for n in 0..20 {
-        assert_eq!(publisher.publish("tick", json!(n), &["lobby".to_owned()]).await.unwrap(), 1);
+        assert_eq!(publisher.publish("tick", json!(n), &["lobby".to_owned()]).await.unwrap().delivered, 1);
     }
-    assert_eq!(publisher.publish("all", json!({"k": "v"}), &[]).await.unwrap(), 2);
+    assert_eq!(publisher.publish("all", json!({"k": "v"}), &[]).await.unwrap().delivered, 2);
     publisher.close().await;
 
     for n in 0..20 {
@@ -40,7 +40,7 @@ async fn publishes_into_a_namespace() {
     let mut root = TestClient::connect(&hub.url).await;
     let options = PublisherOptions { namespace: "/orders".into(), ..options(Some(e2e::hub::TOKEN)) };
     let mut publisher = Publisher::connect(&hub.url, options).await.unwrap();
-    assert_eq!(publisher.publish("new", json!(1), &[]).await.unwrap(), 1);
+    assert_eq!(publisher.publish("new", json!(1), &[]).await.unwrap().delivered, 1);
     orders.expect_published("new").await;
     root.expect_silence().await;
     publisher.close().await;
@@ -65,7 +65,7 @@ async fn refusals_are_typed() {
     let reserved = publisher.publish("disconnect", json!(1), &[]).await.unwrap_err();
     assert!(matches!(&reserved, PublishError::Refused(r) if r.code == ErrorCode::BadRequest), "{reserved}");
     // The connection survives a refusal; the event reaches the still-connected anonymous socket.
-    assert_eq!(publisher.publish("fine", json!(1), &[]).await.unwrap(), 1);
+    assert_eq!(publisher.publish("fine", json!(1), &[]).await.unwrap().delivered, 1);
     publisher.close().await;
     hub.stop().await;
 }
@@ -109,6 +109,6 @@ async fn retries_reach_a_hub_that_starts_late() {
     let late_hub = LateHub::start_after(Duration::from_millis(600)).await;
     let options = PublisherOptions { retries: 5, ..options(Some(e2e::hub::TOKEN)) };
     let mut publisher = Publisher::connect(&late_hub.url, options).await.expect("a retry reaches the hub");
-    assert_eq!(publisher.publish("late", json!(1), &[]).await.unwrap(), 0);
+    assert_eq!(publisher.publish("late", json!(1), &[]).await.unwrap().delivered, 0);
     publisher.close().await;
 }

@@ -24,11 +24,16 @@ pub struct Config {
     /// $XDG_RUNTIME_DIR/socketio-hub/publish-token-PORT, else ~/.local/state/socketio-hub/publish-token-PORT.
     #[arg(long, env = "HUB_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+
+    /// Join a cluster of hubs through this Redis (7 or newer), e.g. redis://127.0.0.1:6379. Events then
+    /// reach sockets on every hub that uses the same Redis. Without it the hub runs alone, in memory.
+    #[arg(long, env = "HUB_REDIS_URL", hide_env_values = true, value_name = "URL")]
+    pub redis_url: Option<String>,
 }
 
 impl Config {
     /// A configuration for tests and embedding: listen on `bind` with a fixed publish token.
     pub fn with_token(bind: SocketAddr, token: impl Into<String>) -> Self {
-        Self { bind, publish_token: Some(token.into()), token_file: None }
+        Self { bind, publish_token: Some(token.into()), token_file: None, redis_url: None }
     }
 }

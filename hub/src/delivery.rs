@@ -2,8 +2,12 @@
 //!
 //! The count is the number of sockets the selection held, less those whose send failed (a closed
 //! socket, a full buffer). Failures are logged, so no message is lost without anyone being told.
+//!
+//! In a cluster, when the other nodes cannot be reached (Redis is down), every operation falls back to
+//! this node's own sockets and reports [`Scope::ThisNode`]: local clients keep being served.
 
 use std::fmt;
+use std::future::Future;
 
 use hub_protocol::{ErrorCode, Rejection, RoomName};
 use serde::Serialize;
@@ -38,7 +42,7 @@ impl fmt::Display for Target {
     }
 }
 
-/// Delivery failed as a whole (the adapter could not broadcast at all).
+/// Delivery failed as a whole, even to this node's own sockets.
 #[derive(Debug, thiserror::Error)]
 #[error("delivery failed: {0}")]
 pub struct DeliveryError(String);
@@ -49,46 +53,100 @@ impl From<DeliveryError> for Rejection {
     }
 }
 
+/// How far an operation reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every node (a lone hub is its whole cluster).
+    Cluster,
+    /// Only this node's sockets: the link to the other nodes is down.
+    ThisNode,
+}
+
+/// A result, and how far it reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reached<T> {
+    pub value: T,
+    pub scope: Scope,
+}
+
+/// Runs `op` on `select()`; if the adapter fails (Redis is down), runs it again on this node's sockets
+/// only, and says so in the log.
+async fn with_fallback<A, T, E, F, Fut>(
+    select: impl Fn() -> BroadcastOperators<A>,
+    what: &str,
+    op: F,
+) -> Result<Reached<T>, DeliveryError>
+where
+    A: Adapter,
+    E: fmt::Display,
+    F: Fn(BroadcastOperators<A>) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    match op(select()).await {
+        Ok(value) => Ok(Reached { value, scope: Scope::Cluster }),
+        Err(cluster_error) => {
+            tracing::warn!("{what} reached this node only: the other nodes are unreachable ({cluster_error})");
+            let value = op(select().local()).await.map_err(|e| DeliveryError(e.to_string()))?;
+            Ok(Reached { value, scope: Scope::ThisNode })
+        }
+    }
+}
+
 /// How many sockets `select` currently picks.
-pub async fn count<A: Adapter>(select: BroadcastOperators<A>) -> Result<usize, DeliveryError> {
-    select.fetch_sockets().await.map(|sockets| sockets.len()).map_err(|e| DeliveryError(e.to_string()))
+pub async fn count<A: Adapter>(
+    select: impl Fn() -> BroadcastOperators<A>,
+) -> Result<Reached<usize>, DeliveryError> {
+    with_fallback(select, "a member count", |op| async move { op.fetch_sockets().await.map(|s| s.len()) })
+        .await
 }
 
 /// Emits `event` with `data` to the sockets `select` picks; returns how many sends failed (each is logged).
-pub async fn emit<A, T>(select: BroadcastOperators<A>, event: &str, data: &T) -> Result<usize, DeliveryError>
+pub async fn emit<A, T>(
+    select: impl Fn() -> BroadcastOperators<A>,
+    event: &str,
+    data: &T,
+) -> Result<Reached<usize>, DeliveryError>
 where
     A: Adapter,
     T: Serialize + ?Sized,
 {
-    match select.emit(event, data).await {
-        Ok(()) => Ok(0),
-        Err(BroadcastError::Socket(failures)) => {
-            for failure in &failures {
-                tracing::warn!(event, "event not delivered to a socket: {failure}");
+    let send = |op: BroadcastOperators<A>| async move {
+        match op.emit(event, data).await {
+            Ok(()) => Ok(0),
+            Err(BroadcastError::Socket(failures)) => {
+                for failure in &failures {
+                    tracing::warn!(event, "event not delivered to a socket: {failure}");
+                }
+                Ok(failures.len())
             }
-            Ok(failures.len())
+            Err(e) => Err(e),
         }
-        Err(e) => Err(DeliveryError(e.to_string())),
-    }
+    };
+    with_fallback(select, event, send).await
 }
 
 /// Emits like [`emit`], and returns how many sockets the event was emitted to.
 ///
-/// `select` is called twice, once to count and once to emit, because socketioxide's operators are
-/// consumed by use.
+/// `select` is called more than once (to count, to emit) because socketioxide's operators are consumed
+/// by use.
 pub async fn emit_counted<A, T>(
     select: impl Fn() -> BroadcastOperators<A>,
     event: &str,
     data: &T,
-) -> Result<usize, DeliveryError>
+) -> Result<Reached<usize>, DeliveryError>
 where
     A: Adapter,
     T: Serialize + ?Sized,
 {
-    let targets = count(select()).await?;
-    if targets == 0 {
-        return Ok(0);
+    let targets = count(&select).await?;
+    if targets.value == 0 {
+        return Ok(targets);
     }
-    let failed = emit(select(), event, data).await?;
-    Ok(targets.saturating_sub(failed))
+    // Emitted with the same scope as counted, so that the count matches the receivers.
+    let failed = match targets.scope {
+        Scope::Cluster => emit(&select, event, data).await?,
+        Scope::ThisNode => emit(|| select().local(), event, data).await?,
+    };
+    let scope = if failed.scope == Scope::ThisNode { Scope::ThisNode } else { targets.scope };
+    Ok(Reached { value: targets.value.saturating_sub(failed.value), scope })
 }

@@ -7,7 +7,9 @@
 //! * [`Server`] binds, serves the demo page and Socket.IO, and shuts down gracefully.
 //! * [`session`] admits each socket to a namespace and registers its event handlers.
 //! * [`handlers`] implement the events; [`delivery`] emits to rooms and counts who got it.
+//! * [`cluster`] joins several hubs through Redis; the handlers are the same for one node or many.
 
+pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod demo;

@@ -43,16 +43,16 @@ impl Presence {
 /// Counts `room` and sends the count to its members. `socket` may have disconnected meanwhile: it only
 /// names the namespace, and is not excluded from the selection.
 async fn announce<A: Adapter>(socket: &SocketRef<A>, room: String) {
-    let members = match delivery::count(socket.within(room.clone())).await {
-        Ok(0) => return,
-        Ok(members) => members,
+    let members = match delivery::count(|| socket.within(room.clone())).await {
+        Ok(counted) if counted.value == 0 => return,
+        Ok(counted) => counted.value,
         Err(e) => {
             tracing::warn!(ns = socket.ns(), room, "member count not sent: {e}");
             return;
         }
     };
     let update = RoomMembers { room, members };
-    if let Err(e) = delivery::emit(socket.within(update.room.clone()), MEMBERS, &update).await {
+    if let Err(e) = delivery::emit(|| socket.within(update.room.clone()), MEMBERS, &update).await {
         tracing::warn!(ns = socket.ns(), room = update.room, "member count not sent: {e}");
     }
 }

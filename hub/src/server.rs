@@ -9,6 +9,7 @@ use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::cluster::{self, ClusterAdapter, ClusterError};
 use crate::listener::TunedListener;
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
@@ -22,8 +23,24 @@ pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
     router: Router,
-    io: SocketIo,
+    io: Io,
     token_file: Option<TokenFile>,
+}
+
+/// The Socket.IO server, alone in memory or joined to a cluster.
+enum Io {
+    Alone(SocketIo),
+    Cluster(SocketIo<ClusterAdapter>),
+}
+
+impl Io {
+    /// Disconnects every client.
+    async fn close(self) {
+        match self {
+            Io::Alone(io) => io.close().await,
+            Io::Cluster(io) => io.close().await,
+        }
+    }
 }
 
 impl Server {
@@ -47,9 +64,21 @@ impl Server {
             }
         };
 
-        let (layer, io) = SocketIo::builder().with_state(HubState::new(token)).build_layer();
-        session::register(&io);
-        let router = demo::routes().layer(layer);
+        let state = HubState::new(token);
+        let (router, io) = match &config.redis_url {
+            None => {
+                let (layer, io) = SocketIo::builder().with_state(state).build_layer();
+                session::register(&io);
+                (demo::routes().layer(layer), Io::Alone(io))
+            }
+            Some(url) => {
+                let adapter = cluster::connect(url).await?;
+                let (layer, io) =
+                    SocketIo::builder().with_state(state).with_adapter::<ClusterAdapter>(adapter).build_layer();
+                session::register(&io).await.map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
+                (demo::routes().layer(layer), Io::Cluster(io))
+            }
+        };
         Ok(Self { listener, addr, router, io, token_file })
     }
 

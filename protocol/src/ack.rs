@@ -144,8 +144,10 @@ mod tests {
 
     #[test]
     fn success_and_failure_have_the_documented_shape() {
-        let ok: Ack<PublishAck> = Ok(PublishAck { delivered: 3 }).into();
+        let ok: Ack<PublishAck> = Ok(PublishAck { delivered: 3, partial: false }).into();
         assert_eq!(serde_json::to_value(ok).unwrap(), json!({"ok": true, "delivered": 3}));
+        let partial: Ack<PublishAck> = Ok(PublishAck { delivered: 1, partial: true }).into();
+        assert_eq!(serde_json::to_value(partial).unwrap(), json!({"ok": true, "delivered": 1, "partial": true}));
 
         let err: Ack<PublishAck> = Err(Rejection::new(ErrorCode::NotInRoom, "join it first")).into();
         assert_eq!(

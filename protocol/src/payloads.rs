@@ -53,6 +53,10 @@ pub struct PublishRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck {
     pub delivered: usize,
+    /// Present and `true` only when a hub in a cluster could not reach the other hubs (Redis is down):
+    /// the event went to this hub's own sockets only, and `delivered` counts those.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// The last argument of every event delivered by `publish`: where the hub sent it.

@@ -106,21 +106,21 @@ impl Publisher {
         }
     }
 
-    /// Publishes `event` with `data` to `rooms` (empty: the whole namespace) and returns how many sockets
-    /// the hub emitted it to. Takes `&mut self` because one connection has one event in flight at a time:
+    /// Publishes `event` with `data` to `rooms` (empty: the whole namespace) and returns the hub's ack:
+    /// how many sockets it emitted the event to, and whether only part of a cluster was reached. Takes `&mut self` because one connection has one event in flight at a time:
     /// rust_socketio draws ack ids at random from 0..1000, so concurrent acks could be mixed up.
     pub async fn publish(
         &mut self,
         event: &str,
         data: Value,
         rooms: &[String],
-    ) -> Result<usize, PublishError> {
+    ) -> Result<PublishAck, PublishError> {
         let request = PublishRequest { event: event.to_owned(), data, rooms: rooms.to_vec() };
         self.send(request).await
     }
 
     /// Publishes a prepared request; see [`publish`](Self::publish).
-    pub async fn send(&mut self, request: PublishRequest) -> Result<usize, PublishError> {
+    pub async fn send(&mut self, request: PublishRequest) -> Result<PublishAck, PublishError> {
         let payload = serde_json::to_value(&request).map_err(|e| PublishError::Protocol(e.to_string()))?;
         let deadline = Instant::now() + self.timeout;
         let (ack_tx, mut ack_rx) = mpsc::unbounded_channel();
@@ -217,7 +217,7 @@ fn payload_text(payload: &Payload) -> String {
     }
 }
 
-fn parse_ack(payload: Payload) -> Result<usize, PublishError> {
+fn parse_ack(payload: Payload) -> Result<PublishAck, PublishError> {
     let Payload::Text(values) = &payload else {
         return Err(PublishError::Protocol(format!("ack is not JSON: {}", payload_text(&payload))));
     };
@@ -228,7 +228,7 @@ fn parse_ack(payload: Payload) -> Result<usize, PublishError> {
     };
     let ack: Ack<PublishAck> =
         serde_json::from_value(first.clone()).map_err(|_| PublishError::Protocol(format!("ack {first}")))?;
-    Result::<PublishAck, Rejection>::from(ack).map(|ack| ack.delivered).map_err(PublishError::Refused)
+    Result::<PublishAck, Rejection>::from(ack).map_err(PublishError::Refused)
 }
 
 /// Accepts `http(s)://` and `ws(s)://` URLs of the hub itself (the Socket.IO path is implied).
@@ -266,9 +266,9 @@ mod tests {
     #[test]
     fn acks_are_parsed() {
         let ok = Payload::Text(vec![serde_json::json!({"ok": true, "delivered": 4})]);
-        assert_eq!(parse_ack(ok).unwrap(), 4);
-        let wrapped = Payload::Text(vec![serde_json::json!([{"ok": true, "delivered": 5}])]);
-        assert_eq!(parse_ack(wrapped).unwrap(), 5);
+        assert_eq!(parse_ack(ok).unwrap(), PublishAck { delivered: 4, partial: false });
+        let wrapped = Payload::Text(vec![serde_json::json!([{"ok": true, "delivered": 5, "partial": true}])]);
+        assert_eq!(parse_ack(wrapped).unwrap(), PublishAck { delivered: 5, partial: true });
         let refused =
             Payload::Text(vec![serde_json::json!({"ok": false, "error": "forbidden", "message": "no"})]);
         assert!(

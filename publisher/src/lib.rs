@@ -5,8 +5,8 @@
 //! use publisher::{Publisher, PublisherOptions};
 //! let options = PublisherOptions { token: Some("secret".into()), ..PublisherOptions::default() };
 //! let mut publisher = Publisher::connect("http://127.0.0.1:3000", options).await?;
-//! let delivered = publisher.publish("foo", serde_json::json!("bar"), &["lobby".to_owned()]).await?;
-//! println!("delivered to {delivered}");
+//! let ack = publisher.publish("foo", serde_json::json!("bar"), &["lobby".to_owned()]).await?;
+//! println!("delivered to {}", ack.delivered);
 //! publisher.close().await;
 //! # Ok(()) }
 //! ```

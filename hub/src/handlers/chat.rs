@@ -34,7 +34,7 @@ pub async fn chat<A: Adapter>(
             user: identity.user.into_string(),
             ts,
         };
-        delivery::emit(socket.to(message.room.clone()), events::CHAT, &message).await?;
+        delivery::emit(|| socket.to(message.room.clone()), events::CHAT, &message).await?;
         Ok(ChatAck { ts })
     };
     reply(&socket, ack, events::CHAT, outcome.await);

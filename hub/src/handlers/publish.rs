@@ -7,7 +7,7 @@ use socketioxide::extract::{AckSender, Event, Extension, SocketRef, TryData};
 
 use super::arguments::Arguments;
 use super::{malformed, reply};
-use crate::delivery::{self, Target};
+use crate::delivery::{self, Reached, Scope, Target};
 use crate::session::Identity;
 
 /// `publish` `[{"event":E,"data":D,"rooms":[...]}]`: emits E with the arguments D and its [`Route`].
@@ -26,27 +26,8 @@ pub async fn publish<A: Adapter>(
         let rooms = parse_target_rooms(request.rooms)?;
         let target =
             if rooms.is_empty() { Target::Namespace(socket.ns().to_owned()) } else { Target::Rooms(rooms) };
-        let delivered = match &target {
-            Target::Namespace(namespace) => {
-                let route = Route { namespace: namespace.clone(), room: None };
-                delivery::emit_counted(|| socket.broadcast(), event.as_str(), &(&request.data, &route))
-                    .await?
-            }
-            Target::Rooms(rooms) => {
-                // One broadcast per room, each sparing the sockets of the rooms before it: every receiver
-                // gets the event once, with the first target room it is in as the route.
-                let mut delivered = 0;
-                for (i, room) in rooms.iter().enumerate() {
-                    let route = Route { namespace: socket.ns().to_owned(), room: Some(room.to_string()) };
-                    let earlier = || rooms[..i].iter().map(|r| r.to_string()).collect::<Vec<_>>();
-                    let select = || socket.to(room.to_string()).except(earlier());
-                    delivered +=
-                        delivery::emit_counted(select, event.as_str(), &(&request.data, &route)).await?;
-                }
-                delivered
-            }
-        };
-        Ok(published(&socket, &event, &target, delivered))
+        let reached = deliver(&socket, &event, &target, &request.data).await?;
+        Ok(published(&socket, &event, &target, reached))
     };
     reply(&socket, ack, events::PUBLISH, outcome.await);
 }
@@ -64,8 +45,8 @@ pub async fn direct_emit<A: Adapter>(
         require_publisher(&identity, &event)?;
         let name = EventName::parse(event.as_str())?;
         let arguments = arguments.map_err(|_| malformed(&event, "JSON arguments"))?;
-        let delivered = delivery::emit_counted(|| socket.broadcast(), name.as_str(), &arguments).await?;
-        Ok(published(&socket, &name, &Target::Namespace(socket.ns().to_owned()), delivered))
+        let reached = delivery::emit_counted(|| socket.broadcast(), name.as_str(), &arguments).await?;
+        Ok(published(&socket, &name, &Target::Namespace(socket.ns().to_owned()), reached))
     };
     reply(&socket, ack, &event, outcome.await);
 }
@@ -86,12 +67,44 @@ fn require_publisher(identity: &Identity, event: &str) -> Result<(), Rejection> 
     }
 }
 
+/// Emits `event` with `data` and its [`Route`] to `target`.
+async fn deliver<A: Adapter>(
+    socket: &SocketRef<A>,
+    event: &EventName,
+    target: &Target,
+    data: &serde_json::Value,
+) -> Result<Reached<usize>, Rejection> {
+    let namespace = socket.ns().to_owned();
+    let rooms = match target {
+        Target::Namespace(_) => {
+            let route = Route { namespace, room: None };
+            return Ok(delivery::emit_counted(|| socket.broadcast(), event.as_str(), &(data, &route)).await?);
+        }
+        Target::Rooms(rooms) => rooms,
+    };
+    // One broadcast per room, each sparing the sockets of the rooms before it: every receiver gets the
+    // event once, with the first target room it is in as the route.
+    let mut total = Reached { value: 0, scope: Scope::Cluster };
+    for (i, room) in rooms.iter().enumerate() {
+        let route = Route { namespace: namespace.clone(), room: Some(room.to_string()) };
+        let earlier = || rooms[..i].iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        let select = || socket.to(room.to_string()).except(earlier());
+        let reached = delivery::emit_counted(select, event.as_str(), &(data, &route)).await?;
+        total.value += reached.value;
+        if reached.scope == Scope::ThisNode {
+            total.scope = Scope::ThisNode;
+        }
+    }
+    Ok(total)
+}
+
 fn published<A: Adapter>(
     socket: &SocketRef<A>,
     event: &EventName,
     target: &Target,
-    delivered: usize,
+    reached: Reached<usize>,
 ) -> PublishAck {
-    tracing::info!(sid = %socket.id, ns = socket.ns(), event = %event, %target, delivered, "published event");
-    PublishAck { delivered }
+    let (delivered, partial) = (reached.value, reached.scope == Scope::ThisNode);
+    tracing::info!(sid = %socket.id, ns = socket.ns(), event = %event, %target, delivered, partial, "published event");
+    PublishAck { delivered, partial }
 }

@@ -48,6 +48,6 @@ async fn members<A: Adapter>(
     socket: &SocketRef<A>,
     room: RoomName,
 ) -> Result<RoomMembers, hub_protocol::Rejection> {
-    let members = delivery::count(socket.within(room.as_str().to_owned())).await?;
+    let members = delivery::count(|| socket.within(room.as_str().to_owned())).await?.value;
     Ok(RoomMembers { room: room.into_string(), members })
 }

@@ -1,6 +1,6 @@
 //! `publish --stdin-lines`: many events over one connection, one JSON message per line, in order.
 
-use hub_protocol::PublishRequest;
+use hub_protocol::{PublishAck, PublishRequest};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use super::args::Args;
@@ -47,7 +47,7 @@ pub async fn publish_stdin_lines(
             }
         };
         match publisher.send(request).await {
-            Ok(delivered) => summary.published(delivered),
+            Ok(ack) => summary.published(ack),
             Err(e) => {
                 eprintln!("publish: line {number}: {e}");
                 forbidden |= super::is_forbidden(&e);
@@ -62,6 +62,9 @@ pub async fn publish_stdin_lines(
     publisher.close().await;
     if forbidden && let Some(hint) = missing_token_hint {
         eprintln!("publish: {hint}");
+    }
+    if summary.partial > 0 {
+        eprintln!("publish: warning: {} events: {}", summary.partial, super::PARTIAL);
     }
     if !args.quiet || summary.worst != ExitCode::Delivered {
         let failed = if summary.failed > 0 { format!(", {} failed", summary.failed) } else { String::new() };
@@ -79,20 +82,23 @@ fn is_fatal(e: &PublishError) -> bool {
 struct Summary {
     ok: usize,
     delivered: usize,
+    /// Events that reached only part of a cluster.
+    partial: usize,
     failed: usize,
     worst: ExitCode,
 }
 
 impl Default for Summary {
     fn default() -> Self {
-        Self { ok: 0, delivered: 0, failed: 0, worst: ExitCode::Delivered }
+        Self { ok: 0, delivered: 0, partial: 0, failed: 0, worst: ExitCode::Delivered }
     }
 }
 
 impl Summary {
-    fn published(&mut self, delivered: usize) {
+    fn published(&mut self, ack: PublishAck) {
         self.ok += 1;
-        self.delivered += delivered;
+        self.delivered += ack.delivered;
+        self.partial += usize::from(ack.partial);
     }
 
     fn fail(&mut self, code: ExitCode) {

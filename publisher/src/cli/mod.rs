@@ -37,9 +37,12 @@ pub async fn run(args: Args) -> ExitCode {
         delivered
     };
     match outcome.await {
-        Ok(delivered) => {
+        Ok(ack) => {
             if !args.quiet {
-                println!("delivered to {delivered}");
+                println!("delivered to {}", ack.delivered);
+            }
+            if ack.partial {
+                eprintln!("publish: warning: {PARTIAL}");
             }
             ExitCode::Delivered
         }
@@ -49,6 +52,10 @@ pub async fn run(args: Args) -> ExitCode {
         }
     }
 }
+
+/// Why a delivery count may be short: the hub said it reached only its own sockets.
+const PARTIAL: &str = "the hub could not reach the other hubs of its cluster (Redis is down), \
+     so only its own clients received the event";
 
 fn usage_error(message: &str) -> ExitCode {
     eprintln!("publish: {message}");
