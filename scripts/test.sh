@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: Rust unit and end-to-end tests, then the Node tests: the official
 # socket.io-client against the hub, and the demo page in headless Chromium (playwright-core). First installs
-# what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL headers, Chromium) and the npm
+# what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL headers, Chromium, Redis for the
+# cluster tests, which start their own redis-server on a free port) and the npm
 # packages pinned by the committed lockfiles. A missing tool is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,7 @@ have cargo || { echo "test.sh: cargo is required (https://rustup.rs)" >&2; exit 
 if ! have node || ! have npm; then apt_install nodejs npm; fi
 if ! have pkg-config || ! pkg-config --exists openssl; then apt_install pkg-config libssl-dev; fi
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_install chromium fonts-liberation; fi
+if ! have redis-server; then apt_install redis-server; fi
 
 echo "==> npm packages (from the lockfiles)"
 (cd js-demo && npm ci --no-audit --no-fund --loglevel=error)

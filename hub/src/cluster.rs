@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::drivers::fred::fred_client::prelude::{
-    Builder, ClientLike, Config, EventInterface, ReconnectPolicy,
+    Builder, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy,
 };
 use socketioxide_redis::drivers::fred::fred_client::types::RespVersion;
 use socketioxide_redis::drivers::fred::{FredDriver, fred_client::clients::SubscriberClient};
@@ -59,7 +59,6 @@ pub async fn connect(url: &str) -> Result<RedisAdapterCtr<LinkDriver>, ClusterEr
         .await
         .map_err(|_| connect_error(format!("no answer within {CONNECT_TIMEOUT:?}")))?
         .map_err(|e| connect_error(e.to_string()))?;
-    client.manage_subscriptions();
     watch_connection(&client);
     tracing::info!(url = redact(url), "joined the cluster through Redis");
 
@@ -67,15 +66,28 @@ pub async fn connect(url: &str) -> Result<RedisAdapterCtr<LinkDriver>, ClusterEr
     Ok(RedisAdapterCtr::new_with_driver(LinkDriver { inner: driver, client }, config))
 }
 
-/// Logs when the link to Redis drops and when it is back.
+/// Logs when the link to Redis drops, and when it is back subscribes the adapter's channels again.
+///
+/// (With fred's own `manage_subscriptions` instead, cross-node delivery never resumed in the tests; this
+/// subscribes the tracked sharded channels one by one.)
 fn watch_connection(client: &SubscriberClient) {
     client.on_error(|(error, _)| async move {
         tracing::error!("Redis connection lost ({error}); serving this node's clients only until it is back");
         Ok(())
     });
-    client.on_reconnect(|server| async move {
-        tracing::info!(%server, "Redis connection restored; cross-node delivery resumes");
-        Ok(())
+    let resubscriber = client.clone();
+    client.on_reconnect(move |server| {
+        let client = resubscriber.clone();
+        async move {
+            let channels = client.tracked_shard_channels();
+            for channel in &channels {
+                if let Err(e) = client.ssubscribe(channel.to_string()).await {
+                    tracing::error!(channel = %channel, "cannot subscribe again after reconnecting to Redis: {e}");
+                }
+            }
+            tracing::info!(%server, channels = channels.len(), "Redis connection restored; cross-node delivery resumes");
+            Ok(())
+        }
     });
 }
 

@@ -85,7 +85,9 @@ where
     match op(select()).await {
         Ok(value) => Ok(Reached { value, scope: Scope::Cluster }),
         Err(cluster_error) => {
-            tracing::warn!("{what} reached this node only: the other nodes are unreachable ({cluster_error})");
+            tracing::warn!(
+                "{what} reached this node only: the other nodes are unreachable ({cluster_error})"
+            );
             let value = op(select().local()).await.map_err(|e| DeliveryError(e.to_string()))?;
             Ok(Reached { value, scope: Scope::ThisNode })
         }

@@ -73,9 +73,13 @@ impl Server {
             }
             Some(url) => {
                 let adapter = cluster::connect(url).await?;
-                let (layer, io) =
-                    SocketIo::builder().with_state(state).with_adapter::<ClusterAdapter>(adapter).build_layer();
-                session::register(&io).await.map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
+                let (layer, io) = SocketIo::builder()
+                    .with_state(state)
+                    .with_adapter::<ClusterAdapter>(adapter)
+                    .build_layer();
+                session::register(&io)
+                    .await
+                    .map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
                 (demo::routes().layer(layer), Io::Cluster(io))
             }
         };

@@ -147,7 +147,10 @@ mod tests {
         let ok: Ack<PublishAck> = Ok(PublishAck { delivered: 3, partial: false }).into();
         assert_eq!(serde_json::to_value(ok).unwrap(), json!({"ok": true, "delivered": 3}));
         let partial: Ack<PublishAck> = Ok(PublishAck { delivered: 1, partial: true }).into();
-        assert_eq!(serde_json::to_value(partial).unwrap(), json!({"ok": true, "delivered": 1, "partial": true}));
+        assert_eq!(
+            serde_json::to_value(partial).unwrap(),
+            json!({"ok": true, "delivered": 1, "partial": true})
+        );
 
         let err: Ack<PublishAck> = Err(Rejection::new(ErrorCode::NotInRoom, "join it first")).into();
         assert_eq!(

@@ -103,6 +103,11 @@ impl HubProcess {
         self.log.lock().unwrap().clone()
     }
 
+    /// Kills the hub (SIGKILL, as in a crash) and waits for it to be gone.
+    pub async fn kill(mut self) {
+        self.child.kill().await.expect("kill hub");
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit code and how long the exit took.
     pub async fn terminate(mut self) -> (Option<i32>, Duration) {
         let pid = self.child.id().expect("hub is running").to_string();

@@ -5,6 +5,7 @@ pub mod client;
 pub mod fake;
 pub mod hub;
 pub mod raw;
+pub mod redis;
 
 pub use client::TestClient;
 pub use hub::TestHub;

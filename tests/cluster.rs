@@ -1,0 +1,180 @@
+//! Several real `hub` processes joined through one real `redis-server`.
+
+use std::time::{Duration, Instant};
+
+use e2e::binaries::{HubProcess, publish};
+use e2e::hub::TOKEN;
+use e2e::redis::RedisServer;
+use e2e::{TestClient, fake};
+use serde_json::json;
+
+/// Starts `n` hubs on free ports, all joined through `redis`.
+async fn cluster(redis: &RedisServer, n: usize) -> Vec<HubProcess> {
+    let url = redis.url();
+    let mut hubs = Vec::new();
+    for _ in 0..n {
+        let args = ["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url];
+        hubs.push(HubProcess::start(&args, &[]).await);
+    }
+    hubs
+}
+
+async fn joined(url: &str, room: &str) -> TestClient {
+    let client = TestClient::connect(url).await;
+    client.join(room).await;
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_on_any_node_reaches_every_subscriber_and_nobody_else() {
+    let redis = RedisServer::start().await;
+    let hubs = cluster(&redis, 3).await;
+    let mut subscribers = Vec::new();
+    let mut outsiders = Vec::new();
+    for hub in &hubs {
+        subscribers.push(joined(&hub.url, "lobby").await);
+        subscribers.push(joined(&hub.url, "lobby").await);
+        outsiders.push(joined(&hub.url, "other").await);
+    }
+
+    // The socket event, from a publisher connected to the first node.
+    let publisher = TestClient::publisher(&hubs[0].url).await;
+    let ack = publisher.request("publish", json!({"event": "news", "data": 1, "rooms": ["lobby"]})).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 6}), "delivered counts every node's receivers");
+    for subscriber in &mut subscribers {
+        let published = subscriber.expect_published("news").await;
+        assert_eq!((published.data, published.route.room.as_deref()), (json!(1), Some("lobby")));
+    }
+
+    // The `publish` CLI pointed at each node in turn.
+    for (n, hub) in hubs.iter().enumerate() {
+        let data = n.to_string();
+        let args =
+            ["--url", &hub.url, "--token", TOKEN, "--event", "cli", "--data", &data, "--room", "lobby"];
+        let output = publish(&args, &[], None).await;
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "delivered to 6\n", "node {n}");
+        for subscriber in &mut subscribers {
+            assert_eq!(subscriber.expect_published("cli").await.data, json!(data));
+        }
+    }
+
+    // The whole namespace, and an Elephant.io-style direct emit: everyone but the publisher.
+    let ack = publisher.request("publish", json!({"event": "all", "data": "x"})).await;
+    assert_eq!(ack["delivered"], 9);
+    assert_eq!(publisher.request("direct", json!("y")).await["delivered"], 9);
+    for client in subscribers.iter_mut().chain(outsiders.iter_mut()) {
+        client.expect_published("all").await;
+        assert_eq!(client.expect_event("direct").await, vec![json!("y")]);
+    }
+    for outsider in &mut outsiders {
+        outsider.expect_no_event("news", Duration::ZERO).await;
+        outsider.expect_no_event("cli", Duration::ZERO).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_and_member_counts_span_the_nodes() {
+    let redis = RedisServer::start().await;
+    let hubs = cluster(&redis, 3).await;
+    let alice = TestClient::connect_with(&hubs[0].url, "/", json!({"user": "alice"})).await.unwrap();
+    let mut bob = TestClient::connect_with(&hubs[1].url, "/", json!({"user": "bob"})).await.unwrap();
+    let mut carol = TestClient::connect_with(&hubs[2].url, "/", json!({"user": "carol"})).await.unwrap();
+    let mut dave = joined(&hubs[1].url, "elsewhere").await;
+
+    for (n, client) in [&alice, &bob, &carol].into_iter().enumerate() {
+        assert_eq!(client.request("join", json!("lobby")).await["members"], n + 1, "cluster-wide count");
+    }
+    assert_eq!(bob.expect_event("members").await, vec![json!({"room": "lobby", "members": 3})]);
+
+    alice.request("chat", json!({"room": "lobby", "text": "hi all"})).await;
+    for client in [&mut bob, &mut carol] {
+        let message = &client.expect_event("chat").await[0];
+        assert_eq!((message["user"].as_str(), message["text"].as_str()), (Some("alice"), Some("hi all")));
+    }
+    dave.expect_no_event("chat", Duration::from_millis(300)).await;
+
+    assert_eq!(carol.request("leave", json!("lobby")).await["members"], 2);
+    carol.disconnect().await;
+    assert_eq!(bob.request("join", json!("lobby")).await["members"], 2, "joining twice counts once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_does_not_disturb_the_others() {
+    let redis = RedisServer::start().await;
+    let mut hubs = cluster(&redis, 3).await;
+    let mut doomed = joined(&hubs[0].url, "lobby").await;
+    let mut survivors = [joined(&hubs[1].url, "lobby").await, joined(&hubs[2].url, "lobby").await];
+    let publisher = TestClient::publisher(&hubs[1].url).await;
+    let request = json!({"event": "tick", "data": 1, "rooms": ["lobby"]});
+    assert_eq!(publisher.request("publish", request.clone()).await["delivered"], 3);
+    doomed.expect_published("tick").await;
+
+    hubs.remove(0).kill().await;
+    let started = Instant::now();
+    let ack = publisher.request("publish", request).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 2}), "the dead node's sockets are not counted");
+    assert!(started.elapsed() < Duration::from_secs(3), "no long wait for the dead node");
+    for survivor in &mut survivors {
+        survivor.expect_published("tick").await;
+        survivor.expect_published("tick").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_serve_their_own_clients_without_redis_and_recover_when_it_returns() {
+    let mut redis = RedisServer::start().await;
+    let hubs = cluster(&redis, 2).await;
+    let mut local = joined(&hubs[0].url, "lobby").await;
+    let mut remote = joined(&hubs[1].url, "lobby").await;
+    let publisher = TestClient::publisher(&hubs[0].url).await;
+    let request = |n: u32| json!({"event": "tick", "data": n, "rooms": ["lobby"]});
+    assert_eq!(publisher.request("publish", request(0)).await["delivered"], 2);
+    local.expect_published("tick").await;
+    remote.expect_published("tick").await;
+
+    redis.stop().await;
+    let ack = publisher.request("publish", request(1)).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 1, "partial": true}), "this node's clients only");
+    assert_eq!(local.expect_published("tick").await.data, json!(1));
+    remote.expect_no_event("tick", Duration::from_millis(300)).await;
+    let args = ["--url", &hubs[0].url, "--token", TOKEN, "--event", "cli", "--room", "lobby"];
+    let output = publish(&args, &[], None).await;
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("could not reach the other hubs"), "the CLI warns: {stderr}");
+    local.expect_published("cli").await;
+    assert!(hubs[0].log().contains("Redis connection lost"), "the hub logs it:\n{}", hubs[0].log());
+
+    redis.restart().await;
+    let restarted = Instant::now();
+    let mut n = 2;
+    loop {
+        let ack = publisher.request("publish", request(n)).await;
+        local.expect_published("tick").await;
+        if ack == json!({"ok": true, "delivered": 2}) {
+            break;
+        }
+        assert!(restarted.elapsed() < Duration::from_secs(20), "no recovery within 20 s: {ack}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        n += 1;
+    }
+    let recovery = restarted.elapsed();
+    assert_eq!(remote.expect_published("tick").await.data, json!(n), "cross-node delivery resumed");
+    println!("cross-node delivery resumed {recovery:?} after redis-server answered again");
+    assert!(hubs[0].log().contains("Redis connection restored"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_whose_redis_is_unreachable_at_start_exits_with_a_clear_error() {
+    let url = format!("redis://127.0.0.1:{}", fake::free_port().await);
+    let started = Instant::now();
+    let output = tokio::process::Command::new(e2e::binaries::path("hub"))
+        .args(["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url])
+        .output()
+        .await
+        .expect("run hub");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&format!("hub: cannot connect to Redis at {url}")), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(8), "gave up in {:?}", started.elapsed());
+}
