@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// Path of a workspace binary, next to this test's own build directory.
+/// Path of a workspace binary built with the same profile as the running test or tool.
 pub fn path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target directory");
+    // A test runs from target/<profile>/deps/, a tool binary from target/<profile>/.
+    let mut dir = exe.parent().expect("target directory");
+    if dir.ends_with("deps") {
+        dir = dir.parent().expect("target directory");
+    }
     let binary = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.exists(),

@@ -6,11 +6,11 @@ use tokio_tungstenite::tungstenite::Message;
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// The next text frame that is not an Engine.IO ping (`2`).
+/// The next text frame that is not an Engine.IO ping (`2`); pings are answered (`3`) on the way.
 pub async fn next_text(ws: &mut Socket) -> Result<String, String> {
     loop {
         match ws.next().await {
-            Some(Ok(Message::Text(text))) if text.as_str() == "2" => continue,
+            Some(Ok(Message::Text(text))) if text.as_str() == "2" => send(ws, "3").await?,
             Some(Ok(Message::Text(text))) => return Ok(text.to_string()),
             Some(Ok(Message::Close(_))) | None => return Err("closed".to_owned()),
             Some(Ok(_)) => continue,
