@@ -23,7 +23,8 @@ const EVENT: &str = "tick";
 
 #[tokio::main]
 async fn main() {
-    let arg = |n: usize, default: u64| std::env::args().nth(n).map_or(default, |a| a.parse().expect("a number"));
+    let arg =
+        |n: usize, default: u64| std::env::args().nth(n).map_or(default, |a| a.parse().expect("a number"));
     let (subscribers, messages, rate) = (arg(1, 100) as usize, arg(2, 1000) as usize, arg(3, 200));
 
     let alone = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", TOKEN], &[]).await;
@@ -109,7 +110,8 @@ async fn receive(mut ws: raw::Socket, epoch: Arc<Instant>, messages: usize) -> V
     let mut latencies = Vec::with_capacity(messages);
     let prefix = format!(r#"42["{EVENT}","#);
     while latencies.len() < messages {
-        let Ok(Ok(frame)) = tokio::time::timeout(Duration::from_secs(5), raw::next_text(&mut ws)).await else {
+        let Ok(Ok(frame)) = tokio::time::timeout(Duration::from_secs(5), raw::next_text(&mut ws)).await
+        else {
             break;
         };
         let now = epoch.elapsed().as_micros() as u64;
