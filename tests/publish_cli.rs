@@ -205,7 +205,8 @@ async fn retries_wait_for_a_hub_that_starts_late() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
-    let hub = TestHub::start().await;
+    // Bulk publishing needs more than the default 20 publishes per second.
+    let hub = TestHub::start_with(|config| config.publish_rate_limit = 10_000).await;
     let mut subscriber = TestClient::connect(&hub.url).await;
     subscriber.join("r").await;
 

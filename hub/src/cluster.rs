@@ -42,8 +42,26 @@ pub enum ClusterError {
     Init(String),
 }
 
-/// Connects to Redis and returns the adapter's constructor, for `SocketIo::builder().with_adapter`.
-pub async fn connect(url: &str) -> Result<RedisAdapterCtr<LinkDriver>, ClusterError> {
+/// The hub's connection to Redis, for readiness checks.
+#[derive(Clone)]
+pub struct ClusterLink(SubscriberClient);
+
+impl ClusterLink {
+    /// Whether Redis is reachable now.
+    pub fn is_up(&self) -> bool {
+        self.0.is_connected()
+    }
+}
+
+impl fmt::Debug for ClusterLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ClusterLink(up: {})", self.is_up())
+    }
+}
+
+/// Connects to Redis and returns the adapter's constructor, for `SocketIo::builder().with_adapter`, and
+/// the link's health.
+pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<LinkDriver>, ClusterLink), ClusterError> {
     let mut config = Config::from_url(url).map_err(|e| ClusterError::Url(e.to_string()))?;
     // socketioxide-redis needs RESP3 push messages; fred does not read `?protocol=` from the URL.
     config.version = RespVersion::RESP3;
@@ -63,7 +81,8 @@ pub async fn connect(url: &str) -> Result<RedisAdapterCtr<LinkDriver>, ClusterEr
     tracing::info!(url = redact(url), "joined the cluster through Redis");
 
     let config = RedisAdapterConfig::default().with_request_timeout(REQUEST_TIMEOUT);
-    Ok(RedisAdapterCtr::new_with_driver(LinkDriver { inner: driver, client }, config))
+    let link = ClusterLink(client.clone());
+    Ok((RedisAdapterCtr::new_with_driver(LinkDriver { inner: driver, client }, config), link))
 }
 
 /// Logs when the link to Redis drops, and when it is back subscribes the adapter's channels again.

@@ -1,27 +1,68 @@
-//! The hub's settings: each one a flag with an `HUB_*` environment variable.
+//! The hub's settings. Each one is a flag with an `HUB_*` environment variable and a key of the TOML file
+//! given by `--config`; a flag beats the environment, which beats the file, which beats the default.
+//!
+//! [`Settings`] is that one list, parsed twice (by clap from flags and environment, by serde from the
+//! file); [`Config::load`] merges the two and checks the result, so an invalid setting stops the hub at
+//! start with one line that names it.
 
+use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Default listening address: loopback only.
+pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
+/// Default most connected sockets at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+/// Default largest message: 1 MiB.
+pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+/// Default sustained rate of `chat` per socket, and of publishes per publisher (and API client address).
+pub const DEFAULT_RATE_LIMIT: u32 = 20;
+/// Default burst above the sustained rate.
+pub const DEFAULT_RATE_BURST: u32 = 40;
+/// Default Engine.IO ping interval.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
+/// Default Engine.IO ping timeout.
+pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A Socket.IO v5 hub: browsers join rooms and chat, backends publish events into rooms.
 ///
-/// The demo page is served at `/`, Socket.IO at `/socket.io/`.
+/// The demo page is served at `/`, Socket.IO at `/socket.io/`, the HTTP API at `/api/`, health at
+/// `/healthz` and `/readyz`, metrics at `/metrics`. Every setting can also come from HUB_* environment
+/// variables and from the TOML file given by --config (flag > environment > file > default).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "hub", version)]
-pub struct Config {
-    /// Address and port to listen on. Use 0.0.0.0:PORT to accept connections from other machines.
-    #[arg(long, env = "HUB_BIND", default_value = "127.0.0.1:3000", value_name = "ADDR:PORT")]
-    pub bind: SocketAddr,
+pub struct Args {
+    /// Read settings from this TOML file (keys as the long flags, e.g. `max-connections = 500`).
+    #[arg(long, env = "HUB_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
-    /// Token that makes a socket a publisher (sent as `auth: {token}` when connecting). When none is
-    /// given, the hub generates one and writes it to the token file, where `publish` finds it.
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+/// Every setting, each optional: unset ones come from the next source down.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Settings {
+    /// Address and port to listen on [default: 127.0.0.1:3000]. Use 0.0.0.0:PORT to accept other machines.
+    #[arg(long, env = "HUB_BIND", value_name = "ADDR:PORT")]
+    pub bind: Option<SocketAddr>,
+
+    /// Token that makes a socket a publisher (`auth: {token}`) and authorizes the HTTP API (Bearer).
+    /// Without it the hub generates one and writes it to the token file, where `publish` finds it.
     #[arg(long, env = "HUB_PUBLISH_TOKEN", hide_env_values = true, value_name = "TOKEN")]
     pub publish_token: Option<String>,
 
-    /// Where to write a generated publish token. Default:
-    /// $XDG_RUNTIME_DIR/socketio-hub/publish-token-PORT, else ~/.local/state/socketio-hub/publish-token-PORT.
+    /// Where to write a generated publish token [default: $XDG_RUNTIME_DIR/socketio-hub/publish-token-PORT,
+    /// else ~/.local/state/socketio-hub/publish-token-PORT].
     #[arg(long, env = "HUB_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
@@ -29,11 +70,332 @@ pub struct Config {
     /// reach sockets on every hub that uses the same Redis. Without it the hub runs alone, in memory.
     #[arg(long, env = "HUB_REDIS_URL", hide_env_values = true, value_name = "URL")]
     pub redis_url: Option<String>,
+
+    /// Origins (scheme://host[:port]) whose pages may connect, comma-separated; `*` allows any
+    /// [default: the hub's own origin and http(s)://localhost, 127.0.0.1 and [::1] on any port].
+    #[arg(long, env = "HUB_ALLOWED_ORIGINS", value_delimiter = ',', value_name = "ORIGINS")]
+    pub allowed_origins: Option<Vec<String>>,
+
+    /// Require browsers to connect with `auth: {token: JWT}` signed with this HS256 secret; the `sub`
+    /// claim is the user name, an optional `rooms` claim lists the rooms it may join. Unset: open mode.
+    #[arg(long, env = "HUB_JWT_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub jwt_secret: Option<String>,
+
+    /// Most sockets connected at once; the next connection is refused [default: 100000].
+    #[arg(long, env = "HUB_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+
+    /// Largest message in bytes, from a socket or to the HTTP API [default: 1048576].
+    #[arg(long, env = "HUB_MAX_PAYLOAD", value_name = "BYTES")]
+    pub max_payload: Option<usize>,
+
+    /// Sustained `chat` messages per second per socket [default: 20].
+    #[arg(long, env = "HUB_RATE_LIMIT", value_name = "PER_SECOND")]
+    pub rate_limit: Option<u32>,
+
+    /// How many `chat` messages above the sustained rate a quiet socket may send at once [default: 40].
+    #[arg(long, env = "HUB_RATE_BURST", value_name = "N")]
+    pub rate_burst: Option<u32>,
+
+    /// Sustained publishes per second per publisher socket (`publish` and direct emits), and HTTP API
+    /// requests per second per client address [default: 20]. Raise it for bulk publishing.
+    #[arg(long, env = "HUB_PUBLISH_RATE_LIMIT", value_name = "PER_SECOND")]
+    pub publish_rate_limit: Option<u32>,
+
+    /// How many publishes above the sustained rate a quiet publisher may send at once [default: 40].
+    #[arg(long, env = "HUB_PUBLISH_RATE_BURST", value_name = "N")]
+    pub publish_rate_burst: Option<u32>,
+
+    /// Engine.IO ping interval, e.g. 25s [default: 25s].
+    #[arg(long, env = "HUB_PING_INTERVAL", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[serde(default, deserialize_with = "duration")]
+    pub ping_interval: Option<Duration>,
+
+    /// How long a client may take to answer a ping before it is dropped, e.g. 20s [default: 20s].
+    #[arg(long, env = "HUB_PING_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[serde(default, deserialize_with = "duration")]
+    pub ping_timeout: Option<Duration>,
+
+    /// Serve the page at `/` from this directory instead of the built-in demo.
+    #[arg(long, env = "HUB_STATIC_DIR", value_name = "DIR")]
+    pub static_dir: Option<PathBuf>,
+
+    /// Log lines for people (`pretty`) or one JSON object per line (`json`) [default: pretty].
+    #[arg(long, env = "HUB_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+impl fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LogFormat::Pretty => "pretty",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map(Some).map_err(serde::de::Error::custom)
+}
+
+/// The effective configuration of one hub.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub publish_token: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub redis_url: Option<String>,
+    /// `None`: the default (same origin and localhost); `Some(["*"])`: any origin.
+    pub allowed_origins: Option<Vec<String>>,
+    pub jwt_secret: Option<String>,
+    pub max_connections: usize,
+    pub max_payload: usize,
+    pub rate_limit: u32,
+    pub rate_burst: u32,
+    pub publish_rate_limit: u32,
+    pub publish_rate_burst: u32,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    pub static_dir: Option<PathBuf>,
+    pub log_format: LogFormat,
+}
+
+/// A configuration that cannot be used; the text is the one line the hub prints before exiting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("invalid setting {setting}: {message}")]
+    Invalid { setting: &'static str, message: String },
 }
 
 impl Config {
-    /// A configuration for tests and embedding: listen on `bind` with a fixed publish token.
+    /// Merges flags and environment (`args`) over the config file over the defaults, and checks the result.
+    pub fn load(args: &Args) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => Settings::default(),
+        };
+        let cli = &args.settings;
+        let config = Self {
+            bind: pick(&cli.bind, &file.bind).unwrap_or_else(|| DEFAULT_BIND.parse().expect("valid default")),
+            publish_token: pick(&cli.publish_token, &file.publish_token),
+            token_file: pick(&cli.token_file, &file.token_file),
+            redis_url: pick(&cli.redis_url, &file.redis_url),
+            allowed_origins: pick(&cli.allowed_origins, &file.allowed_origins),
+            jwt_secret: pick(&cli.jwt_secret, &file.jwt_secret),
+            max_connections: pick(&cli.max_connections, &file.max_connections)
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            max_payload: pick(&cli.max_payload, &file.max_payload).unwrap_or(DEFAULT_MAX_PAYLOAD),
+            rate_limit: pick(&cli.rate_limit, &file.rate_limit).unwrap_or(DEFAULT_RATE_LIMIT),
+            rate_burst: pick(&cli.rate_burst, &file.rate_burst).unwrap_or(DEFAULT_RATE_BURST),
+            publish_rate_limit: pick(&cli.publish_rate_limit, &file.publish_rate_limit)
+                .unwrap_or(DEFAULT_RATE_LIMIT),
+            publish_rate_burst: pick(&cli.publish_rate_burst, &file.publish_rate_burst)
+                .unwrap_or(DEFAULT_RATE_BURST),
+            ping_interval: pick(&cli.ping_interval, &file.ping_interval).unwrap_or(DEFAULT_PING_INTERVAL),
+            ping_timeout: pick(&cli.ping_timeout, &file.ping_timeout).unwrap_or(DEFAULT_PING_TIMEOUT),
+            static_dir: pick(&cli.static_dir, &file.static_dir),
+            log_format: pick(&cli.log_format, &file.log_format).unwrap_or_default(),
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    /// A configuration for tests and embedding: the defaults, listening on `bind`, with a fixed token.
     pub fn with_token(bind: SocketAddr, token: impl Into<String>) -> Self {
-        Self { bind, publish_token: Some(token.into()), token_file: None, redis_url: None }
+        Self {
+            bind,
+            publish_token: Some(token.into()),
+            token_file: None,
+            redis_url: None,
+            allowed_origins: None,
+            jwt_secret: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            rate_limit: DEFAULT_RATE_LIMIT,
+            rate_burst: DEFAULT_RATE_BURST,
+            publish_rate_limit: DEFAULT_RATE_LIMIT,
+            publish_rate_burst: DEFAULT_RATE_BURST,
+            ping_interval: DEFAULT_PING_INTERVAL,
+            ping_timeout: DEFAULT_PING_TIMEOUT,
+            static_dir: None,
+            log_format: LogFormat::Pretty,
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |setting, message: &str| Err(ConfigError::Invalid { setting, message: message.to_owned() });
+        if self.publish_token.as_deref() == Some("") {
+            return invalid("publish-token", "must not be empty");
+        }
+        if self.jwt_secret.as_deref().is_some_and(|s| s.len() < 16) {
+            return invalid("jwt-secret", "must be at least 16 bytes (HS256 needs a strong secret)");
+        }
+        if self.max_connections == 0 {
+            return invalid("max-connections", "must be at least 1");
+        }
+        if self.max_payload < 1024 {
+            return invalid("max-payload", "must be at least 1024 bytes");
+        }
+        for (setting, value) in [
+            ("rate-limit", self.rate_limit),
+            ("rate-burst", self.rate_burst),
+            ("publish-rate-limit", self.publish_rate_limit),
+            ("publish-rate-burst", self.publish_rate_burst),
+        ] {
+            if value == 0 {
+                return invalid(setting, "must be at least 1");
+            }
+        }
+        if self.ping_interval.is_zero() || self.ping_timeout.is_zero() {
+            let setting = if self.ping_interval.is_zero() { "ping-interval" } else { "ping-timeout" };
+            return invalid(setting, "must be longer than 0s");
+        }
+        for origin in self.allowed_origins.iter().flatten() {
+            if origin != "*" && !is_origin(origin) {
+                return invalid("allowed-origins", &format!("{origin:?} is not an origin like https://example.com"));
+            }
+        }
+        if let Some(dir) = &self.static_dir
+            && !dir.is_dir()
+        {
+            return invalid("static-dir", &format!("{} is not a directory", dir.display()));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, as `--print-config` shows it: secrets masked, unset settings commented.
+    pub fn to_masked_toml(&self) -> String {
+        let masked = |secret: &Option<String>| secret.as_ref().map(|_| "***".to_owned());
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
+        let mut redis_url = self.redis_url.clone();
+        if let Some(url) = &mut redis_url
+            && let Ok(mut parsed) = url::Url::parse(url)
+            && parsed.password().is_some()
+        {
+            let _ = parsed.set_password(Some("***"));
+            *url = parsed.to_string();
+        }
+        let lines: Vec<(&str, Option<String>)> = vec![
+            ("bind", Some(quote(&self.bind.to_string()))),
+            ("publish-token", masked(&self.publish_token).map(|s| quote(&s))),
+            ("token-file", self.token_file.as_ref().map(|p| quote(&p.display().to_string()))),
+            ("redis-url", redis_url.map(|s| quote(&s))),
+            (
+                "allowed-origins",
+                self.allowed_origins
+                    .as_ref()
+                    .map(|list| format!("[{}]", list.iter().map(|o| quote(o)).collect::<Vec<_>>().join(", "))),
+            ),
+            ("jwt-secret", masked(&self.jwt_secret).map(|s| quote(&s))),
+            ("max-connections", Some(self.max_connections.to_string())),
+            ("max-payload", Some(self.max_payload.to_string())),
+            ("rate-limit", Some(self.rate_limit.to_string())),
+            ("rate-burst", Some(self.rate_burst.to_string())),
+            ("publish-rate-limit", Some(self.publish_rate_limit.to_string())),
+            ("publish-rate-burst", Some(self.publish_rate_burst.to_string())),
+            ("ping-interval", Some(quote(&duration(self.ping_interval)))),
+            ("ping-timeout", Some(quote(&duration(self.ping_timeout)))),
+            ("static-dir", self.static_dir.as_ref().map(|p| quote(&p.display().to_string()))),
+            ("log-format", Some(quote(&self.log_format.to_string()))),
+        ];
+        lines
+            .into_iter()
+            .map(|(key, value)| match value {
+                Some(value) => format!("{key} = {value}\n"),
+                None => format!("# {key} is not set\n"),
+            })
+            .collect()
+    }
+}
+
+/// The flag's (or environment's) value, else the file's.
+fn pick<T: Clone>(cli: &Option<T>, file: &Option<T>) -> Option<T> {
+    cli.clone().or_else(|| file.clone())
+}
+
+fn quote(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+/// Whether `text` is a bare origin: scheme, host and maybe a port, nothing else.
+fn is_origin(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host().is_some()
+            && url.path() == "/"
+            && !text.ends_with('/')
+            && url.query().is_none()
+            && url.username().is_empty()
+    })
+}
+
+fn read_file(path: &Path) -> Result<Settings, ConfigError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|span| text[..span.start].lines().count().max(1));
+        let at = line.map(|n| format!("line {n}: ")).unwrap_or_default();
+        ConfigError::File { path: path.to_owned(), message: format!("{at}{}", e.message().trim_end()) }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(flags: &[&str]) -> Args {
+        Args::try_parse_from(std::iter::once("hub").chain(flags.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let config = Config::load(&args(&[])).unwrap();
+        assert_eq!(config.bind.to_string(), DEFAULT_BIND);
+        assert_eq!((config.max_connections, config.max_payload), (100_000, 1 << 20));
+        assert_eq!((config.rate_limit, config.rate_burst), (20, 40));
+    }
+
+    #[test]
+    fn origins_must_be_bare_origins() {
+        for good in ["http://example.com", "https://app.example.com:8443", "http://127.0.0.1:3000"] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in ["example.com", "https://example.com/", "https://example.com/app", "ftp://x.org"] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_settings_name_themselves() {
+        let error = Config::load(&args(&["--max-connections", "0"])).unwrap_err();
+        assert_eq!(error.to_string(), "invalid setting max-connections: must be at least 1");
+        let error = Config::load(&args(&["--jwt-secret", "short"])).unwrap_err();
+        assert!(error.to_string().starts_with("invalid setting jwt-secret:"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_masked_when_printed() {
+        let config = Config::load(&args(&["--publish-token", "s3cret-token", "--redis-url", "redis://u:pw@h:1"]))
+            .unwrap();
+        let printed = config.to_masked_toml();
+        assert!(!printed.contains("s3cret") && !printed.contains(":pw@"), "{printed}");
+        assert!(printed.contains("publish-token = \"***\""), "{printed}");
+        assert!(printed.contains("# jwt-secret is not set"), "{printed}");
+        let parsed: Settings = toml::from_str(&printed).expect("the printed configuration is a valid file");
+        assert_eq!(parsed.max_connections, Some(100_000));
     }
 }

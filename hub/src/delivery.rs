@@ -9,38 +9,11 @@
 use std::fmt;
 use std::future::Future;
 
-use hub_protocol::{ErrorCode, Rejection, RoomName};
+use hub_protocol::{ErrorCode, Rejection};
 use serde::Serialize;
 use socketioxide::BroadcastError;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
-
-/// Where a published event goes.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// Every socket of the namespace but the sender.
-    Namespace(String),
-    /// Every socket in any of the rooms but the sender.
-    Rooms(Vec<RoomName>),
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Target::Namespace(ns) => write!(f, "namespace {ns}"),
-            Target::Rooms(rooms) => {
-                f.write_str("rooms ")?;
-                for (i, room) in rooms.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{:?}", room.as_str())?;
-                }
-                Ok(())
-            }
-        }
-    }
-}
 
 /// Delivery failed as a whole, even to this node's own sockets.
 #[derive(Debug, thiserror::Error)]

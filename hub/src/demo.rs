@@ -3,10 +3,13 @@
 //! Every asset is served with a strict Content-Security-Policy: the page runs only its own scripts and
 //! talks only to its own origin, so even a rendering mistake could not run a script from a chat message.
 
+use std::path::Path;
+
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use tower_http::services::ServeDir;
 
 /// Path the page loads the socket.io client from (kept outside `/socket.io/`, which Socket.IO owns).
 pub const CLIENT_SCRIPT_PATH: &str = "/vendor/socket.io.min.js";
@@ -32,12 +35,17 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (headers, body)
 }
 
-/// Routes for the page and its assets.
-pub fn routes() -> Router {
+/// Routes for the page and its assets; with `static_dir`, the page comes from that directory instead
+/// (the socket.io client stays available at [`CLIENT_SCRIPT_PATH`]).
+pub fn routes(static_dir: Option<&Path>) -> Router {
+    let client = get(|| async { asset("text/javascript; charset=utf-8", SOCKET_IO_JS) });
+    if let Some(dir) = static_dir {
+        return Router::new().route(CLIENT_SCRIPT_PATH, client).fallback_service(ServeDir::new(dir));
+    }
     Router::new()
         .route("/", get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }))
         .route("/app.js", get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }))
         .route("/style.css", get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }))
         .route("/favicon.svg", get(|| async { asset("image/svg+xml", FAVICON_SVG) }))
-        .route(CLIENT_SCRIPT_PATH, get(|| async { asset("text/javascript; charset=utf-8", SOCKET_IO_JS) }))
+        .route(CLIENT_SCRIPT_PATH, client)
 }

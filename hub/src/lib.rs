@@ -9,15 +9,23 @@
 //! * [`handlers`] implement the events; [`delivery`] emits to rooms and counts who got it.
 //! * [`cluster`] joins several hubs through Redis; the handlers are the same for one node or many.
 
+pub mod api;
 pub mod cluster;
 pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod handlers;
+pub mod idempotency;
+pub mod health;
+pub mod jwt;
+pub mod limits;
 pub mod listener;
 pub mod logging;
+pub mod metrics;
+pub mod origins;
 pub mod presence;
+pub mod publishing;
 pub mod server;
 pub mod session;
 pub mod shutdown;

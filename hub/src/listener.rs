@@ -11,7 +11,8 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum::serve::Listener;
+use axum::extract::connect_info::Connected;
+use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -32,6 +33,16 @@ impl Listener for TunedListener {
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
         self.0.local_addr()
+    }
+}
+
+/// The client's address, for handlers that extract `ConnectInfo<Peer>` (the HTTP API's rate limit).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl Connected<IncomingStream<'_, TunedListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, TunedListener>) -> Self {
+        Peer(*stream.remote_addr())
     }
 }
 

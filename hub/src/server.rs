@@ -4,13 +4,25 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use axum::middleware;
 use socketioxide::SocketIo;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::api::{self, REQUEST_ID};
 use crate::cluster::{self, ClusterAdapter, ClusterError};
-use crate::listener::TunedListener;
+use crate::health::{self, Readiness};
+use crate::jwt::JwtVerifier;
+use crate::limits::Limits;
+use crate::origins::{self, AllowedOrigins};
+use crate::listener::{Peer, TunedListener};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
 use crate::{Config, HubError, demo};
@@ -51,12 +63,13 @@ impl Server {
             .map_err(|source| HubError::Bind { addr: config.bind, source })?;
         let addr = listener.local_addr()?;
 
-        let (token, token_file) = match config.publish_token {
+        let (token, token_file) = match config.publish_token.clone() {
             Some(token) => (PublishToken::new(token)?, None),
             None => {
                 let token = PublishToken::generate();
                 let path = config
                     .token_file
+                    .clone()
                     .or_else(|| hub_protocol::token_file::default_token_file(addr.port()))
                     .ok_or(HubError::NoTokenDir)?;
                 let file = TokenFile::write(path, &token)?;
@@ -64,25 +77,36 @@ impl Server {
             }
         };
 
-        let state = HubState::new(token);
+        let limits = Arc::new(Limits::new(&config));
+        let jwt = config.jwt_secret.as_deref().map(JwtVerifier::new);
+        let state = HubState::new(token, limits, jwt);
+        // Messages up to twice max-payload are read and refused with `too_large`; larger ones close the
+        // connection, so no client can make the hub buffer more than that.
+        let hard_cap = config.max_payload.saturating_mul(2);
+        let builder = SocketIo::builder()
+            .with_state(state.clone())
+            .ping_interval(config.ping_interval)
+            .ping_timeout(config.ping_timeout)
+            .max_payload(hard_cap as u64)
+            .ws_max_message_size(hard_cap)
+            .ws_max_frame_size(hard_cap);
         let (router, io) = match &config.redis_url {
             None => {
-                let (layer, io) = SocketIo::builder().with_state(state).build_layer();
+                let (layer, io) = builder.build_layer();
                 session::register(&io);
-                (demo::routes().layer(layer), Io::Alone(io))
+                let api = api::routes(io.clone(), state);
+                (app(&config, api, Readiness::Alone).layer(layer), Io::Alone(io))
             }
             Some(url) => {
-                let adapter = cluster::connect(url).await?;
-                let (layer, io) = SocketIo::builder()
-                    .with_state(state)
-                    .with_adapter::<ClusterAdapter>(adapter)
-                    .build_layer();
-                session::register(&io)
-                    .await
-                    .map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
-                (demo::routes().layer(layer), Io::Cluster(io))
+                let (adapter, link) = cluster::connect(url).await?;
+                let (layer, io) = builder.with_adapter::<ClusterAdapter>(adapter).build_layer();
+                session::register(&io).await.map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
+                let api = api::routes(io.clone(), state);
+                (app(&config, api, Readiness::Cluster(link)).layer(layer), Io::Cluster(io))
             }
         };
+        let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
+        let router = router.layer(middleware::from_fn_with_state(origins.clone(), origins::check)).layer(cors(origins));
         Ok(Self { listener, addr, router, io, token_file })
     }
 
@@ -108,7 +132,8 @@ impl Server {
             let _ = stopping_tx.send(true);
             io.close().await;
         };
-        let serve = axum::serve(TunedListener(listener), router).with_graceful_shutdown(graceful);
+        let app = router.into_make_service_with_connect_info::<Peer>();
+        let serve = axum::serve(TunedListener(listener), app).with_graceful_shutdown(graceful);
         let deadline = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -121,4 +146,27 @@ impl Server {
         drop(token_file);
         Ok(())
     }
+}
+
+/// Everything but Socket.IO: the page, the HTTP API (with request ids and request spans), health and
+/// metrics.
+fn app(config: &Config, api: Router, readiness: Readiness) -> Router {
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let api = api
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("api", method = %request.method(), path = %request.uri().path(), request_id = id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
+    demo::routes(config.static_dir.as_deref()).merge(api).merge(health::routes(readiness))
+}
+
+/// CORS for the polling transport, mirroring the origin check.
+fn cors(origins: AllowedOrigins) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |_, request| origins.allows(&request.headers)))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .allow_credentials(true)
 }

@@ -17,6 +17,8 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::handlers;
+use crate::jwt::{JwtError, JwtVerifier};
+use crate::limits::Limits;
 use crate::presence::Presence;
 use crate::token::PublishToken;
 
@@ -27,6 +29,15 @@ pub struct Identity {
     pub user: UserName,
     /// Whether it connected with the publish token.
     pub publisher: bool,
+    /// The only rooms it may join (from its token's `rooms` claim); `None`: any room.
+    pub rooms: Option<Arc<[String]>>,
+}
+
+impl Identity {
+    /// Whether this socket may join `room`.
+    pub fn may_join(&self, room: &str) -> bool {
+        self.rooms.as_ref().is_none_or(|rooms| rooms.iter().any(|r| r == room))
+    }
 }
 
 /// State shared by every socket of one hub.
@@ -34,11 +45,14 @@ pub struct Identity {
 pub struct HubState {
     pub publish_token: PublishToken,
     pub presence: Arc<Presence>,
+    pub limits: Arc<Limits>,
+    /// Set in JWT mode (`--jwt-secret`).
+    pub jwt: Option<JwtVerifier>,
 }
 
 impl HubState {
-    pub fn new(publish_token: PublishToken) -> Self {
-        Self { publish_token, presence: Arc::default() }
+    pub fn new(publish_token: PublishToken, limits: Arc<Limits>, jwt: Option<JwtVerifier>) -> Self {
+        Self { publish_token, presence: Arc::default(), limits, jwt }
     }
 }
 
@@ -53,6 +67,10 @@ pub enum ConnectRefusal {
     InvalidToken,
     #[error("invalid user: {0}")]
     User(String),
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
+    #[error("{0}")]
+    Full(String),
 }
 
 /// Serves `/` and every namespace matching `/[A-Za-z0-9_-]{1,64}` with the same events.
@@ -69,21 +87,40 @@ async fn admit<A: Adapter>(
 ) -> Result<(), ConnectRefusal> {
     NamespacePath::parse(socket.ns()).map_err(|r| ConnectRefusal::Namespace(r.message))?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
-    let publisher = match auth.token {
-        None => false,
-        Some(token) if hub.publish_token.matches(&token) => true,
-        Some(_) => {
-            tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: invalid publish token");
-            return Err(ConnectRefusal::InvalidToken);
-        }
-    };
-    let user = match auth.user {
-        Some(name) => UserName::parse(name).map_err(|r| ConnectRefusal::User(r.message))?,
-        None => UserName::anonymous(&socket.id.to_string()),
-    };
-    socket.extensions.insert(Identity { user, publisher });
+    let identity = identify(&hub, auth, &socket.id.to_string()).inspect_err(|refusal| {
+        tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
+    })?;
+    let slot = hub.limits.admit(socket.ns()).map_err(ConnectRefusal::Full).inspect_err(|refusal| {
+        tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
+    })?;
+    socket.extensions.insert(identity);
+    socket.extensions.insert(slot);
+    socket.extensions.insert(hub.limits.socket_rate());
     handlers::register(&socket);
     Ok(())
+}
+
+/// Who the auth payload says the socket is: a publisher (the publish token), a user vouched for by a
+/// JWT (JWT mode), or a user with a name of its own choosing (open mode).
+fn identify(hub: &HubState, auth: ConnectAuth, sid: &str) -> Result<Identity, ConnectRefusal> {
+    let own_name = |user: Option<String>| match user {
+        Some(name) => UserName::parse(name).map_err(|r| ConnectRefusal::User(r.message)),
+        None => Ok(UserName::anonymous(sid)),
+    };
+    match (auth.token, &hub.jwt) {
+        (Some(token), _) if hub.publish_token.matches(&token) => {
+            Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None })
+        }
+        (Some(token), Some(jwt)) => {
+            let claims = jwt.verify(&token)?;
+            let user = UserName::parse(claims.sub)
+                .map_err(|r| JwtError::Invalid(format!("`sub` is not a valid user name: {}", r.message)))?;
+            Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from) })
+        }
+        (None, Some(_)) => Err(JwtError::Missing.into()),
+        (Some(_), None) => Err(ConnectRefusal::InvalidToken),
+        (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None }),
+    }
 }
 
 async fn on_connect<A: Adapter>(

@@ -21,6 +21,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The hub could not carry out a valid request (e.g. its cluster adapter failed); retry later.
     Unavailable,
+    /// HTTP API only: the `Authorization: Bearer` publish token is missing or wrong.
+    Unauthorized,
+    /// HTTP API only: the body is not `application/json`.
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
@@ -33,6 +37,8 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 }

@@ -16,4 +16,7 @@ pub mod token_file;
 pub use ack::{Ack, ErrorCode, Failure, Rejection};
 pub use auth::ConnectAuth;
 pub use names::{EventName, NamespacePath, RoomName, UserName};
-pub use payloads::{ChatAck, ChatMessage, ChatRequest, PublishAck, PublishRequest, RoomMembers, Route};
+pub use payloads::{
+    ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, PublishAck, PublishRequest, RoomMembers,
+    Route,
+};

@@ -71,3 +71,40 @@ pub struct Route {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
 }
+
+/// Body of `POST /api/publish`, and one message of `POST /api/batch`: a [`PublishRequest`] plus the
+/// namespace to publish in (`/` when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiPublish {
+    pub event: String,
+    #[serde(default)]
+    pub data: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rooms: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl ApiPublish {
+    /// The namespace and the request as the `publish` event would carry it.
+    pub fn into_parts(self) -> (String, PublishRequest) {
+        let namespace = self.namespace.unwrap_or_else(|| "/".to_owned());
+        (namespace, PublishRequest { event: self.event, data: self.data, rooms: self.rooms })
+    }
+}
+
+/// Most messages in one `POST /api/batch`.
+pub const API_BATCH_MAX_MESSAGES: usize = 100;
+
+/// Body of `POST /api/batch`. Each message is checked on its own, so one bad message does not sink the
+/// others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiBatch {
+    pub messages: Vec<Value>,
+}
+
+/// Success body of `POST /api/batch`: one ack per message, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiBatchAck {
+    pub results: Vec<crate::Ack<PublishAck>>,
+}

@@ -27,13 +27,15 @@ async fn main() {
         |n: usize, default: u64| std::env::args().nth(n).map_or(default, |a| a.parse().expect("a number"));
     let (subscribers, messages, rate) = (arg(1, 100) as usize, arg(2, 1000) as usize, arg(3, 200));
 
-    let alone = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", TOKEN], &[]).await;
+    // The publisher sends faster than the default 20 publishes per second.
+    let common = ["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--publish-rate-limit", "100000"];
+    let alone = HubProcess::start(&common, &[]).await;
     let single = measure(&alone, &alone, subscribers, messages, rate).await;
     drop(alone);
 
     let redis = RedisServer::start().await;
     let url = redis.url();
-    let args = ["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url];
+    let args = [&common[..], &["--redis-url", &url]].concat();
     let (a, b) = (HubProcess::start(&args, &[]).await, HubProcess::start(&args, &[]).await);
     let cross = measure(&a, &b, subscribers, messages, rate).await;
 

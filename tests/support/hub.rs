@@ -22,9 +22,16 @@ pub struct TestHub {
 }
 
 impl TestHub {
+    /// A hub with the default settings.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A hub with the default settings as changed by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut hub::Config)) -> Self {
         init_logging();
-        let config = hub::Config::with_token("127.0.0.1:0".parse().unwrap(), TOKEN);
+        let mut config = hub::Config::with_token("127.0.0.1:0".parse().unwrap(), TOKEN);
+        adjust(&mut config);
         let server = hub::Server::bind(config).await.expect("the hub binds a free port");
         let port = server.local_addr().port();
         let (stop, stopped) = oneshot::channel::<()>();

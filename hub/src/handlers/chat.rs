@@ -5,19 +5,23 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hub_protocol::names::check_chat_text;
 use hub_protocol::{ChatAck, ChatMessage, ChatRequest, ErrorCode, Rejection, RoomName, events};
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, TryData};
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
 use crate::delivery;
-use crate::session::Identity;
+use crate::limits::{Action, SocketRate};
+use crate::session::{HubState, Identity};
 
 pub async fn chat<A: Adapter>(
     socket: SocketRef<A>,
     Extension(identity): Extension<Identity>,
+    Extension(rate): Extension<SocketRate>,
+    State(hub): State<HubState>,
     TryData(request): TryData<ChatRequest>,
     ack: AckSender<A>,
 ) {
     let outcome = async {
+        hub.limits.check_rate(&rate, Action::Chat)?;
         let request = request.map_err(|_| malformed(events::CHAT, r#"{"room": string, "text": string}"#))?;
         let room = RoomName::parse(request.room)?;
         check_chat_text(&request.text)?;

@@ -11,6 +11,8 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef};
 
+use crate::metrics;
+
 /// Registers every event handler on a socket being admitted.
 pub fn register<A: Adapter>(socket: &SocketRef<A>) {
     socket.on(events::JOIN, rooms::join::<A>);
@@ -28,7 +30,9 @@ fn reply<A: Adapter, T: Serialize>(
     event: &str,
     outcome: Result<T, Rejection>,
 ) {
+    metrics::event_received(event);
     if let Err(rejection) = &outcome {
+        metrics::rejected(rejection.code);
         tracing::debug!(sid = %socket.id, event, code = %rejection.code, "request refused: {}", rejection.message);
     }
     if let Err(e) = ack.send(&Ack::from(outcome)) {

@@ -1,23 +1,30 @@
 //! `join` and `leave`: room membership, acked with the room's size afterwards. The room's other members
 //! hear of the change through [`presence`](crate::presence).
 
-use hub_protocol::{RoomMembers, RoomName, events};
+use hub_protocol::{ErrorCode, Rejection, RoomMembers, RoomName, events};
 use socketioxide::ParserError;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef, State, TryData};
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
 use crate::delivery;
-use crate::session::HubState;
+use crate::session::{HubState, Identity};
 
 pub async fn join<A: Adapter>(
     socket: SocketRef<A>,
     TryData(room): TryData<String>,
     State(hub): State<HubState>,
+    Extension(identity): Extension<Identity>,
     ack: AckSender<A>,
 ) {
     let outcome = async {
         let room = parse(events::JOIN, room)?;
+        if !identity.may_join(room.as_str()) {
+            return Err(Rejection::new(
+                ErrorCode::Forbidden,
+                format!("your token does not allow room {:?}", room.as_str()),
+            ));
+        }
         socket.join(room.as_str().to_owned());
         hub.presence.changed(&socket, room.as_str());
         members(&socket, room).await
@@ -40,14 +47,14 @@ pub async fn leave<A: Adapter>(
     reply(&socket, ack, events::LEAVE, outcome.await);
 }
 
-fn parse(event: &str, room: Result<String, ParserError>) -> Result<RoomName, hub_protocol::Rejection> {
+fn parse(event: &str, room: Result<String, ParserError>) -> Result<RoomName, Rejection> {
     RoomName::parse(room.map_err(|_| malformed(event, "one argument: the room name as a string"))?)
 }
 
 async fn members<A: Adapter>(
     socket: &SocketRef<A>,
     room: RoomName,
-) -> Result<RoomMembers, hub_protocol::Rejection> {
+) -> Result<RoomMembers, Rejection> {
     let members = delivery::count(|| socket.within(room.as_str().to_owned())).await?.value;
     Ok(RoomMembers { room: room.into_string(), members })
 }

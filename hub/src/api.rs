@@ -1,0 +1,251 @@
+//! The HTTP publish API, for backends that would rather `curl` than hold a Socket.IO connection.
+//!
+//! * `POST /api/publish` `{"event":E,"data":D,"rooms":[...],"namespace":"/"}` -> `200 {"ok":true,"delivered":N}`
+//! * `POST /api/batch` `{"messages":[...]}` (at most 100) -> `200 {"ok":true,"results":[ack, ...]}`
+//!
+//! Both need `Authorization: Bearer <publish token>` and `Content-Type: application/json`, take an
+//! optional `Idempotency-Key`, and validate messages exactly like the `publish` event. Every error is
+//! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use hub_protocol::payloads::API_BATCH_MAX_MESSAGES;
+use hub_protocol::{Ack, ApiBatch, ApiBatchAck, ApiPublish, ErrorCode, NamespacePath, PublishAck, Rejection};
+use serde::Serialize;
+use serde_json::Value;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+
+use crate::idempotency::{self, IdempotencyCache};
+use crate::listener::Peer;
+use crate::metrics;
+use crate::publishing::{Publication, Via, published};
+use crate::session::HubState;
+
+/// Header that makes a request idempotent.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+/// Header that carries the request id (set by the hub when the client sent none).
+pub const REQUEST_ID: &str = "x-request-id";
+
+struct Api<A: Adapter> {
+    io: SocketIo<A>,
+    hub: HubState,
+    /// Successful answers (status 200 bodies) by idempotency key.
+    answers: IdempotencyCache<Value>,
+}
+
+/// The API routes, publishing through `io`.
+pub fn routes<A: Adapter>(io: SocketIo<A>, hub: HubState) -> Router {
+    let max_payload = hub.limits.max_payload;
+    let api = Arc::new(Api { io, hub, answers: IdempotencyCache::default() });
+    Router::new()
+        .route("/api/publish", post(publish::<A>))
+        .route("/api/batch", post(batch::<A>))
+        .layer(DefaultBodyLimit::max(max_payload))
+        .with_state(api)
+}
+
+/// A refused API request: its status and the JSON error body.
+#[derive(Debug)]
+struct ApiError(StatusCode, Rejection);
+
+impl ApiError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::from(Rejection::new(code, message))
+    }
+}
+
+impl From<Rejection> for ApiError {
+    fn from(rejection: Rejection) -> Self {
+        let status = match rejection.code {
+            ErrorCode::BadRequest | ErrorCode::NotInRoom => StatusCode::BAD_REQUEST,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        Self(status, rejection)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let Self(status, rejection) = self;
+        metrics::rejected(rejection.code);
+        let mut response = (status, Json(Ack::<PublishAck>::from(Err(rejection)))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+async fn publish<A: Adapter>(
+    State(api): State<Arc<Api<A>>>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let started = Instant::now();
+    let outcome = async {
+        let body = admit(&api, peer, &headers, body)?;
+        let message: ApiPublish = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
+        let request_id = request_id(&headers);
+        answer(&api, "publish", &headers, || async {
+            let ack = publish_one(&api, message, &request_id, started).await?;
+            Ok(json(&Ack::from(Ok::<_, Rejection>(ack))))
+        })
+        .await
+    };
+    respond(outcome.await)
+}
+
+async fn batch<A: Adapter>(
+    State(api): State<Arc<Api<A>>>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let outcome = async {
+        let body = admit(&api, peer, &headers, body)?;
+        let batch: ApiBatch = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
+        if batch.messages.len() > API_BATCH_MAX_MESSAGES {
+            let message = format!("a batch holds at most {API_BATCH_MAX_MESSAGES} messages, got {}", batch.messages.len());
+            return Err(ApiError::new(ErrorCode::BadRequest, message));
+        }
+        let request_id = request_id(&headers);
+        answer(&api, "batch", &headers, || async {
+            let mut results = Vec::with_capacity(batch.messages.len());
+            for message in batch.messages {
+                let started = Instant::now();
+                let outcome = match serde_json::from_value::<ApiPublish>(message) {
+                    Ok(message) => publish_one(&api, message, &request_id, started).await.map_err(|e| e.1),
+                    Err(e) => Err(Rejection::bad_request(format!("invalid message: {e}"))),
+                };
+                if let Err(rejection) = &outcome {
+                    metrics::rejected(rejection.code);
+                }
+                results.push(Ack::from(outcome));
+            }
+            Ok(json(&Ack::from(Ok::<_, Rejection>(ApiBatchAck { results }))))
+        })
+        .await
+    };
+    respond(outcome.await)
+}
+
+/// The checks every API request passes before its body is read: token, rate, content type, size.
+fn admit<A: Adapter>(
+    api: &Api<A>,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Bytes, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "send the publish token as `Authorization: Bearer TOKEN`"))?;
+    if !api.hub.publish_token.matches(token.trim()) {
+        tracing::warn!(%peer, "API request refused: wrong publish token");
+        return Err(ApiError::new(ErrorCode::Unauthorized, "wrong publish token"));
+    }
+    let limiter = &api.hub.limits.api;
+    if limiter.check_key(&peer.ip()).is_err() {
+        return Err(api.hub.limits.api_rate_limited().into());
+    }
+    if limiter.len() > 10_000 {
+        limiter.retain_recent();
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as `Content-Type: application/json`"));
+    }
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            let limit = api.hub.limits.max_payload;
+            ApiError::new(ErrorCode::TooLarge, format!("the body is over the limit of {limit} bytes"))
+        } else {
+            ApiError::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))
+        }
+    })
+}
+
+/// Validates and delivers one message, exactly as the `publish` event would.
+async fn publish_one<A: Adapter>(
+    api: &Api<A>,
+    message: ApiPublish,
+    request_id: &str,
+    started: Instant,
+) -> Result<PublishAck, ApiError> {
+    let (namespace, request) = message.into_parts();
+    let namespace = NamespacePath::parse(namespace)?;
+    let publication = Publication::parse(request, namespace.as_str(), &api.hub.limits)?;
+    let reached = match api.io.of(namespace.as_str()) {
+        Some(operators) => publication.deliver(|| operators.clone(), namespace.as_str()).await?,
+        // Nobody ever connected to this namespace: nobody to deliver to.
+        None => crate::delivery::Reached { value: 0, scope: crate::delivery::Scope::Cluster },
+    };
+    Ok(published(Via::Api(request_id), &publication.event, &publication.target, reached, started))
+}
+
+/// Runs `run`, or returns the remembered answer when the request carries an idempotency key seen before.
+async fn answer<F, Fut, A: Adapter>(api: &Api<A>, endpoint: &'static str, headers: &HeaderMap, run: F) -> Result<Value, ApiError>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Value, ApiError>>,
+{
+    let Some(key) = headers.get(IDEMPOTENCY_KEY) else { return run().await };
+    let key = key
+        .to_str()
+        .ok()
+        .filter(|key| !key.is_empty() && key.len() <= idempotency::MAX_KEY_LEN)
+        .ok_or_else(|| {
+            let limit = idempotency::MAX_KEY_LEN;
+            ApiError::new(ErrorCode::BadRequest, format!("Idempotency-Key must be 1 to {limit} visible ASCII characters"))
+        })?;
+    match api.answers.run(endpoint, key, run).await {
+        Ok(Ok((answer, repeat))) => {
+            if repeat {
+                tracing::info!(endpoint, key, "repeated request answered from the idempotency cache, not delivered again");
+            }
+            Ok(answer)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(full) => Err(ApiError::new(ErrorCode::Unavailable, full.to_string())),
+    }
+}
+
+fn respond(outcome: Result<Value, ApiError>) -> Response {
+    match outcome {
+        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("acks serialize")
+}
+
+fn invalid_json(e: &serde_json::Error) -> ApiError {
+    ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {e}"))
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers.get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-").to_owned()
+}

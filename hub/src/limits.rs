@@ -1,0 +1,141 @@
+//! Limits that protect everyone else from one client: how many sockets may connect, how large a message
+//! may be, and how fast a socket may send `chat` and `publish`.
+
+use std::io;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
+use hub_protocol::{ErrorCode, Rejection};
+use serde::Serialize;
+
+use crate::Config;
+use crate::metrics;
+
+/// The limits of one hub, shared by all its sockets.
+#[derive(Debug)]
+pub struct Limits {
+    max_connections: usize,
+    connected: AtomicUsize,
+    /// Largest message, in bytes.
+    pub max_payload: usize,
+    chat: Quota,
+    publish: Quota,
+    /// The HTTP API's limiter, per client address.
+    pub api: DefaultKeyedRateLimiter<std::net::IpAddr>,
+}
+
+/// A connection counted against `max-connections`, released when dropped (with its socket).
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    limits: Arc<Limits>,
+    namespace: String,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.limits.connected.fetch_sub(1, Ordering::Relaxed);
+        metrics::socket_disconnected(&self.namespace);
+    }
+}
+
+/// A socket's own token buckets.
+#[derive(Debug)]
+pub struct SocketRates {
+    chat: DefaultDirectRateLimiter,
+    publish: DefaultDirectRateLimiter,
+}
+
+/// What a socket's rate applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Action {
+    Chat,
+    Publish,
+}
+
+/// The buckets of one socket, kept in its extensions.
+pub type SocketRate = Arc<SocketRates>;
+
+impl Limits {
+    pub fn new(config: &Config) -> Self {
+        let quota = |rate, burst| {
+            let rate = NonZeroU32::new(rate).expect("checked by Config::load");
+            let burst = NonZeroU32::new(burst).expect("checked by Config::load");
+            Quota::per_second(rate).allow_burst(burst)
+        };
+        let publish = quota(config.publish_rate_limit, config.publish_rate_burst);
+        Self {
+            max_connections: config.max_connections,
+            connected: AtomicUsize::new(0),
+            max_payload: config.max_payload,
+            chat: quota(config.rate_limit, config.rate_burst),
+            publish,
+            api: RateLimiter::keyed(publish),
+        }
+    }
+
+    /// Counts a new connection, or refuses it when the hub is full.
+    pub fn admit(self: &Arc<Self>, namespace: &str) -> Result<Arc<ConnectionSlot>, String> {
+        let taken = self.connected.fetch_add(1, Ordering::Relaxed);
+        if taken >= self.max_connections {
+            self.connected.fetch_sub(1, Ordering::Relaxed);
+            return Err(format!("the hub is full: it accepts at most {} connections", self.max_connections));
+        }
+        metrics::socket_connected(namespace);
+        Ok(Arc::new(ConnectionSlot { limits: Arc::clone(self), namespace: namespace.to_owned() }))
+    }
+
+    /// Fresh token buckets for one socket.
+    pub fn socket_rate(&self) -> SocketRate {
+        Arc::new(SocketRates { chat: RateLimiter::direct(self.chat), publish: RateLimiter::direct(self.publish) })
+    }
+
+    /// Takes one `action` from `rate`, or refuses with `rate_limited`.
+    pub fn check_rate(&self, rate: &SocketRate, action: Action) -> Result<(), Rejection> {
+        match action {
+            Action::Chat => rate.chat.check().map_err(|_| rate_limited("messages", self.chat)),
+            Action::Publish => rate.publish.check().map_err(|_| rate_limited("publishes", self.publish)),
+        }
+    }
+
+    /// The refusal for an HTTP API client over its rate.
+    pub fn api_rate_limited(&self) -> Rejection {
+        rate_limited("requests", self.publish)
+    }
+
+    /// Refuses `value` with `too_large` when its JSON is over `max-payload` bytes.
+    pub fn check_size<T: Serialize + ?Sized>(&self, what: &str, value: &T) -> Result<(), Rejection> {
+        let mut counter = ByteCounter(0);
+        serde_json::to_writer(&mut counter, value).map_err(|e| Rejection::bad_request(e.to_string()))?;
+        if counter.0 > self.max_payload {
+            return Err(Rejection::new(
+                ErrorCode::TooLarge,
+                format!("{what} is {} bytes of JSON; the limit is {} bytes", counter.0, self.max_payload),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn rate_limited(what: &str, quota: Quota) -> Rejection {
+    let per_second = quota.replenish_interval().as_secs_f64().recip().round();
+    Rejection::new(
+        ErrorCode::RateLimited,
+        format!("slow down: at most {per_second} {what} per second (bursts of {})", quota.burst_size()),
+    )
+}
+
+/// Counts what is written, and keeps nothing.
+struct ByteCounter(usize);
+
+impl io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Which web pages may open a Socket.IO connection: the `Origin` check on every handshake request.
+//!
+//! Browsers send `Origin` with polling requests and with the websocket upgrade; CORS protects only the
+//! former (a websocket upgrade is not subject to CORS), so the hub checks the header itself, for both,
+//! before Socket.IO sees the request. Clients that are not browsers send no `Origin` and are not
+//! concerned: they authenticate with tokens.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
+
+/// Where Socket.IO is served.
+pub const SOCKET_IO_PATH: &str = "/socket.io/";
+
+/// The origins a hub accepts.
+#[derive(Debug, Clone)]
+pub enum AllowedOrigins {
+    /// The hub's own origin, and `localhost`, `127.0.0.1` and `[::1]` on any port (the default).
+    SameOriginAndLocalhost,
+    /// Any origin (`*`).
+    Any,
+    /// Exactly these, as `scheme://host[:port]`, compared case-insensitively.
+    List(Vec<String>),
+}
+
+impl AllowedOrigins {
+    pub fn from_config(list: Option<&[String]>) -> Self {
+        match list {
+            None => AllowedOrigins::SameOriginAndLocalhost,
+            Some(list) if list.iter().any(|o| o == "*") => AllowedOrigins::Any,
+            Some(list) => AllowedOrigins::List(list.iter().map(|o| o.to_ascii_lowercase()).collect()),
+        }
+    }
+
+    /// Whether a request with these headers may go on.
+    pub fn allows(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers.get(header::ORIGIN) else { return true };
+        let Ok(origin) = origin.to_str() else { return false };
+        let origin = origin.to_ascii_lowercase();
+        match self {
+            AllowedOrigins::Any => true,
+            AllowedOrigins::List(list) => list.contains(&origin),
+            AllowedOrigins::SameOriginAndLocalhost => {
+                let Ok(url) = url::Url::parse(&origin) else { return false };
+                let host = url.host_str().unwrap_or_default();
+                let local = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+                let same = headers.get(header::HOST).and_then(|h| h.to_str().ok()).is_some_and(|h| {
+                    let port = url.port_or_known_default().map(|p| format!(":{p}")).unwrap_or_default();
+                    h.eq_ignore_ascii_case(host) || h.eq_ignore_ascii_case(&format!("{host}{port}"))
+                });
+                local || same
+            }
+        }
+    }
+}
+
+/// Middleware: refuses a Socket.IO request (polling or websocket upgrade) from a page of another origin
+/// with 403 and a JSON body. Other paths pass.
+pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next: Next) -> Response {
+    if !request.uri().path().starts_with(SOCKET_IO_PATH) || allowed.allows(request.headers()) {
+        return next.run(request).await;
+    }
+    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?").to_owned();
+    tracing::warn!(origin, path = request.uri().path(), "handshake refused: origin not allowed");
+    let refusal = Rejection::new(
+        ErrorCode::Forbidden,
+        format!("origin {origin} is not allowed to connect (see --allowed-origins)"),
+    );
+    (StatusCode::FORBIDDEN, Json(Ack::<PublishAck>::from(Err(refusal)))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, origin.parse().unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn default_allows_same_origin_and_localhost() {
+        let allowed = AllowedOrigins::from_config(None);
+        assert!(allowed.allows(&headers(None, "hub.example:3000")), "no Origin: not a browser");
+        assert!(allowed.allows(&headers(Some("http://hub.example:3000"), "hub.example:3000")));
+        assert!(allowed.allows(&headers(Some("https://hub.example"), "hub.example")));
+        assert!(allowed.allows(&headers(Some("http://localhost:5173"), "hub.example:3000")));
+        assert!(allowed.allows(&headers(Some("http://127.0.0.1:8080"), "hub.example:3000")));
+        assert!(!allowed.allows(&headers(Some("https://evil.example"), "hub.example:3000")));
+        assert!(!allowed.allows(&headers(Some("http://hub.example:4000"), "hub.example:3000")));
+        assert!(!allowed.allows(&headers(Some("null"), "hub.example:3000")));
+    }
+
+    #[test]
+    fn a_list_allows_exactly_its_origins() {
+        let allowed = AllowedOrigins::from_config(Some(&["https://App.example".to_owned()]));
+        assert!(allowed.allows(&headers(Some("https://app.example"), "hub.example")));
+        assert!(!allowed.allows(&headers(Some("http://localhost:3000"), "localhost:3000")));
+        let any = AllowedOrigins::from_config(Some(&["*".to_owned()]));
+        assert!(any.allows(&headers(Some("https://anything.example"), "hub.example")));
+    }
+}
