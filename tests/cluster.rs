@@ -19,6 +19,12 @@ async fn cluster(redis: &RedisServer, n: usize) -> Vec<HubProcess> {
     hubs
 }
 
+/// `GET /readyz`: the status and the JSON body.
+async fn readiness(hub: &HubProcess) -> (u16, serde_json::Value) {
+    let response = reqwest::get(format!("{}/readyz", hub.url)).await.expect("the hub answers");
+    (response.status().as_u16(), response.json().await.expect("a JSON body"))
+}
+
 async fn joined(url: &str, room: &str) -> TestClient {
     let client = TestClient::connect(url).await;
     client.join(room).await;
@@ -144,6 +150,10 @@ async fn nodes_serve_their_own_clients_without_redis_and_recover_when_it_returns
     assert!(stderr.contains("could not reach the other hubs"), "the CLI warns: {stderr}");
     local.expect_published("cli").await;
     assert!(hubs[0].log().contains("Redis connection lost"), "the hub logs it:\n{}", hubs[0].log());
+    assert_eq!(
+        readiness(&hubs[0]).await,
+        (503, json!({"ok": false, "status": "not ready", "redis": "unreachable"}))
+    );
 
     redis.restart().await;
     let restarted = Instant::now();
@@ -162,6 +172,10 @@ async fn nodes_serve_their_own_clients_without_redis_and_recover_when_it_returns
     assert_eq!(remote.expect_published("tick").await.data, json!(n), "cross-node delivery resumed");
     println!("cross-node delivery resumed {recovery:?} after redis-server answered again");
     assert!(hubs[0].log().contains("Redis connection restored"));
+    assert_eq!(
+        readiness(&hubs[0]).await,
+        (200, json!({"ok": true, "status": "ready", "redis": "connected"}))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,7 +121,10 @@ async fn batch<A: Adapter>(
         let body = admit(&api, peer, &headers, body)?;
         let batch: ApiBatch = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
         if batch.messages.len() > API_BATCH_MAX_MESSAGES {
-            let message = format!("a batch holds at most {API_BATCH_MAX_MESSAGES} messages, got {}", batch.messages.len());
+            let message = format!(
+                "a batch holds at most {API_BATCH_MAX_MESSAGES} messages, got {}",
+                batch.messages.len()
+            );
             return Err(ApiError::new(ErrorCode::BadRequest, message));
         }
         let request_id = request_id(&headers);
@@ -156,7 +159,9 @@ fn admit<A: Adapter>(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized, "send the publish token as `Authorization: Bearer TOKEN`"))?;
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::Unauthorized, "send the publish token as `Authorization: Bearer TOKEN`")
+        })?;
     if !api.hub.publish_token.matches(token.trim()) {
         tracing::warn!(%peer, "API request refused: wrong publish token");
         return Err(ApiError::new(ErrorCode::Unauthorized, "wrong publish token"));
@@ -174,7 +179,10 @@ fn admit<A: Adapter>(
         .and_then(|value| value.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
     if !json {
-        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "send the body as `Content-Type: application/json`"));
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "send the body as `Content-Type: application/json`",
+        ));
     }
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -205,24 +213,35 @@ async fn publish_one<A: Adapter>(
 }
 
 /// Runs `run`, or returns the remembered answer when the request carries an idempotency key seen before.
-async fn answer<F, Fut, A: Adapter>(api: &Api<A>, endpoint: &'static str, headers: &HeaderMap, run: F) -> Result<Value, ApiError>
+async fn answer<F, Fut, A: Adapter>(
+    api: &Api<A>,
+    endpoint: &'static str,
+    headers: &HeaderMap,
+    run: F,
+) -> Result<Value, ApiError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Value, ApiError>>,
 {
     let Some(key) = headers.get(IDEMPOTENCY_KEY) else { return run().await };
-    let key = key
-        .to_str()
-        .ok()
-        .filter(|key| !key.is_empty() && key.len() <= idempotency::MAX_KEY_LEN)
-        .ok_or_else(|| {
-            let limit = idempotency::MAX_KEY_LEN;
-            ApiError::new(ErrorCode::BadRequest, format!("Idempotency-Key must be 1 to {limit} visible ASCII characters"))
-        })?;
+    let key =
+        key.to_str().ok().filter(|key| !key.is_empty() && key.len() <= idempotency::MAX_KEY_LEN).ok_or_else(
+            || {
+                let limit = idempotency::MAX_KEY_LEN;
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("Idempotency-Key must be 1 to {limit} visible ASCII characters"),
+                )
+            },
+        )?;
     match api.answers.run(endpoint, key, run).await {
         Ok(Ok((answer, repeat))) => {
             if repeat {
-                tracing::info!(endpoint, key, "repeated request answered from the idempotency cache, not delivered again");
+                tracing::info!(
+                    endpoint,
+                    key,
+                    "repeated request answered from the idempotency cache, not delivered again"
+                );
             }
             Ok(answer)
         }

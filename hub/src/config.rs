@@ -237,7 +237,8 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), ConfigError> {
-        let invalid = |setting, message: &str| Err(ConfigError::Invalid { setting, message: message.to_owned() });
+        let invalid =
+            |setting, message: &str| Err(ConfigError::Invalid { setting, message: message.to_owned() });
         if self.publish_token.as_deref() == Some("") {
             return invalid("publish-token", "must not be empty");
         }
@@ -266,7 +267,10 @@ impl Config {
         }
         for origin in self.allowed_origins.iter().flatten() {
             if origin != "*" && !is_origin(origin) {
-                return invalid("allowed-origins", &format!("{origin:?} is not an origin like https://example.com"));
+                return invalid(
+                    "allowed-origins",
+                    &format!("{origin:?} is not an origin like https://example.com"),
+                );
             }
         }
         if let Some(dir) = &self.static_dir
@@ -296,9 +300,9 @@ impl Config {
             ("redis-url", redis_url.map(|s| quote(&s))),
             (
                 "allowed-origins",
-                self.allowed_origins
-                    .as_ref()
-                    .map(|list| format!("[{}]", list.iter().map(|o| quote(o)).collect::<Vec<_>>().join(", "))),
+                self.allowed_origins.as_ref().map(|list| {
+                    format!("[{}]", list.iter().map(|o| quote(o)).collect::<Vec<_>>().join(", "))
+                }),
             ),
             ("jwt-secret", masked(&self.jwt_secret).map(|s| quote(&s))),
             ("max-connections", Some(self.max_connections.to_string())),
@@ -344,10 +348,10 @@ fn is_origin(text: &str) -> bool {
 }
 
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
     toml::from_str(&text).map_err(|e| {
-        let line = e.span().map(|span| text[..span.start].lines().count().max(1));
+        let line = e.span().map(|span| text[..span.start].matches('\n').count() + 1);
         let at = line.map(|n| format!("line {n}: ")).unwrap_or_default();
         ConfigError::File { path: path.to_owned(), message: format!("{at}{}", e.message().trim_end()) }
     })
@@ -389,8 +393,9 @@ mod tests {
 
     #[test]
     fn secrets_are_masked_when_printed() {
-        let config = Config::load(&args(&["--publish-token", "s3cret-token", "--redis-url", "redis://u:pw@h:1"]))
-            .unwrap();
+        let config =
+            Config::load(&args(&["--publish-token", "s3cret-token", "--redis-url", "redis://u:pw@h:1"]))
+                .unwrap();
         let printed = config.to_masked_toml();
         assert!(!printed.contains("s3cret") && !printed.contains(":pw@"), "{printed}");
         assert!(printed.contains("publish-token = \"***\""), "{printed}");

@@ -15,6 +15,8 @@ use socketioxide::BroadcastError;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
+use crate::metrics;
+
 /// Delivery failed as a whole, even to this node's own sockets.
 #[derive(Debug, thiserror::Error)]
 #[error("delivery failed: {0}")]
@@ -86,6 +88,7 @@ where
     T: Serialize + ?Sized,
 {
     let send = |op: BroadcastOperators<A>| async move {
+        metrics::event_emitted(event);
         match op.emit(event, data).await {
             Ok(()) => Ok(0),
             Err(BroadcastError::Socket(failures)) => {

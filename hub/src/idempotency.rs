@@ -18,11 +18,13 @@ const MAX_KEYS: usize = 100_000;
 pub const MAX_KEY_LEN: usize = 255;
 
 type Slot<T> = Arc<OnceCell<T>>;
+/// An idempotency key: the endpoint and the client's key.
+type Key = (&'static str, String);
 
 /// Remembered answers by (endpoint, key).
 #[derive(Debug)]
 pub struct IdempotencyCache<T> {
-    entries: Mutex<HashMap<(&'static str, String), (Instant, Slot<T>)>>,
+    entries: Mutex<HashMap<Key, (Instant, Slot<T>)>>,
 }
 
 impl<T> Default for IdempotencyCache<T> {
@@ -39,7 +41,12 @@ pub struct CacheFull;
 impl<T: Clone> IdempotencyCache<T> {
     /// Runs `run` unless `key` already has a successful answer for `endpoint`, which is returned instead
     /// (with `true`: a repeat). An `Err` from `run` is not remembered.
-    pub async fn run<E, F, Fut>(&self, endpoint: &'static str, key: &str, run: F) -> Result<Result<(T, bool), E>, CacheFull>
+    pub async fn run<E, F, Fut>(
+        &self,
+        endpoint: &'static str,
+        key: &str,
+        run: F,
+    ) -> Result<Result<(T, bool), E>, CacheFull>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<T, E>>,

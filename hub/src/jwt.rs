@@ -71,7 +71,8 @@ mod tests {
     const SECRET: &str = "a-test-secret-of-32-bytes-length";
 
     fn sign(claims: serde_json::Value, secret: &str) -> String {
-        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+            .unwrap()
     }
 
     fn now() -> u64 {

@@ -88,7 +88,10 @@ impl Limits {
 
     /// Fresh token buckets for one socket.
     pub fn socket_rate(&self) -> SocketRate {
-        Arc::new(SocketRates { chat: RateLimiter::direct(self.chat), publish: RateLimiter::direct(self.publish) })
+        Arc::new(SocketRates {
+            chat: RateLimiter::direct(self.chat),
+            publish: RateLimiter::direct(self.publish),
+        })
     }
 
     /// Takes one `action` from `rate`, or refuses with `rate_limited`.

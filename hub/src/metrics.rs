@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `hub_connected_sockets` | `namespace` | sockets connected now |
 //! | `hub_events_received_total` | `event` | events received from sockets (the hub's own names; `other`) |
-//! | `hub_events_emitted_total` | `event` | events emitted to sockets, one per receiving socket |
+//! | `hub_events_emitted_total` | `event` | broadcasts sent (one per emit, whatever the number of receivers) |
 //! | `hub_publishes_total` | `via` (`socket`, `api`) | accepted publishes |
 //! | `hub_deliveries_total` | | sockets reached by publishes |
 //! | `hub_rejections_total` | `code` | refused requests, by error code |
@@ -17,7 +17,8 @@ use hub_protocol::{ErrorCode, events};
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-const PUBLISH_BUCKETS: &[f64] = &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
+const PUBLISH_BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
 
 /// Installs the process-wide recorder once and returns the handle that renders it.
 pub fn handle() -> PrometheusHandle {
@@ -53,9 +54,9 @@ pub fn event_received(event: &str) {
     counter!("hub_events_received_total", "event" => label).increment(1);
 }
 
-/// `event` emitted to `sockets` sockets.
-pub fn event_emitted(event: &str, sockets: usize) {
-    counter!("hub_events_emitted_total", "event" => event.to_owned()).increment(sockets as u64);
+/// One broadcast of `event`.
+pub fn event_emitted(event: &str) {
+    counter!("hub_events_emitted_total", "event" => event.to_owned()).increment(1);
 }
 
 /// A publish carried out: how many sockets it reached and how long it took.

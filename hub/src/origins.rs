@@ -63,7 +63,8 @@ pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next
     if !request.uri().path().starts_with(SOCKET_IO_PATH) || allowed.allows(request.headers()) {
         return next.run(request).await;
     }
-    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?").to_owned();
+    let origin =
+        request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?").to_owned();
     tracing::warn!(origin, path = request.uri().path(), "handshake refused: origin not allowed");
     let refusal = Rejection::new(
         ErrorCode::Forbidden,

@@ -56,7 +56,8 @@ impl Publication {
         let event = EventName::parse(request.event)?;
         let rooms = parse_target_rooms(request.rooms)?;
         limits.check_size("data", &request.data)?;
-        let target = if rooms.is_empty() { Target::Namespace(namespace.to_owned()) } else { Target::Rooms(rooms) };
+        let target =
+            if rooms.is_empty() { Target::Namespace(namespace.to_owned()) } else { Target::Rooms(rooms) };
         Ok(Self { event, target, data: request.data })
     }
 
@@ -102,7 +103,13 @@ pub enum Via<'a> {
 }
 
 /// Logs and counts a publish carried out since `started`, and builds its ack.
-pub fn published(via: Via<'_>, event: &EventName, target: &Target, reached: Reached<usize>, started: Instant) -> PublishAck {
+pub fn published(
+    via: Via<'_>,
+    event: &EventName,
+    target: &Target,
+    reached: Reached<usize>,
+    started: Instant,
+) -> PublishAck {
     let (delivered, partial) = (reached.value, reached.scope == Scope::ThisNode);
     match via {
         Via::Socket(sid) => {

@@ -10,19 +10,19 @@ use axum::Router;
 use axum::http::{HeaderName, Method, header};
 use axum::middleware;
 use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 use crate::api::{self, REQUEST_ID};
 use crate::cluster::{self, ClusterAdapter, ClusterError};
 use crate::health::{self, Readiness};
 use crate::jwt::JwtVerifier;
 use crate::limits::Limits;
-use crate::origins::{self, AllowedOrigins};
 use crate::listener::{Peer, TunedListener};
+use crate::origins::{self, AllowedOrigins};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
 use crate::{Config, HubError, demo};
@@ -100,13 +100,17 @@ impl Server {
             Some(url) => {
                 let (adapter, link) = cluster::connect(url).await?;
                 let (layer, io) = builder.with_adapter::<ClusterAdapter>(adapter).build_layer();
-                session::register(&io).await.map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
+                session::register(&io)
+                    .await
+                    .map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
                 let api = api::routes(io.clone(), state);
                 (app(&config, api, Readiness::Cluster(link)).layer(layer), Io::Cluster(io))
             }
         };
         let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
-        let router = router.layer(middleware::from_fn_with_state(origins.clone(), origins::check)).layer(cors(origins));
+        let router = router
+            .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
+            .layer(cors(origins));
         Ok(Self { listener, addr, router, io, token_file })
     }
 

@@ -18,7 +18,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::handlers;
 use crate::jwt::{JwtError, JwtVerifier};
-use crate::limits::Limits;
+use crate::limits::{ConnectionSlot, Limits};
 use crate::presence::Presence;
 use crate::token::PublishToken;
 
@@ -138,6 +138,8 @@ async fn on_connect<A: Adapter>(
     );
     socket.on_disconnect(async move |socket: SocketRef<A>, reason: DisconnectReason| {
         tracing::info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
+        // Frees its place under max-connections now, not whenever the last reference to it goes.
+        socket.extensions.remove::<Arc<ConnectionSlot>>();
         // The socket is still in its rooms here; socketioxide removes it once this handler returns.
         for room in socket.rooms() {
             hub.presence.changed(&socket, &room);

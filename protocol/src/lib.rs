@@ -17,6 +17,6 @@ pub use ack::{Ack, ErrorCode, Failure, Rejection};
 pub use auth::ConnectAuth;
 pub use names::{EventName, NamespacePath, RoomName, UserName};
 pub use payloads::{
-    ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, PublishAck, PublishRequest, RoomMembers,
-    Route,
+    ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, PublishAck, PublishRequest,
+    RoomMembers, Route,
 };

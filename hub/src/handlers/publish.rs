@@ -76,4 +76,3 @@ fn require_publisher(identity: &Identity, event: &str) -> Result<(), Rejection> 
         ))
     }
 }
-

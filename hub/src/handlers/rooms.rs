@@ -51,10 +51,7 @@ fn parse(event: &str, room: Result<String, ParserError>) -> Result<RoomName, Rej
     RoomName::parse(room.map_err(|_| malformed(event, "one argument: the room name as a string"))?)
 }
 
-async fn members<A: Adapter>(
-    socket: &SocketRef<A>,
-    room: RoomName,
-) -> Result<RoomMembers, Rejection> {
+async fn members<A: Adapter>(socket: &SocketRef<A>, room: RoomName) -> Result<RoomMembers, Rejection> {
     let members = delivery::count(|| socket.within(room.as_str().to_owned())).await?.value;
     Ok(RoomMembers { room: room.into_string(), members })
 }

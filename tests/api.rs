@@ -1,0 +1,180 @@
+//! The HTTP publish API against the real hub: success, every error status, batches, idempotency.
+
+use std::time::Duration;
+
+use e2e::hub::TOKEN;
+use e2e::{TestClient, TestHub};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// POSTs `body` as JSON to `path` with the publish token; returns the status and the JSON body.
+async fn post(hub: &TestHub, path: &str, body: &Value) -> (StatusCode, Value) {
+    send(reqwest::Client::new().post(format!("{}{path}", hub.url)).bearer_auth(TOKEN).json(body)).await
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    let response = request.send().await.expect("the hub answers");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: the body is JSON: {text:?}"));
+    (status, body)
+}
+
+fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
+    let (actual, body) = answer;
+    assert_eq!(*actual, status, "{body}");
+    assert_eq!(body["ok"], false, "{body}");
+    assert_eq!(body["error"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_reaches_rooms_and_namespaces() {
+    let hub = TestHub::start().await;
+    let mut lobby = TestClient::connect(&hub.url).await;
+    lobby.join("lobby").await;
+    let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({})).await.unwrap();
+
+    let answer =
+        post(&hub, "/api/publish", &json!({"event": "foo", "data": {"n": 1}, "rooms": ["lobby"]})).await;
+    assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 1})));
+    let published = lobby.expect_published("foo").await;
+    assert_eq!((published.data, published.route.room.as_deref()), (json!({"n": 1}), Some("lobby")));
+
+    let answer =
+        post(&hub, "/api/publish", &json!({"event": "order", "data": 7, "namespace": "/orders"})).await;
+    assert_eq!(answer.1, json!({"ok": true, "delivered": 1}));
+    assert_eq!(orders.expect_published("order").await.route.namespace, "/orders");
+    lobby.expect_no_event("order", Duration::from_millis(200)).await;
+
+    let answer = post(&hub, "/api/publish", &json!({"event": "x", "namespace": "/nobody-here"})).await;
+    assert_eq!(answer.1, json!({"ok": true, "delivered": 0}), "a namespace nobody joined");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_json_with_its_status() {
+    let hub = TestHub::start_with(|config| {
+        config.max_payload = 2048;
+        config.publish_rate_limit = 1;
+        config.publish_rate_burst = 3;
+    })
+    .await;
+    let url = format!("{}/api/publish", hub.url);
+    let client = reqwest::Client::new();
+    let good = json!({"event": "foo", "data": 1});
+
+    let missing = send(client.post(&url).json(&good)).await;
+    assert_error(&missing, StatusCode::UNAUTHORIZED, "unauthorized");
+    let response = client.post(&url).json(&good).send().await.unwrap();
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_error(
+        &send(client.post(&url).bearer_auth("wrong").json(&good)).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+
+    let text = client.post(&url).bearer_auth(TOKEN).header("content-type", "text/plain").body("{}");
+    assert_error(&send(text).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+
+    // Requests with the right token draw on the client's bucket (burst 3): the 4th one is refused.
+    let broken =
+        client.post(&url).bearer_auth(TOKEN).header("content-type", "application/json").body("{nope");
+    assert_error(&send(broken).await, StatusCode::BAD_REQUEST, "bad_request");
+    let too_large = json!({"event": "big", "data": "x".repeat(4096)});
+    assert_error(&post(&hub, "/api/publish", &too_large).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    assert_error(&post(&hub, "/api/publish", &good).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_fields_are_refused_like_the_publish_event() {
+    let hub = TestHub::start_with(|config| config.publish_rate_limit = 1000).await;
+    for body in [
+        json!({"event": "", "data": 1}),
+        json!({"event": "publish"}),
+        json!({"event": "foo", "rooms": [""]}),
+        json!({"event": "foo", "rooms": "lobby"}),
+        json!({"event": "foo", "namespace": "/bad name"}),
+        json!({"data": 1}),
+        json!([1, 2]),
+    ] {
+        assert_error(&post(&hub, "/api/publish", &body).await, StatusCode::BAD_REQUEST, "bad_request");
+    }
+    let many: Vec<String> = (0..=100).map(|i| i.to_string()).collect();
+    let answer = post(&hub, "/api/publish", &json!({"event": "foo", "rooms": many})).await;
+    assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_publishes_each_message_and_answers_for_each() {
+    let hub = TestHub::start().await;
+    let mut lobby = TestClient::connect(&hub.url).await;
+    lobby.join("lobby").await;
+    let _other = TestClient::connect(&hub.url).await;
+
+    let batch = json!({"messages": [
+        {"event": "a", "data": 1, "rooms": ["lobby"]},
+        {"event": "chat", "data": 2},
+        {"event": "b", "data": 3},
+        "not a message",
+    ]});
+    let (status, body) = post(&hub, "/api/batch", &batch).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let results = body["results"].as_array().expect("results");
+    assert_eq!(body["ok"], true);
+    assert_eq!(results[0], json!({"ok": true, "delivered": 1}));
+    assert_eq!((results[1]["ok"].clone(), results[1]["error"].clone()), (json!(false), json!("bad_request")));
+    assert_eq!(results[2], json!({"ok": true, "delivered": 2}));
+    assert_eq!(results[3]["error"], "bad_request");
+    assert_eq!(lobby.expect_published("a").await.data, json!(1));
+    assert_eq!(lobby.expect_published("b").await.data, json!(3));
+
+    let too_many: Vec<Value> = (0..101).map(|n| json!({"event": "n", "data": n})).collect();
+    let answer = post(&hub, "/api/batch", &json!({"messages": too_many})).await;
+    assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
+    lobby.expect_no_event("n", Duration::from_millis(200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_idempotency_key_is_not_delivered_again() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let url = format!("{}/api/publish", hub.url);
+    let client = reqwest::Client::new();
+    let request = |key: &str, data: u32| {
+        client
+            .post(&url)
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", key)
+            .json(&json!({"event": "job", "data": data}))
+    };
+
+    assert_eq!(send(request("run-1", 1)).await, (StatusCode::OK, json!({"ok": true, "delivered": 1})));
+    assert_eq!(subscriber.expect_published("job").await.data, json!(1));
+    // The cron job retries: same key, same answer, no second delivery (even with another body).
+    assert_eq!(send(request("run-1", 1)).await, (StatusCode::OK, json!({"ok": true, "delivered": 1})));
+    assert_eq!(send(request("run-1", 2)).await.1, json!({"ok": true, "delivered": 1}));
+    subscriber.expect_no_event("job", Duration::from_millis(300)).await;
+
+    assert_eq!(send(request("run-2", 3)).await.0, StatusCode::OK);
+    assert_eq!(subscriber.expect_published("job").await.data, json!(3), "a new key is a new publish");
+
+    let batch = |key: &str| {
+        client
+            .post(format!("{}/api/batch", hub.url))
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", key)
+            .json(&json!({"messages": [{"event": "batched"}]}))
+    };
+    let first = send(batch("run-1")).await;
+    assert_eq!(first.1["results"][0]["delivered"], 1, "keys are per endpoint");
+    assert_eq!(send(batch("run-1")).await, first);
+    subscriber.expect_published("batched").await;
+    subscriber.expect_no_event("batched", Duration::from_millis(300)).await;
+
+    let refused =
+        client.post(&url).bearer_auth(TOKEN).header("Idempotency-Key", "k").json(&json!({"event": "chat"}));
+    assert_error(&send(refused).await, StatusCode::BAD_REQUEST, "bad_request");
+    let retried =
+        client.post(&url).bearer_auth(TOKEN).header("Idempotency-Key", "k").json(&json!({"event": "ok"}));
+    assert_eq!(send(retried).await.0, StatusCode::OK, "a refused request does not burn its key");
+}

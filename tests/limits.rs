@@ -1,0 +1,94 @@
+//! Limits that protect everyone else: connections, message size, and rates. Each test checks that the
+//! hub keeps serving the other clients meanwhile.
+
+use std::time::Duration;
+
+use e2e::{TestClient, TestHub, raw};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_after_the_limit_is_refused_and_the_others_are_unaffected() {
+    let hub = TestHub::start_with(|config| config.max_connections = 2).await;
+    let first = TestClient::connect(&hub.url).await;
+    let second = TestClient::connect(&hub.url).await;
+    let message = TestClient::connect_error(&hub.url, "/", json!({})).await;
+    assert_eq!(message, "the hub is full: it accepts at most 2 connections");
+    assert_eq!(first.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
+    assert_eq!(second.ack("echo", vec![json!(2)]).await, vec![json!(2)]);
+
+    first.disconnect().await;
+    let mut replacement = None;
+    for _ in 0..50 {
+        if let Ok(client) = TestClient::connect_with(&hub.url, "/", json!({})).await {
+            replacement = Some(client);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let replacement = replacement.expect("a freed place is taken again");
+    assert_eq!(replacement.ack("echo", vec![json!(3)]).await, vec![json!(3)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_max_payload_is_refused_and_a_huge_one_drops_only_its_sender() {
+    let hub = TestHub::start_with(|config| config.max_payload = 4096).await;
+    let publisher = TestClient::publisher(&hub.url).await;
+    let mut bystander = TestClient::connect(&hub.url).await;
+
+    let ack = publisher.request("publish", json!({"event": "big", "data": "x".repeat(5000)})).await;
+    assert_eq!((ack["ok"].clone(), ack["error"].clone()), (json!(false), json!("too_large")), "{ack}");
+    let ack = publisher.request("publish", json!({"event": "fits", "data": "x".repeat(3000)})).await;
+    assert_eq!(ack["delivered"], 1);
+    bystander.expect_published("fits").await;
+
+    // Over twice the limit the frame is not even read: that socket's connection is closed.
+    let mut ws = raw::connect(hub.port).await.unwrap();
+    raw::send(&mut ws, &format!(r#"420["echo","{}"]"#, "y".repeat(10_000))).await.unwrap();
+    assert!(raw::next_text(&mut ws).await.is_err(), "the connection is closed");
+    assert_eq!(bystander.ack("echo", vec![json!("still here")]).await, vec![json!("still here")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_and_publish_beyond_their_rate_are_refused_per_socket() {
+    let hub = TestHub::start_with(|config| {
+        config.rate_burst = 5;
+        config.rate_limit = 1;
+        config.publish_rate_burst = 3;
+        config.publish_rate_limit = 1;
+    })
+    .await;
+    let chatty = TestClient::connect(&hub.url).await;
+    let mut calm = TestClient::connect(&hub.url).await;
+    chatty.join("r").await;
+    calm.join("r").await;
+
+    let mut codes = Vec::new();
+    for n in 0..7 {
+        let ack = chatty.request("chat", json!({"room": "r", "text": format!("{n}")})).await;
+        codes.push(ack["error"].as_str().unwrap_or("ok").to_owned());
+    }
+    assert_eq!(codes, ["ok", "ok", "ok", "ok", "ok", "rate_limited", "rate_limited"]);
+    let refused = chatty.request("chat", json!({"room": "r", "text": "again"})).await;
+    assert!(refused["message"].as_str().unwrap().contains("at most 1 messages per second"), "{refused}");
+    // Another socket has its own bucket.
+    assert_eq!(calm.request("chat", json!({"room": "r", "text": "calm"})).await["ok"], true);
+    for _ in 0..5 {
+        calm.expect_event("chat").await;
+    }
+
+    let publisher = TestClient::publisher(&hub.url).await;
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let ack = publisher.request("publish", json!({"event": "tick", "rooms": ["r"]})).await;
+        codes.push(ack["error"].as_str().unwrap_or("ok").to_owned());
+    }
+    assert_eq!(codes, ["ok", "ok", "ok", "rate_limited"]);
+    let direct = publisher.request("direct", json!(1)).await;
+    assert_eq!(direct["error"], "rate_limited", "direct emits count as publishes");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        publisher.request("publish", json!({"event": "tick"})).await["ok"],
+        true,
+        "the bucket refills"
+    );
+}
