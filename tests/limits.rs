@@ -107,14 +107,20 @@ async fn a_client_that_stops_reading_loses_events_instead_of_growing_the_hub() {
     let chunk = "z".repeat(32 * 1024);
     let (events, mut delivered) = (1000, 0);
     for n in 0..events {
-        let ack = publisher.request("publish", json!({"event": "bulk", "data": [n, chunk], "rooms": ["room"]})).await;
+        let ack = publisher
+            .request("publish", json!({"event": "bulk", "data": [n, chunk], "rooms": ["room"]}))
+            .await;
         delivered += ack["delivered"].as_u64().expect("delivered");
     }
     // 32 MiB for the stalled client: more than the kernel's socket buffers and its 128-packet queue hold.
     assert!(delivered < 2 * events, "events for the stalled client were dropped, not queued: {delivered}");
     assert!(delivered > events, "the stalled client got some before its buffers filled: {delivered}");
     for n in 0..events {
-        assert_eq!(reader.expect_published("bulk").await.data[0], json!(n), "the reading client lost nothing");
+        assert_eq!(
+            reader.expect_published("bulk").await.data[0],
+            json!(n),
+            "the reading client lost nothing"
+        );
     }
     assert_eq!(reader.ack("echo", vec![json!("ok")]).await, vec![json!("ok")]);
     drop(stalled);
