@@ -125,3 +125,24 @@ async fn a_client_that_stops_reading_loses_events_instead_of_growing_the_hub() {
     assert_eq!(reader.ack("echo", vec![json!("ok")]).await, vec![json!("ok")]);
     drop(stalled);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_beyond_the_limit_are_refused_and_made_up_names_cost_nothing() {
+    let hub = TestHub::start_with(|config| config.max_namespaces = 3).await;
+    let a = TestClient::connect_with(&hub.url, "/a", json!({})).await.unwrap();
+    for bad in ["/bad.name", "/sp ace", "/also.bad"] {
+        assert!(TestClient::connect_error(&hub.url, bad, json!({})).await.starts_with("namespace must be"));
+    }
+    // Had the refused names stayed allocated, `/`, `/a` and one of them would fill the 3 places.
+    let _b = TestClient::connect_with(&hub.url, "/b", json!({})).await.expect("invalid names left no trace");
+    for _ in 0..2 {
+        let message = TestClient::connect_error(&hub.url, "/c", json!({})).await;
+        assert!(message.starts_with("too many namespaces in use (at most 3)"), "{message}");
+    }
+    assert!(
+        TestClient::connect_with(&hub.url, "/a", json!({})).await.is_ok(),
+        "existing namespaces still work"
+    );
+    assert_eq!(a.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
+    assert!(TestClient::connect_with(&hub.url, "/", json!({})).await.is_ok());
+}

@@ -17,6 +17,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 /// Default most connected sockets at once.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
+/// Default most namespaces (`/` included).
+pub const DEFAULT_MAX_NAMESPACES: usize = 1000;
 /// Default largest message: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
 /// Default sustained rate of `chat` per socket, and of publishes per publisher (and API client address).
@@ -84,6 +86,10 @@ pub struct Settings {
     /// Most sockets connected at once; the next connection is refused [default: 100000].
     #[arg(long, env = "HUB_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+
+    /// Most namespaces in use, `/` included; connecting to a new one beyond it is refused [default: 1000].
+    #[arg(long, env = "HUB_MAX_NAMESPACES", value_name = "N")]
+    pub max_namespaces: Option<usize>,
 
     /// Largest message in bytes, from a socket or to the HTTP API [default: 1048576].
     #[arg(long, env = "HUB_MAX_PAYLOAD", value_name = "BYTES")]
@@ -159,6 +165,7 @@ pub struct Config {
     pub allowed_origins: Option<Vec<String>>,
     pub jwt_secret: Option<String>,
     pub max_connections: usize,
+    pub max_namespaces: usize,
     pub max_payload: usize,
     pub rate_limit: u32,
     pub rate_burst: u32,
@@ -198,6 +205,7 @@ impl Config {
             jwt_secret: pick(&cli.jwt_secret, &file.jwt_secret),
             max_connections: pick(&cli.max_connections, &file.max_connections)
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            max_namespaces: pick(&cli.max_namespaces, &file.max_namespaces).unwrap_or(DEFAULT_MAX_NAMESPACES),
             max_payload: pick(&cli.max_payload, &file.max_payload).unwrap_or(DEFAULT_MAX_PAYLOAD),
             rate_limit: pick(&cli.rate_limit, &file.rate_limit).unwrap_or(DEFAULT_RATE_LIMIT),
             rate_burst: pick(&cli.rate_burst, &file.rate_burst).unwrap_or(DEFAULT_RATE_BURST),
@@ -224,6 +232,7 @@ impl Config {
             allowed_origins: None,
             jwt_secret: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_namespaces: DEFAULT_MAX_NAMESPACES,
             max_payload: DEFAULT_MAX_PAYLOAD,
             rate_limit: DEFAULT_RATE_LIMIT,
             rate_burst: DEFAULT_RATE_BURST,
@@ -247,6 +256,9 @@ impl Config {
         }
         if self.max_connections == 0 {
             return invalid("max-connections", "must be at least 1");
+        }
+        if self.max_namespaces == 0 {
+            return invalid("max-namespaces", "must be at least 1 (`/`)");
         }
         if self.max_payload < 1024 {
             return invalid("max-payload", "must be at least 1024 bytes");
@@ -306,6 +318,7 @@ impl Config {
             ),
             ("jwt-secret", masked(&self.jwt_secret).map(|s| quote(&s))),
             ("max-connections", Some(self.max_connections.to_string())),
+            ("max-namespaces", Some(self.max_namespaces.to_string())),
             ("max-payload", Some(self.max_payload.to_string())),
             ("rate-limit", Some(self.rate_limit.to_string())),
             ("rate-burst", Some(self.rate_burst.to_string())),

@@ -18,6 +18,8 @@ use crate::metrics;
 pub struct Limits {
     max_connections: usize,
     connected: AtomicUsize,
+    /// Most namespaces in use, `/` included.
+    pub max_namespaces: usize,
     /// Largest message, in bytes.
     pub max_payload: usize,
     chat: Quota,
@@ -68,6 +70,7 @@ impl Limits {
         Self {
             max_connections: config.max_connections,
             connected: AtomicUsize::new(0),
+            max_namespaces: config.max_namespaces,
             max_payload: config.max_payload,
             chat: quota(config.rate_limit, config.rate_burst),
             publish,

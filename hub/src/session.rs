@@ -82,10 +82,11 @@ pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
 
 async fn admit<A: Adapter>(
     socket: SocketRef<A>,
+    io: SocketIo<A>,
     TryData(auth): TryData<ConnectAuth>,
     State(hub): State<HubState>,
 ) -> Result<(), ConnectRefusal> {
-    NamespacePath::parse(socket.ns()).map_err(|r| ConnectRefusal::Namespace(r.message))?;
+    admit_namespace(&socket, &io, &hub)?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
     let identity = identify(&hub, auth, &socket.id.to_string()).inspect_err(|refusal| {
         tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
@@ -98,6 +99,34 @@ async fn admit<A: Adapter>(
     socket.extensions.insert(hub.limits.socket_rate());
     handlers::register(&socket);
     Ok(())
+}
+
+/// Refuses a namespace with an invalid name, or a new one beyond `max-namespaces`.
+///
+/// socketioxide creates a dynamic namespace before this check runs and would keep it forever, so a
+/// refused namespace that nobody uses is deleted again: names that clients make up cost nothing.
+fn admit_namespace<A: Adapter>(
+    socket: &SocketRef<A>,
+    io: &SocketIo<A>,
+    hub: &HubState,
+) -> Result<(), ConnectRefusal> {
+    let path = socket.ns();
+    if path == "/" {
+        return Ok(());
+    }
+    let refusal = match NamespacePath::parse(path) {
+        Err(r) => ConnectRefusal::Namespace(r.message),
+        Ok(_) if io.nsps().len() > hub.limits.max_namespaces => ConnectRefusal::Namespace(format!(
+            "too many namespaces in use (at most {}); connect to an existing one",
+            hub.limits.max_namespaces
+        )),
+        Ok(_) => return Ok(()),
+    };
+    if io.of(path).is_some_and(|ns| ns.sockets().is_empty()) {
+        io.delete_ns(path);
+    }
+    tracing::warn!(sid = %socket.id, ns = path, "connection refused: {refusal}");
+    Err(refusal)
 }
 
 /// Who the auth payload says the socket is: a publisher (the publish token), a user vouched for by a
