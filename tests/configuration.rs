@@ -133,3 +133,27 @@ async fn settings_from_the_file_are_applied() {
     let open: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
     assert_eq!((open["pingInterval"].as_u64(), open["pingTimeout"].as_u64()), (Some(7000), Some(3000)));
 }
+
+#[tokio::test]
+async fn static_dir_replaces_the_demo_page() {
+    let dir = std::env::temp_dir().join(format!("hub-static-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<h1>my app</h1>").unwrap();
+    let args = ["--bind", "127.0.0.1:0", "--publish-token", "t", "--static-dir", dir.to_str().unwrap()];
+    let hub = HubProcess::start(&args, &[]).await;
+    let page = reqwest::get(format!("{}/", hub.url)).await.unwrap().text().await.unwrap();
+    assert_eq!(page, "<h1>my app</h1>");
+    let client = reqwest::get(format!("{}/vendor/socket.io.min.js", hub.url)).await.unwrap();
+    assert_eq!(client.status(), 200, "the socket.io client stays available");
+    assert_eq!(reqwest::get(format!("{}/missing.html", hub.url)).await.unwrap().status(), 404);
+
+    let not_a_dir = hub_exit(&["--static-dir", "/nonexistent-dir"]).await;
+    assert!(not_a_dir.contains("invalid setting static-dir"), "{not_a_dir}");
+}
+
+/// Runs `hub` with `args`, expecting it to refuse to start; returns its stderr.
+async fn hub_exit(args: &[&str]) -> String {
+    let output = hub(args, &[]).await;
+    assert_eq!(output.status.code(), Some(2));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
