@@ -39,3 +39,6 @@ cargo test --workspace --locked
 
 echo "==> Node tests (official socket.io-client, and the demo page in Chromium)"
 (cd tests/node && npm test)
+
+echo "==> Benchmark smoke run (small N, debug build: keeps the tools working; numbers not meaningful)"
+bench/run.sh --smoke --debug

@@ -1,0 +1,106 @@
+//! `loadgen`: drives a Socket.IO server with thousands of bare Engine.IO websocket clients on loopback
+//! and prints what it measured as one JSON line; `loadgen table` turns such lines into Markdown.
+
+mod conn;
+mod probe;
+mod report;
+mod scenarios;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::report::Report;
+use crate::scenarios::Setup;
+
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs one scenario against a server and prints a JSON report.
+    Run(RunArgs),
+    /// Prints the Markdown table of JSON reports (one per line) read from files.
+    Table { files: Vec<PathBuf> },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Scenario {
+    Idle,
+    Fanout,
+    Saturate,
+    Echo,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(long, value_enum)]
+    scenario: Scenario,
+    /// The server, as 127.0.0.1:PORT.
+    #[arg(long)]
+    server: SocketAddr,
+    /// A name for the server in the report.
+    #[arg(long)]
+    name: String,
+    /// The server's process id, to read its memory and CPU.
+    #[arg(long)]
+    pid: Option<u32>,
+    /// The publish token.
+    #[arg(long, default_value = "bench-token")]
+    token: String,
+    /// Connections (subscribers, or echo clients).
+    #[arg(long, default_value_t = 1000)]
+    clients: usize,
+    /// How long the traffic lasts, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Padding bytes in each published event or echo.
+    #[arg(long, default_value_t = 64)]
+    payload: usize,
+    /// Publishes per second (`fanout`).
+    #[arg(long, default_value_t = 5)]
+    rate: u32,
+    /// Publishes in flight (`saturate`).
+    #[arg(long, default_value_t = 16)]
+    window: usize,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Run(args) => {
+            let setup = Setup {
+                server: args.server,
+                server_name: args.name,
+                server_pid: args.pid,
+                token: args.token,
+                clients: args.clients,
+                duration: Duration::from_secs_f64(args.seconds),
+                payload: args.payload,
+            };
+            let report = match args.scenario {
+                Scenario::Idle => scenarios::idle(&setup).await?,
+                Scenario::Fanout => scenarios::fanout(&setup, args.rate).await?,
+                Scenario::Saturate => scenarios::saturate(&setup, args.window).await?,
+                Scenario::Echo => scenarios::echo(&setup).await?,
+            };
+            println!("{}", serde_json::to_string(&report)?);
+        }
+        Command::Table { files } => {
+            let mut reports = Vec::new();
+            for file in files {
+                for line in std::fs::read_to_string(&file)?.lines().filter(|l| !l.trim().is_empty()) {
+                    reports.push(serde_json::from_str::<Report>(line)?);
+                }
+            }
+            print!("{}", report::table(&reports));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,58 @@
+//! Measurements beside the traffic: the server's memory and CPU (from `/proc`), this process's own CPU,
+//! and how late its event loop runs, so a report can say when the load generator was the bottleneck.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The server process's resident memory, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU time a process has used so far (user + system).
+pub fn cpu_of(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // SAFETY: sysconf has no preconditions.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Some(Duration::from_millis(ticks * 1000 / per_second))
+}
+
+/// CPU time this process has used so far.
+pub fn own_cpu() -> Duration {
+    cpu_of(std::process::id()).unwrap_or_default()
+}
+
+/// Watches the event loop: a task that asks to wake every 10 ms and records how late it wakes.
+pub struct LagMonitor {
+    worst_us: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LagMonitor {
+    pub fn start() -> Self {
+        let worst_us = Arc::new(AtomicU64::new(0));
+        let worst = worst_us.clone();
+        let task = tokio::spawn(async move {
+            let period = Duration::from_millis(10);
+            loop {
+                let asked = Instant::now();
+                tokio::time::sleep(period).await;
+                let late = asked.elapsed().saturating_sub(period).as_micros() as u64;
+                worst.fetch_max(late, Ordering::Relaxed);
+            }
+        });
+        Self { worst_us, task }
+    }
+
+    /// The worst lateness seen, in milliseconds.
+    pub fn stop(self) -> f64 {
+        self.task.abort();
+        self.worst_us.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}

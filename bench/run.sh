@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The benchmark suite: the same scenarios against three servers in turn, on loopback, in one run:
+#   hub      this project (release build)
+#   node     the official socket.io v4 package serving the same contract (bench/node/server.mjs)
+#   ceiling  a minimal hand-written Rust broadcaster (bench/loadgen/src/bin/ceiling.rs)
+# Each scenario gets a fresh server process. Reports (JSON lines) go to bench/results/suite.jsonl and the
+# table of medians, with the hub's ratios to node and to the ceiling, to bench/results/suite.md (for
+# --smoke: target/bench-smoke/, out of the repository).
+#
+# Usage: bench/run.sh [--smoke] [--runs N] [--debug]
+#   --smoke  small N and short runs, to keep the tools working (CI runs this with --debug)
+#   --debug  use the debug builds that `cargo build --workspace --bins` made, instead of a release build
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=full runs=3 profile=release
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) mode=smoke; runs=1 ;;
+        --runs) runs="$2"; shift ;;
+        --debug) profile=debug ;;
+        *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+# Every connection is a file descriptor in the load generator and in the server.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "open files limit: $(ulimit -n)" >&2
+
+if [ "$profile" = release ]; then cargo build --release --locked -p hub -p loadgen; fi
+(cd bench/node && npm ci --no-audit --no-fund --loglevel=error)
+bin="target/$profile"
+
+if [ "$mode" = smoke ]; then
+    scenarios=("idle --clients 200" "fanout --clients 200 --rate 5 --seconds 2"
+        "saturate --clients 50 --window 16 --seconds 2" "echo --clients 10 --seconds 2")
+else
+    scenarios=("idle --clients 10000" "fanout --clients 10000 --rate 5 --seconds 10"
+        "saturate --clients 1000 --window 16 --seconds 10 --payload 64" "echo --clients 50 --seconds 10")
+fi
+
+log=$(mktemp)
+server_pid=""
+cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null; rm -f "$log"; }
+trap cleanup EXIT
+
+# Starts server $1 on a free port; sets server_pid and port.
+start() {
+    : >"$log"
+    case "$1" in
+        hub) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-token \
+                --publish-rate-limit 1000000 --publish-rate-burst 1000000 2>"$log" & ;;
+        node) node bench/node/server.mjs 0 bench-token >"$log" 2>&1 & ;;
+        ceiling) "$bin/ceiling" 0 >"$log" 2>&1 & ;;
+    esac
+    server_pid=$!
+    port=""
+    for _ in $(seq 100); do
+        port=$(grep -oE 'listening on (http://127\.0\.0\.1:)?[0-9]+' "$log" | grep -oE '[0-9]+$' | head -1) || true
+        [ -n "$port" ] && return 0
+        sleep 0.1
+    done
+    echo "bench/run.sh: $1 did not start:" >&2
+    cat "$log" >&2
+    exit 1
+}
+
+stop() {
+    kill "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
+
+results=bench/results
+if [ "$mode" = smoke ]; then results=target/bench-smoke; fi
+mkdir -p "$results"
+out="$results/suite.jsonl"
+: >"$out"
+for run in $(seq "$runs"); do
+    for server in hub node ceiling; do
+        for scenario in "${scenarios[@]}"; do
+            start "$server"
+            echo "run $run/$runs: $server $scenario" >&2
+            # shellcheck disable=SC2086 # the scenario is a list of flags
+            "$bin/loadgen" run --scenario $scenario --server "127.0.0.1:$port" --name "$server" \
+                --pid "$server_pid" | tee -a "$out"
+            stop
+        done
+    done
+done
+
+{
+    echo "# Benchmark suite ($mode)"
+    echo
+    echo "Command: \`bench/run.sh $([ "$mode" = smoke ] && echo --smoke) --runs $runs\`, $(nproc) cores," \
+        "$(date -u +%Y-%m-%d), $profile build, node $(node --version). Medians of $runs runs."
+    "$bin/loadgen" table "$out"
+} >"$results/suite.md"
+echo "wrote $results/suite.md" >&2
