@@ -93,7 +93,7 @@ done
 {
     echo "# Benchmark suite ($mode)"
     echo
-    echo "Command: \`bench/run.sh $([ "$mode" = smoke ] && echo --smoke) --runs $runs\`, $(nproc) cores," \
+    echo "Command: \`bench/run.sh$([ "$mode" = smoke ] && echo " --smoke") --runs $runs\`, $(nproc) cores," \
         "$(date -u +%Y-%m-%d), $profile build, node $(node --version). Medians of $runs runs."
     "$bin/loadgen" table "$out"
 } >"$results/suite.md"

@@ -41,10 +41,17 @@ async fn serve(stream: TcpStream, id: u64, rooms: Rooms) {
     let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else { return };
     let (mut sink, mut source) = ws.split();
     let (queue, mut outbox) = mpsc::channel::<Utf8Bytes>(QUEUE);
+    // Writes whatever is queued, then flushes once: one syscall for a burst, not one per frame.
     let writer = tokio::spawn(async move {
         while let Some(frame) = outbox.recv().await {
-            if sink.send(Message::Text(frame)).await.is_err() {
-                break;
+            let mut frame = Some(frame);
+            while let Some(next) = frame.take().or_else(|| outbox.try_recv().ok()) {
+                if sink.feed(Message::Text(next)).await.is_err() {
+                    return;
+                }
+            }
+            if sink.flush().await.is_err() {
+                return;
             }
         }
     });
