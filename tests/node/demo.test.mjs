@@ -44,11 +44,14 @@ after(async () => {
   await rm(runtimeDir, { recursive: true, force: true });
 });
 /** Closes every open page, once it is sure none of them had a script error. */
-async function closePages() {
-  for (const page of pages) assert.deepEqual(page.errors, [], "no script errors on the page");
+async function closePages(t) {
+  for (const page of pages) {
+    assert.deepEqual(page.errors, [], "no script errors on the page");
+    for (const note of page.transportNotes) t?.diagnostic?.(`recovered: ${note}`);
+  }
   await Promise.all(pages.splice(0).map((page) => page.close()));
 }
-afterEach(closePages);
+afterEach((t) => closePages(t));
 
 describe("the demo page", () => {
   let hub;
@@ -198,7 +201,7 @@ describe("the demo page", () => {
     await screenshot(page.page, "refused-name");
   });
 
-  test("desktop and phone layouts fit their screens", async () => {
+  test("desktop and phone layouts fit their screens", async (t) => {
     for (const [name, viewport] of [
       ["desktop", { width: 1366, height: 820 }],
       ["phone", { width: 390, height: 844 }],
@@ -229,7 +232,7 @@ describe("the demo page", () => {
         assert.ok(await page.page.locator(selector).isVisible(), `${name}: ${selector} is visible`);
       }
       await screenshot(page.page, `layout-${name}`);
-      await closePages();
+      await closePages(t);
     }
   });
 });
