@@ -14,14 +14,21 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use crate::delivery;
+use crate::room_sizes::RoomSizes;
 
 /// The rooms, by namespace, whose `members` event is scheduled and not yet sent.
 #[derive(Debug, Default)]
 pub struct Presence {
     pending: Mutex<HashSet<(String, String)>>,
+    /// The hub's own room sizes (a lone hub); `None`: ask the adapter.
+    room_sizes: Option<Arc<RoomSizes>>,
 }
 
 impl Presence {
+    pub fn new(room_sizes: Option<Arc<RoomSizes>>) -> Self {
+        Self { pending: Mutex::default(), room_sizes }
+    }
+
     /// Records that `socket` joined or left `room` (in its namespace); the room's members hear of it soon.
     pub fn changed<A: Adapter>(self: &Arc<Self>, socket: &SocketRef<A>, room: &str) {
         let key = (socket.ns().to_owned(), room.to_owned());
@@ -35,17 +42,21 @@ impl Presence {
             // Unscheduled before counting: a change from here on schedules a fresh count.
             presence.pending.lock().expect("presence lock poisoned").remove(&key);
             let (_, room) = key;
-            announce(&socket, room).await;
+            announce(&socket, room, presence.room_sizes.as_deref()).await;
         });
     }
 }
 
 /// Counts `room` and sends the count to its members. `socket` may have disconnected meanwhile: it only
 /// names the namespace, and is not excluded from the selection.
-async fn announce<A: Adapter>(socket: &SocketRef<A>, room: String) {
-    let members = match delivery::count(|| socket.within(room.clone())).await {
-        Ok(counted) if counted.value == 0 => return,
-        Ok(counted) => counted.value,
+async fn announce<A: Adapter>(socket: &SocketRef<A>, room: String, sizes: Option<&RoomSizes>) {
+    let counted = match sizes {
+        Some(sizes) => Ok(sizes.size(socket.ns(), &room)),
+        None => delivery::count(|| socket.within(room.clone())).await.map(|counted| counted.value),
+    };
+    let members = match counted {
+        Ok(0) => return,
+        Ok(members) => members,
         Err(e) => {
             tracing::warn!(ns = socket.ns(), room, "member count not sent: {e}");
             return;

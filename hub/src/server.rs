@@ -79,7 +79,7 @@ impl Server {
 
         let limits = Arc::new(Limits::new(&config));
         let jwt = config.jwt_secret.as_deref().map(JwtVerifier::new);
-        let state = HubState::new(token, limits, jwt);
+        let state = HubState::new(token, limits, jwt, config.redis_url.is_none());
         // Messages up to twice max-payload are read and refused with `too_large`; larger ones close the
         // connection, so no client can make the hub buffer more than that.
         let hard_cap = config.max_payload.saturating_mul(2);

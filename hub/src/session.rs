@@ -20,6 +20,7 @@ use crate::handlers;
 use crate::jwt::{JwtError, JwtVerifier};
 use crate::limits::{ConnectionSlot, Limits};
 use crate::presence::Presence;
+use crate::room_sizes::RoomSizes;
 use crate::token::PublishToken;
 
 /// What the hub knows about a connected socket.
@@ -48,11 +49,21 @@ pub struct HubState {
     pub limits: Arc<Limits>,
     /// Set in JWT mode (`--jwt-secret`).
     pub jwt: Option<JwtVerifier>,
+    /// Room sizes kept by the hub; `None` in a cluster, where the adapter counts.
+    pub room_sizes: Option<Arc<RoomSizes>>,
 }
 
 impl HubState {
-    pub fn new(publish_token: PublishToken, limits: Arc<Limits>, jwt: Option<JwtVerifier>) -> Self {
-        Self { publish_token, presence: Arc::default(), limits, jwt }
+    /// The state of a lone hub (`alone`), or of one in a cluster.
+    pub fn new(
+        publish_token: PublishToken,
+        limits: Arc<Limits>,
+        jwt: Option<JwtVerifier>,
+        alone: bool,
+    ) -> Self {
+        let room_sizes = alone.then(Arc::<RoomSizes>::default);
+        let presence = Arc::new(Presence::new(room_sizes.clone()));
+        Self { publish_token, presence, limits, jwt, room_sizes }
     }
 }
 
@@ -170,8 +181,12 @@ async fn on_connect<A: Adapter>(
         // Frees its place under max-connections now, not whenever the last reference to it goes.
         socket.extensions.remove::<Arc<ConnectionSlot>>();
         // The socket is still in its rooms here; socketioxide removes it once this handler returns.
-        for room in socket.rooms() {
-            hub.presence.changed(&socket, &room);
+        let rooms: Vec<String> = socket.rooms().into_iter().map(|room| room.to_string()).collect();
+        if let Some(sizes) = &hub.room_sizes {
+            sizes.forget(&socket, &rooms);
+        }
+        for room in &rooms {
+            hub.presence.changed(&socket, room);
         }
     });
 }

@@ -83,7 +83,9 @@ impl Conn {
     }
 
     /// The two halves of the websocket, for a client that sends and receives at the same time.
-    pub fn into_split(self) -> (SplitSink<WebSocketStream<TcpStream>, Message>, SplitStream<WebSocketStream<TcpStream>>) {
+    pub fn into_split(
+        self,
+    ) -> (SplitSink<WebSocketStream<TcpStream>, Message>, SplitStream<WebSocketStream<TcpStream>>) {
         self.ws.split()
     }
 

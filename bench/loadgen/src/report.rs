@@ -113,18 +113,28 @@ impl Report {
     }
 }
 
+/// A column of the table: its title and how to read it from a report.
+type Metric = (&'static str, fn(&Report) -> Option<f64>);
+
 /// The medians of repeated runs as a Markdown table: each scenario's figures per server, with the hub's
 /// ratios to Node and to the ceiling.
 pub fn table(reports: &[Report]) -> String {
     let mut groups: BTreeMap<(String, usize), BTreeMap<String, Vec<&Report>>> = BTreeMap::new();
     for report in reports {
-        groups.entry((report.scenario.clone(), report.clients)).or_default().entry(report.server.clone()).or_default().push(report);
+        groups
+            .entry((report.scenario.clone(), report.clients))
+            .or_default()
+            .entry(report.server.clone())
+            .or_default()
+            .push(report);
     }
     let mut out = String::new();
     for ((scenario, clients), servers) in &groups {
-        let metrics: &[(&str, fn(&Report) -> Option<f64>)] = match scenario.as_str() {
+        let metrics: &[Metric] = match scenario.as_str() {
             "idle" => &[("connects/s", |r| r.connect_per_s), ("RSS KiB/conn", |r| r.rss_kib_per_conn)],
-            "echo" => &[("requests/s", |r| r.requests_per_s), ("p50 ms", |r| r.p50_ms), ("p99 ms", |r| r.p99_ms)],
+            "echo" => {
+                &[("requests/s", |r| r.requests_per_s), ("p50 ms", |r| r.p50_ms), ("p99 ms", |r| r.p99_ms)]
+            }
             _ => &[
                 ("deliveries/s", |r| r.deliveries_per_s),
                 ("lost", |r| r.lost.map(|l| l as f64)),
@@ -135,7 +145,11 @@ pub fn table(reports: &[Report]) -> String {
             ],
         };
         let _ = writeln!(out, "\n### {scenario}, {clients} clients\n");
-        let _ = writeln!(out, "| server | runs | {} | server CPU % | loadgen CPU % | loadgen lag max ms |", metrics.iter().map(|m| m.0).collect::<Vec<_>>().join(" | "));
+        let _ = writeln!(
+            out,
+            "| server | runs | {} | server CPU % | loadgen CPU % | loadgen lag max ms |",
+            metrics.iter().map(|m| m.0).collect::<Vec<_>>().join(" | ")
+        );
         let _ = writeln!(out, "|:---|---:|{}---:|---:|---:|", "---:|".repeat(metrics.len()));
         for (server, runs) in servers {
             let cells: Vec<String> = metrics.iter().map(|(_, get)| fmt(median(runs, *get))).collect();

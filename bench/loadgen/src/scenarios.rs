@@ -258,7 +258,11 @@ struct Measure {
 
 impl Measure {
     fn start(setup: &Setup) -> Self {
-        Self { server_cpu: setup.server_pid.and_then(probe::cpu_of), own_cpu: probe::own_cpu(), lag: LagMonitor::start() }
+        Self {
+            server_cpu: setup.server_pid.and_then(probe::cpu_of),
+            own_cpu: probe::own_cpu(),
+            lag: LagMonitor::start(),
+        }
     }
 
     fn finish(self, setup: &Setup, scenario: &str, wall: Duration, messages: u64) -> Report {

@@ -1,5 +1,6 @@
-//! `join` and `leave`: room membership, acked with the room's size afterwards. The room's other members
-//! hear of the change through [`presence`](crate::presence).
+//! `join` and `leave`: room membership, acked with the room's size afterwards (from
+//! [`room_sizes`](crate::room_sizes) on a lone hub, from the adapter in a cluster). The room's other
+//! members hear of the change through [`presence`](crate::presence).
 
 use hub_protocol::{ErrorCode, Rejection, RoomMembers, RoomName, events};
 use socketioxide::ParserError;
@@ -25,9 +26,15 @@ pub async fn join<A: Adapter>(
                 format!("your token does not allow room {:?}", room.as_str()),
             ));
         }
-        socket.join(room.as_str().to_owned());
+        let members = match &hub.room_sizes {
+            Some(sizes) => sizes.join(&socket, room.as_str()),
+            None => {
+                socket.join(room.as_str().to_owned());
+                count(&socket, &room).await?
+            }
+        };
         hub.presence.changed(&socket, room.as_str());
-        members(&socket, room).await
+        Ok(RoomMembers { room: room.into_string(), members })
     };
     reply(&socket, ack, events::JOIN, outcome.await);
 }
@@ -40,9 +47,15 @@ pub async fn leave<A: Adapter>(
 ) {
     let outcome = async {
         let room = parse(events::LEAVE, room)?;
-        socket.leave(room.as_str().to_owned());
+        let members = match &hub.room_sizes {
+            Some(sizes) => sizes.leave(&socket, room.as_str()),
+            None => {
+                socket.leave(room.as_str().to_owned());
+                count(&socket, &room).await?
+            }
+        };
         hub.presence.changed(&socket, room.as_str());
-        members(&socket, room).await
+        Ok(RoomMembers { room: room.into_string(), members })
     };
     reply(&socket, ack, events::LEAVE, outcome.await);
 }
@@ -51,7 +64,7 @@ fn parse(event: &str, room: Result<String, ParserError>) -> Result<RoomName, Rej
     RoomName::parse(room.map_err(|_| malformed(event, "one argument: the room name as a string"))?)
 }
 
-async fn members<A: Adapter>(socket: &SocketRef<A>, room: RoomName) -> Result<RoomMembers, Rejection> {
-    let members = delivery::count(|| socket.within(room.as_str().to_owned())).await?.value;
-    Ok(RoomMembers { room: room.into_string(), members })
+/// The room's size from the adapter (in a cluster: on every node).
+async fn count<A: Adapter>(socket: &SocketRef<A>, room: &RoomName) -> Result<usize, Rejection> {
+    Ok(delivery::count(|| socket.within(room.as_str().to_owned())).await?.value)
 }

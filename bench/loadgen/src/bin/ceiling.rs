@@ -67,7 +67,9 @@ async fn serve(stream: TcpStream, id: u64, rooms: Rooms) {
         let Some(rest) = text.strip_prefix("42") else { continue };
         let split = rest.find('[').unwrap_or(0);
         let (ack_id, body) = rest.split_at(split);
-        let Ok(serde_json::Value::Array(arguments)) = serde_json::from_str::<serde_json::Value>(body) else { continue };
+        let Ok(serde_json::Value::Array(arguments)) = serde_json::from_str::<serde_json::Value>(body) else {
+            continue;
+        };
         let reply = match arguments.first().and_then(|e| e.as_str()) {
             Some("join") => {
                 let room = arguments.get(1).and_then(|r| r.as_str()).unwrap_or_default().to_owned();
