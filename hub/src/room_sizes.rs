@@ -1,8 +1,8 @@
 //! Room sizes kept by a lone hub itself, so that `join`, `leave` and `members` know a room's size at once.
 //!
-//! socketioxide can only count a room by listing its sockets, so 10,000 sockets joining one room cost
-//! 50 million listed sockets: the connect rate fell from 4,396/s to 1,686/s in the `idle` benchmark
-//! (BENCHMARKS.md). In a cluster the sizes must be cluster-wide and still come from the adapter.
+//! socketioxide can only count a room by listing its sockets, so 10,000 sockets joining one room listed
+//! 50 million sockets: with that, the `idle` benchmark connected 1,686 sockets/s; with these sizes, 6,330
+//! (medians, BENCHMARKS.md). In a cluster the sizes must be cluster-wide and still come from the adapter.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
