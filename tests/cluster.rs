@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::binaries::{HubProcess, publish};
+use e2e::binaries::{HubProcess, publish, run_hub};
 use e2e::hub::TOKEN;
 use e2e::redis::RedisServer;
 use e2e::{TestClient, fake};
@@ -182,11 +182,8 @@ async fn nodes_serve_their_own_clients_without_redis_and_recover_when_it_returns
 async fn a_hub_whose_redis_is_unreachable_at_start_exits_with_a_clear_error() {
     let url = format!("redis://127.0.0.1:{}", fake::free_port().await);
     let started = Instant::now();
-    let output = tokio::process::Command::new(e2e::binaries::path("hub"))
-        .args(["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url])
-        .output()
-        .await
-        .expect("run hub");
+    let output =
+        run_hub(&["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url], &[]).await;
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("hub: cannot connect to Redis at {url}")), "{stderr}");

@@ -12,11 +12,7 @@ type Environment<'a> = Vec<(&'a str, &'a str)>;
 
 /// Runs `hub` with `args` and `env` (no other HUB_* variables) and waits for it to exit.
 async fn hub(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::new(binaries::path("hub"));
-    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HUB_")) {
-        command.env_remove(name);
-    }
-    command.args(args).envs(env.iter().copied()).output().await.expect("run hub")
+    binaries::run_hub(args, env).await
 }
 
 /// The value of `key` in `--print-config` output.

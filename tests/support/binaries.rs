@@ -50,6 +50,21 @@ pub async fn publish(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -
         .expect("publish runs")
 }
 
+/// The `hub` binary, with none of the `HUB_*` settings of the environment the tests run in.
+fn hub_command() -> Command {
+    let mut command = Command::new(path("hub"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HUB_")) {
+        command.env_remove(name);
+    }
+    command
+}
+
+/// Runs `hub` with `args` and `env` until it exits (for runs that must refuse to start or only print).
+pub async fn run_hub(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let run = hub_command().args(args).envs(env.iter().copied()).stdin(Stdio::null()).output();
+    tokio::time::timeout(Duration::from_secs(30), run).await.expect("hub exits").expect("hub runs")
+}
+
 /// A `hub` process whose log is collected.
 pub struct HubProcess {
     child: Child,
@@ -62,11 +77,8 @@ impl HubProcess {
     /// Starts `hub` with `args` and `env` (add `--bind 127.0.0.1:0` for a free port) and waits for its
     /// "listening" line.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = Command::new(path("hub"))
+        let mut child = hub_command()
             .args(args)
-            .env_remove("HUB_BIND")
-            .env_remove("HUB_PUBLISH_TOKEN")
-            .env_remove("HUB_TOKEN_FILE")
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
