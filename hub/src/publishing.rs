@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use hub_protocol::names::parse_target_rooms;
 use hub_protocol::{EventName, PublishAck, PublishRequest, Rejection, RoomName, Route};
-use serde::Serialize;
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
@@ -122,13 +121,4 @@ pub fn published(
         }
     }
     PublishAck { delivered, partial }
-}
-
-/// Emits arbitrary arguments (a publisher's direct emit) to `base`'s sockets.
-pub async fn deliver_arguments<A: Adapter, T: Serialize + ?Sized>(
-    base: impl Fn() -> BroadcastOperators<A>,
-    event: &EventName,
-    arguments: &T,
-) -> Result<Reached<usize>, Rejection> {
-    Ok(delivery::emit_counted(base, event.as_str(), arguments).await?)
 }

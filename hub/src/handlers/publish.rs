@@ -8,8 +8,9 @@ use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryDa
 
 use super::arguments::Arguments;
 use super::{malformed, reply};
+use crate::delivery;
 use crate::limits::{Action, SocketRate};
-use crate::publishing::{Publication, Target, Via, deliver_arguments, published};
+use crate::publishing::{Publication, Target, Via, published};
 use crate::session::{HubState, Identity};
 
 /// `publish` `[{"event":E,"data":D,"rooms":[...]}]`: emits E with the arguments D and its route.
@@ -54,7 +55,7 @@ pub async fn direct_emit<A: Adapter>(
         let name = EventName::parse(event.as_str())?;
         let arguments = arguments.map_err(|_| malformed(&event, "JSON arguments"))?;
         hub.limits.check_size("the arguments", &arguments)?;
-        let reached = deliver_arguments(|| socket.broadcast(), &name, &arguments).await?;
+        let reached = delivery::emit_counted(|| socket.broadcast(), name.as_str(), &arguments).await?;
         let target = Target::Namespace(socket.ns().to_owned());
         Ok(published(Via::Socket(&socket.id.to_string()), &name, &target, reached, started))
     };
