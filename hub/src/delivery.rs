@@ -87,11 +87,15 @@ where
     A: Adapter,
     T: Serialize + ?Sized,
 {
+    // Counted once the broadcast happened, so that a cluster attempt that fell back is not counted twice.
     let send = |op: BroadcastOperators<A>| async move {
-        metrics::event_emitted(event);
         match op.emit(event, data).await {
-            Ok(()) => Ok(0),
+            Ok(()) => {
+                metrics::event_emitted(event);
+                Ok(0)
+            }
             Err(BroadcastError::Socket(failures)) => {
+                metrics::event_emitted(event);
                 for failure in &failures {
                     tracing::warn!(event, "event not delivered to a socket: {failure}");
                 }
