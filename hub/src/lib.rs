@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod origins;
 pub mod presence;
 pub mod publishing;
+pub mod request_head;
 pub mod room_sizes;
 pub mod server;
 pub mod session;

@@ -25,7 +25,7 @@ use crate::listener::{Peer, TunedListener};
 use crate::origins::{self, AllowedOrigins};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
-use crate::{Config, HubError, demo};
+use crate::{Config, HubError, demo, request_head};
 
 /// How long open connections get to close after the shutdown signal before the hub exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -109,6 +109,7 @@ impl Server {
         };
         let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
         let router = router
+            .layer(middleware::from_fn(request_head::detach))
             .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
             .layer(cors(origins));
         Ok(Self { listener, addr, router, io, token_file })
