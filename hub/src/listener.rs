@@ -5,11 +5,16 @@
 //! Nagle's algorithm on (rust_socketio, for one) then holds its next small write, such as the first
 //! event, until the pong is acknowledged, and Linux delays that ACK by up to 40 ms because the pong
 //! gets no reply. Quick-ack mode makes the kernel ACK at once; Linux leaves the mode again on its
-//! own, so it is re-armed after every read. Measured effect: README.md, "publish timing".
+//! own, so it is re-armed after a read, but not after every read: re-arming is a system call, and it
+//! sends a bare ACK that would otherwise ride on the reply. It is re-armed for the first reads of a
+//! connection (the handshake, the upgrade, the first events) and for any read that follows a quiet
+//! spell (a pong, the first event after a pause); reads in a busy stream get their ACKs with the
+//! replies. Measured effect: README.md, "publish timing", and BENCHMARKS.md (echo).
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -28,7 +33,7 @@ impl Listener for TunedListener {
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(%addr, "cannot set TCP_NODELAY: {e}");
         }
-        (TunedStream(stream), addr)
+        (TunedStream::new(stream), addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -46,14 +51,52 @@ impl Connected<IncomingStream<'_, TunedListener>> for Peer {
     }
 }
 
-/// A TCP stream that acknowledges what it reads immediately.
-pub struct TunedStream(TcpStream);
+/// Reads at the start of a connection after which quick-ack is always re-armed.
+const HANDSHAKE_READS: u32 = 8;
+
+/// After the handshake, quick-ack is re-armed for a read that comes at least this long after the
+/// previous one.
+const QUIET: Duration = Duration::from_millis(5);
+
+/// When to re-arm quick-ack: after each of the first reads, then after reads that end a quiet spell.
+#[derive(Debug)]
+struct QuickAck {
+    reads: u32,
+    last_read: Instant,
+}
+
+impl QuickAck {
+    fn new(now: Instant) -> Self {
+        Self { reads: 0, last_read: now }
+    }
+
+    /// Records a read that returned data at `now`; true when quick-ack should be re-armed.
+    fn on_read(&mut self, now: Instant) -> bool {
+        let quiet = now.saturating_duration_since(self.last_read) >= QUIET;
+        self.last_read = now;
+        if self.reads < HANDSHAKE_READS {
+            self.reads += 1;
+            return true;
+        }
+        quiet
+    }
+}
+
+/// A TCP stream that acknowledges what it reads immediately unless a reply will carry the ACK soon.
+pub struct TunedStream {
+    stream: TcpStream,
+    quick_ack: QuickAck,
+}
 
 impl TunedStream {
+    fn new(stream: TcpStream) -> Self {
+        Self { stream, quick_ack: QuickAck::new(Instant::now()) }
+    }
+
     #[cfg(any(target_os = "linux", target_os = "android"))]
     fn ack_now(&self) {
         // Failure only means the ACK may be delayed as usual.
-        let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+        let _ = socket2::SockRef::from(&self.stream).set_tcp_quickack(true);
     }
 
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
@@ -67,8 +110,9 @@ impl AsyncRead for TunedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let read = Pin::new(&mut self.0).poll_read(cx, buf);
-        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let got_data = matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before;
+        if got_data && self.quick_ack.on_read(Instant::now()) {
             self.ack_now();
         }
         read
@@ -77,7 +121,7 @@ impl AsyncRead for TunedStream {
 
 impl AsyncWrite for TunedStream {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
+        Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -85,18 +129,41 @@ impl AsyncWrite for TunedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
+        self.stream.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
+        Pin::new(&mut self.stream).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_ack_for_the_handshake_then_only_after_quiet() {
+        let start = Instant::now();
+        let mut quick_ack = QuickAck::new(start);
+        let busy = Duration::from_micros(100);
+        let mut now = start;
+        for read in 0..HANDSHAKE_READS {
+            now += busy;
+            assert!(quick_ack.on_read(now), "handshake read {read}");
+        }
+        now += busy;
+        assert!(!quick_ack.on_read(now), "a busy stream gets its ACKs with the replies");
+        now += QUIET;
+        assert!(quick_ack.on_read(now), "the first read after a quiet spell");
+        now += busy;
+        assert!(!quick_ack.on_read(now));
     }
 }
