@@ -37,7 +37,9 @@ async fn main() -> std::io::Result<()> {
 }
 
 async fn serve(stream: TcpStream, id: u64, rooms: Rooms) {
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+    // Frames are fed into the write buffer and flushed once per burst (see the writer below); reads
+    // take 1 KiB at a time, as in the hub.
+    let config = WebSocketConfig::default().read_buffer_size(1024);
     let Ok(ws) = tokio_tungstenite::accept_async_with_config(stream, Some(config)).await else { return };
     let (mut sink, mut source) = ws.split();
     let (queue, mut outbox) = mpsc::channel::<Utf8Bytes>(QUEUE);
