@@ -33,7 +33,7 @@ if [ "$profile" = release ]; then cargo build --release --locked -p hub -p loadg
 bin="target/$profile"
 
 if [ "$mode" = smoke ]; then
-    scenarios=("idle --clients 200" "fanout --clients 200 --rate 5 --seconds 2"
+    scenarios=("idle --clients 200 --hold 1" "fanout --clients 200 --rate 5 --seconds 2"
         "saturate --clients 50 --window 16 --seconds 2" "echo --clients 10 --seconds 2")
 else
     scenarios=("idle --clients 10000" "fanout --clients 10000 --rate 5 --seconds 10"

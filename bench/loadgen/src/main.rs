@@ -69,6 +69,10 @@ struct RunArgs {
     /// Publishes in flight (`saturate`).
     #[arg(long, default_value_t = 16)]
     window: usize,
+    /// Seconds to keep the connections open, answering the server's pings, before reading its memory
+    /// and counting those still open (`idle`; 0: read after 2 s without answering).
+    #[arg(long, default_value_t = 0.0)]
+    hold: f64,
 }
 
 #[tokio::main]
@@ -85,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
                 payload: args.payload,
             };
             let report = match args.scenario {
-                Scenario::Idle => scenarios::idle(&setup).await?,
+                Scenario::Idle => scenarios::idle(&setup, Duration::from_secs_f64(args.hold)).await?,
                 Scenario::Fanout => scenarios::fanout(&setup, args.rate).await?,
                 Scenario::Saturate => scenarios::saturate(&setup, args.window).await?,
                 Scenario::Echo => scenarios::echo(&setup).await?,

@@ -47,6 +47,9 @@ pub struct Report {
     pub rss_kib_per_conn: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_rss_mib: Option<f64>,
+    /// Connections still open after `idle --hold`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deliveries_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,7 +134,11 @@ pub fn table(reports: &[Report]) -> String {
     let mut out = String::new();
     for ((scenario, clients), servers) in &groups {
         let metrics: &[Metric] = match scenario.as_str() {
-            "idle" => &[("connects/s", |r| r.connect_per_s), ("RSS KiB/conn", |r| r.rss_kib_per_conn)],
+            "idle" => &[
+                ("connects/s", |r| r.connect_per_s),
+                ("RSS KiB/conn", |r| r.rss_kib_per_conn),
+                ("still open", |r| r.held.map(|n| n as f64)),
+            ],
             "echo" => {
                 &[("requests/s", |r| r.requests_per_s), ("p50 ms", |r| r.p50_ms), ("p99 ms", |r| r.p99_ms)]
             }

@@ -55,14 +55,23 @@ async fn connect_many(setup: &Setup, n: usize, join: bool) -> anyhow::Result<(Ve
     Ok((conns, elapsed))
 }
 
-/// `idle`: N connections joined to one room and held; memory per connection and connect rate.
-pub async fn idle(setup: &Setup) -> anyhow::Result<Report> {
+/// `idle`: N connections joined to one room and held; memory per connection and connect rate. With a
+/// `hold`, the connections answer the server's pings for that long, and the report counts how many
+/// were still open at the end.
+pub async fn idle(setup: &Setup, hold: Duration) -> anyhow::Result<Report> {
     let before = setup.server_pid.and_then(probe::rss_kib);
     let (conns, took) = connect_many(setup, setup.clients, true).await?;
-    // Let the server settle (presence updates, allocator) before reading its memory.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = setup.server_pid.and_then(probe::rss_kib);
     let mut report = Report::new(setup, "idle");
+    let conns = if hold.is_zero() {
+        // Let the server settle (presence updates, allocator) before reading its memory.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        conns
+    } else {
+        let open = hold_open(conns, hold).await;
+        report.held = Some(open.len());
+        open
+    };
+    let after = setup.server_pid.and_then(probe::rss_kib);
     report.connect_per_s = Some(setup.clients as f64 / took.as_secs_f64());
     if let (Some(before), Some(after)) = (before, after) {
         report.rss_kib_per_conn = Some(after.saturating_sub(before) as f64 / setup.clients as f64);
@@ -70,6 +79,32 @@ pub async fn idle(setup: &Setup) -> anyhow::Result<Report> {
     }
     drop(conns);
     Ok(report)
+}
+
+/// Reads every connection (answering pings) until `hold` has passed; returns those still open.
+async fn hold_open(conns: Vec<Conn>, hold: Duration) -> Vec<Conn> {
+    let deadline = tokio::time::Instant::now() + hold;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|mut conn| {
+            tokio::spawn(async move {
+                loop {
+                    match tokio::time::timeout_at(deadline, conn.next()).await {
+                        Err(_) => return Some(conn),
+                        Ok(Ok(_)) => {}
+                        Ok(Err(_)) => return None,
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut open = Vec::new();
+    for task in tasks {
+        if let Ok(Some(conn)) = task.await {
+            open.push(conn);
+        }
+    }
+    open
 }
 
 /// Subscribers that record the latency of every `tick` they receive until told to stop.
