@@ -3,7 +3,7 @@
 //! hyper parses a request head in place: the URI and every header value are slices of the buffer the
 //! connection read into (8 to 16 KiB). Engine.IO keeps the head of the request that opened a session for
 //! the session's whole life (`req_parts`, the router's `OriginalUri` among its extensions), so each
-//! websocket client would otherwise pin that whole buffer for a head of a few hundred bytes: 7.6 KiB of
+//! websocket client would otherwise pin that whole buffer for a head of a few hundred bytes: 7.8 KiB of
 //! RSS per idle connection (BENCHMARKS.md).
 
 use axum::body::Bytes;
