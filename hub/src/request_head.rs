@@ -16,7 +16,7 @@ use crate::origins::SOCKET_IO_PATH;
 
 /// Middleware: gives Socket.IO requests a head of their own before Engine.IO stores it.
 pub async fn detach(request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with(SOCKET_IO_PATH) {
+    if !request.uri().path().starts_with(SOCKET_IO_PATH) || !kept(request.uri()) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
@@ -27,6 +27,14 @@ pub async fn detach(request: Request, next: Next) -> Response {
     }
     parts.headers = owned_headers(&parts.headers);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// Whether Engine.IO keeps this request's head for as long as a connection lasts: a request that
+/// opens a session (no `sid`) or a websocket upgrade. Polling requests of an open session are answered
+/// and dropped.
+fn kept(uri: &Uri) -> bool {
+    let mut params = uri.query().unwrap_or_default().split('&');
+    params.clone().all(|p| !p.starts_with("sid=")) || params.any(|p| p == "transport=websocket")
 }
 
 fn owned_uri(uri: &Uri) -> Uri {
@@ -65,5 +73,14 @@ mod tests {
 
         let uri: Uri = "/socket.io/?EIO=4&transport=websocket".parse().unwrap();
         assert_eq!(owned_uri(&uri), uri);
+    }
+
+    #[test]
+    fn only_heads_engine_io_keeps_are_copied() {
+        let kept_for = |uri: &str| kept(&uri.parse().unwrap());
+        assert!(kept_for("/socket.io/?EIO=4&transport=polling"), "opens a session");
+        assert!(kept_for("/socket.io/?EIO=4&transport=websocket"), "opens a session");
+        assert!(kept_for("/socket.io/?EIO=4&transport=websocket&sid=abc"), "an upgrade");
+        assert!(!kept_for("/socket.io/?EIO=4&transport=polling&sid=abc"), "a poll");
     }
 }

@@ -31,9 +31,9 @@ use crate::{Config, HubError, demo, request_head};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 
 /// Bytes read from a websocket at a time (the library's default is 4 KiB). Every connection keeps this
-/// buffer, filled, for its whole life, while Socket.IO messages are mostly far smaller: 1 KiB saves 3 KiB
-/// per idle connection and measured no change for small messages (echo, saturate); 256 KiB messages
-/// come in about 15% slower (BENCHMARKS.md).
+/// buffer for its whole life, written through on its first read, while Socket.IO messages are mostly far
+/// smaller: 1 KiB saves 3 KiB per idle connection and measured no change for small messages (echo,
+/// saturate); 256 KiB messages come in about 15% slower (BENCHMARKS.md).
 const WS_READ_BUFFER: usize = 1024;
 
 /// A bound hub, ready to [`run`](Server::run).
