@@ -161,3 +161,33 @@ async fn sigterm_disconnects_clients_and_exits_zero_within_five_seconds() {
     let (status, _, _) = long_poll.await.unwrap();
     assert_eq!(status, 200, "the long poll was answered");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_soft_open_files_limit_is_raised_at_start() {
+    // Started as many shells start programs: a soft limit far below the hard one. Left at 128, the hub
+    // stops accepting after about 120 clients ("too many open files") until some disconnect.
+    let hub =
+        HubProcess::start_with_open_files(128, &["--bind", "127.0.0.1:0", "--publish-token", "t"], &[]).await;
+    assert!(hub.log().contains("open files limit raised from 128 to"), "log:\n{}", hub.log());
+
+    // More clients than 128 descriptors could hold, all connected at once, each answering an echo.
+    let port = hub.port;
+    let clients = futures_util::stream::iter(0..300)
+        .map(|n| async move {
+            let mut ws = raw::connect(port).await?;
+            raw::send(&mut ws, &format!(r#"421["echo",{n}]"#)).await?;
+            let ack = raw::next_text(&mut ws).await?;
+            if ack != format!("431[{n}]") {
+                return Err(format!("client {n}: expected its echo, got {ack}"));
+            }
+            Ok(ws)
+        })
+        .buffer_unordered(50)
+        .collect::<Vec<_>>();
+    let clients =
+        tokio::time::timeout(Duration::from_secs(10), clients).await.expect("300 clients within 10 s");
+    let failure = clients.iter().find_map(|c| c.as_ref().err());
+    assert!(failure.is_none(), "{failure:?}");
+    drop(clients);
+    hub.kill().await;
+}

@@ -15,6 +15,7 @@ pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod error;
+pub mod file_limit;
 pub mod handlers;
 pub mod health;
 pub mod idempotency;

@@ -25,7 +25,7 @@ use crate::listener::{Peer, TunedListener};
 use crate::origins::{self, AllowedOrigins};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
-use crate::{Config, HubError, demo, request_head};
+use crate::{Config, HubError, demo, file_limit, request_head};
 
 /// How long open connections get to close after the shutdown signal before the hub exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -64,6 +64,7 @@ impl Io {
 impl Server {
     /// Binds the listener and sets everything up; nothing is served until [`run`](Server::run).
     pub async fn bind(config: Config) -> Result<Self, HubError> {
+        file_limit::raise_for(config.max_connections);
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| HubError::Bind { addr: config.bind, source })?;

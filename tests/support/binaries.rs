@@ -52,7 +52,17 @@ pub async fn publish(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -
 
 /// The `hub` binary, with none of the `HUB_*` settings of the environment the tests run in.
 fn hub_command() -> Command {
-    let mut command = Command::new(path("hub"));
+    without_hub_settings(Command::new(path("hub")))
+}
+
+/// The `hub` binary started with a soft open-files limit of `limit` (the hard limit is left as it is).
+fn hub_command_with_open_files(limit: u64) -> Command {
+    let mut command = Command::new("bash");
+    command.arg("-c").arg(format!("ulimit -Sn {limit} && exec \"$0\" \"$@\"")).arg(path("hub"));
+    without_hub_settings(command)
+}
+
+fn without_hub_settings(mut command: Command) -> Command {
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HUB_")) {
         command.env_remove(name);
     }
@@ -77,7 +87,16 @@ impl HubProcess {
     /// Starts `hub` with `args` and `env` (add `--bind 127.0.0.1:0` for a free port) and waits for its
     /// "listening" line.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut child = hub_command()
+        Self::spawn(hub_command(), args, env).await
+    }
+
+    /// Starts `hub` like [`start`](Self::start), under a soft open-files limit of `limit`.
+    pub async fn start_with_open_files(limit: u64, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(hub_command_with_open_files(limit), args, env).await
+    }
+
+    async fn spawn(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut child = command
             .args(args)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
