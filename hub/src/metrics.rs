@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use hub_protocol::{ErrorCode, events};
-use metrics::{counter, gauge, histogram};
+use metrics::{Counter, counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 const PUBLISH_BUCKETS: &[f64] =
@@ -32,6 +32,8 @@ pub fn handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only if another recorder was installed first (an embedding application's own).
             let _ = metrics::set_global_recorder(recorder);
+            let _ = RECEIVED
+                .set(RECEIVED_LABELS.map(|label| counter!("hub_events_received_total", "event" => label)));
             handle
         })
         .clone()
@@ -45,17 +47,23 @@ pub fn socket_disconnected(namespace: &str) {
     gauge!("hub_connected_sockets", "namespace" => namespace.to_owned()).decrement(1.0);
 }
 
-/// An event from a socket. Names outside the hub's own count as `other` (they are chosen by clients).
+/// The `event` labels of `hub_events_received_total`: the hub's own names, and `other` for the rest
+/// (those are chosen by clients).
+const RECEIVED_LABELS: [&str; 6] =
+    [events::JOIN, events::LEAVE, events::CHAT, events::ECHO, events::PUBLISH, "other"];
+
+/// `hub_events_received_total`, one counter per label in [`RECEIVED_LABELS`] order, made once the
+/// recorder is installed: `counter!` looks its key up in the registry on every call, about 2% of the
+/// hub's CPU in the `echo` benchmark.
+static RECEIVED: OnceLock<[Counter; 6]> = OnceLock::new();
+
+/// An event from a socket.
 pub fn event_received(event: &str) {
-    let label: &'static str = match event {
-        events::JOIN => events::JOIN,
-        events::LEAVE => events::LEAVE,
-        events::CHAT => events::CHAT,
-        events::ECHO => events::ECHO,
-        events::PUBLISH => events::PUBLISH,
-        _ => "other",
-    };
-    counter!("hub_events_received_total", "event" => label).increment(1);
+    let index = RECEIVED_LABELS[..5].iter().position(|label| *label == event).unwrap_or(5);
+    match RECEIVED.get() {
+        Some(counters) => counters[index].increment(1),
+        None => counter!("hub_events_received_total", "event" => RECEIVED_LABELS[index]).increment(1),
+    }
 }
 
 /// One broadcast of `event`.
