@@ -38,7 +38,7 @@ fn kept(uri: &Uri) -> bool {
 }
 
 fn owned_uri(uri: &Uri) -> Uri {
-    Uri::from_maybe_shared(Bytes::copy_from_slice(uri.to_string().as_bytes())).unwrap_or_else(|_| uri.clone())
+    Uri::from_maybe_shared(Bytes::from(uri.to_string())).unwrap_or_else(|_| uri.clone())
 }
 
 fn owned_headers(headers: &HeaderMap) -> HeaderMap {
