@@ -6,6 +6,7 @@
 # Usage: bench/publish_oneshot.sh [RUNS]   (default 50 runs of each one-shot)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/listening.sh
 runs="${1:-50}"
 lines=10000
 out=bench/results/publish-oneshot.md
@@ -21,12 +22,7 @@ log=$(mktemp)
 hub=$!
 trap 'kill $hub 2>/dev/null; rm -f "$log" "$input"' EXIT
 input=$(mktemp)
-for _ in $(seq 50); do
-    url=$(grep -o 'hub listening on http://[0-9.:]*' "$log" | head -1 | sed 's/hub listening on //') || true
-    [ -n "${url:-}" ] && break
-    sleep 0.1
-done
-[ -n "${url:-}" ] || { echo "the hub did not start:"; cat "$log"; exit 1; }
+url="http://127.0.0.1:$(listening_port "$log" "the hub")" || exit 1
 
 mkdir -p bench/results
 hyperfine --shell=none --warmup 5 --runs "$runs" --export-json "$out.json" \

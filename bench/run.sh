@@ -12,6 +12,7 @@
 #   --debug  use the debug builds that `cargo build --workspace --bins` made, instead of a release build
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/listening.sh
 
 mode=full runs=3 profile=release
 while [ $# -gt 0 ]; do
@@ -55,15 +56,7 @@ start() {
         ceiling) "$bin/ceiling" 0 >"$log" 2>&1 & ;;
     esac
     server_pid=$!
-    port=""
-    for _ in $(seq 100); do
-        port=$(grep -oE 'listening on (http://127\.0\.0\.1:)?[0-9]+' "$log" | grep -oE '[0-9]+$' | head -1) || true
-        [ -n "$port" ] && return 0
-        sleep 0.1
-    done
-    echo "bench/run.sh: $1 did not start:" >&2
-    cat "$log" >&2
-    exit 1
+    port=$(listening_port "$log" "bench/run.sh: $1") || exit 1
 }
 
 stop() {

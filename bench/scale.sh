@@ -9,6 +9,7 @@
 #          failing
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/listening.sh
 
 clients=50000
 fit=no
@@ -46,13 +47,7 @@ log=$(mktemp)
 ./target/release/hub --bind 127.0.0.1:0 --publish-token bench-token 2>"$log" &
 hub=$!
 trap 'kill $hub 2>/dev/null; rm -f "$log"' EXIT
-port=""
-for _ in $(seq 100); do
-    port=$(grep -oE 'listening on http://127\.0\.0\.1:[0-9]+' "$log" | grep -oE '[0-9]+$' | head -1) || true
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "bench/scale.sh: the hub did not start:" >&2; cat "$log" >&2; exit 1; }
+port=$(listening_port "$log" "bench/scale.sh: the hub") || exit 1
 
 mkdir -p bench/results
 out=bench/results/scale.jsonl
