@@ -13,6 +13,10 @@ pub struct ConnectAuth {
     /// connection is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// `true`: published events arrive with one more, last argument, their
+    /// [`EventMeta`](crate::EventMeta). Without it they carry exactly the published arguments.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub meta: bool,
 }
 
 /// The `connect_error` message for a wrong publish token.

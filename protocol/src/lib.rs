@@ -1,12 +1,13 @@
 //! The hub's wire contract, defined once and shared by the hub, the `publish` CLI and the tests.
 //!
 //! Everything a client can send or receive is here as a type: event names ([`events`]), request and
-//! broadcast payloads ([`payloads`]), the single-object acks with their error codes ([`ack`]), the rules for
+//! broadcast payloads ([`payloads`]), event arguments with binary attachments ([`arguments`]), the single-object acks with their error codes ([`ack`]), the rules for
 //! room, event, user and namespace names ([`names`]), what a client puts in its CONNECT auth payload
 //! ([`auth`]) and where a hub leaves its generated publish token ([`token_file`]).
 //! `PROTOCOL.md` at the repository root documents the same contract for users.
 
 pub mod ack;
+pub mod arguments;
 pub mod auth;
 pub mod events;
 pub mod names;
@@ -14,9 +15,10 @@ pub mod payloads;
 pub mod token_file;
 
 pub use ack::{Ack, ErrorCode, Failure, Rejection};
+pub use arguments::{Argument, Arguments, WithTrailing};
 pub use auth::ConnectAuth;
 pub use names::{EventName, NamespacePath, RoomName, UserName};
 pub use payloads::{
-    ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, PublishAck, PublishRequest,
-    RoomMembers, Route,
+    ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PublishAck,
+    PublishRequest, RoomMembers,
 };

@@ -37,13 +37,17 @@ pub struct ChatAck {
 }
 
 /// `publish` from a publisher, and one line of `publish --stdin-lines`.
+///
+/// `D` is the data's type: JSON for the `publish` CLI, [`Argument`](crate::Argument) in the hub, which
+/// relays binary attachments too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PublishRequest {
+pub struct PublishRequest<D = Value> {
     /// The event the subscribers receive.
     pub event: String,
-    /// The receivers' first argument (the [`Route`] follows it); `null` when absent.
+    /// The receivers' one argument (then the [`EventMeta`], for clients that asked for it); `null` when
+    /// absent.
     #[serde(default)]
-    pub data: Value,
+    pub data: D,
     /// Target rooms; absent or empty means the whole namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rooms: Vec<String>,
@@ -59,12 +63,13 @@ pub struct PublishAck {
     pub partial: bool,
 }
 
-/// The last argument of every event delivered by `publish`: where the hub sent it.
+/// A published event's metadata: one more, last argument after the published ones, for clients that
+/// connected with `auth: {meta: true}`. Others receive exactly the published arguments.
 ///
 /// A receiver learns only what concerns it: for a publish into several rooms, `room` is the first of the
 /// target rooms that the receiver is in, never the whole list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Route {
+pub struct EventMeta {
     /// The namespace the event was published in, e.g. `/`.
     pub namespace: String,
     /// The target room that reached this receiver; absent when the whole namespace was targeted.
