@@ -31,20 +31,20 @@ fn assert_error(answer: &(StatusCode, Value), status: StatusCode, code: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_reaches_rooms_and_namespaces() {
     let hub = TestHub::start().await;
-    let mut lobby = TestClient::connect(&hub.url).await;
+    let mut lobby = TestClient::connect_meta(&hub.url).await;
     lobby.join("lobby").await;
-    let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({})).await.unwrap();
+    let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({"meta": true})).await.unwrap();
 
     let answer =
         post(&hub, "/api/publish", &json!({"event": "foo", "data": {"n": 1}, "rooms": ["lobby"]})).await;
     assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 1})));
     let published = lobby.expect_published("foo").await;
-    assert_eq!((published.data, published.route.room.as_deref()), (json!({"n": 1}), Some("lobby")));
+    assert_eq!((&published.data, published.meta().room.as_deref()), (&json!({"n": 1}), Some("lobby")));
 
     let answer =
         post(&hub, "/api/publish", &json!({"event": "order", "data": 7, "namespace": "/orders"})).await;
     assert_eq!(answer.1, json!({"ok": true, "delivered": 1}));
-    assert_eq!(orders.expect_published("order").await.route.namespace, "/orders");
+    assert_eq!(orders.expect_published("order").await.meta().namespace, "/orders");
     lobby.expect_no_event("order", Duration::from_millis(200)).await;
 
     let answer = post(&hub, "/api/publish", &json!({"event": "x", "namespace": "/nobody-here"})).await;
@@ -55,8 +55,8 @@ async fn publish_reaches_rooms_and_namespaces() {
 async fn every_error_is_json_with_its_status() {
     let hub = TestHub::start_with(|config| {
         config.max_payload = 2048;
-        config.publish_rate_limit = 1;
-        config.publish_rate_burst = 3;
+        config.publish_rate_limit = Some(1);
+        config.publish_rate_burst = Some(3);
     })
     .await;
     let url = format!("{}/api/publish", hub.url);
@@ -87,7 +87,7 @@ async fn every_error_is_json_with_its_status() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_fields_are_refused_like_the_publish_event() {
-    let hub = TestHub::start_with(|config| config.publish_rate_limit = 1000).await;
+    let hub = TestHub::start_with(|config| config.publish_rate_limit = Some(1000)).await;
     for body in [
         json!({"event": "", "data": 1}),
         json!({"event": "publish"}),

@@ -79,8 +79,8 @@ async fn data_comes_inline_as_json_from_files_and_from_stdin() {
 async fn rooms_and_namespaces_select_the_receivers() {
     let hub = TestHub::start().await;
     let (mut red, mut blue, mut none) = (
-        TestClient::connect(&hub.url).await,
-        TestClient::connect(&hub.url).await,
+        TestClient::connect_meta(&hub.url).await,
+        TestClient::connect_meta(&hub.url).await,
         TestClient::connect(&hub.url).await,
     );
     red.join("red").await;
@@ -88,15 +88,15 @@ async fn rooms_and_namespaces_select_the_receivers() {
     let output =
         publish_to(&hub.url, &["--event", "e", "--data", "d", "--room", "red", "--room", "blue"], None).await;
     assert_eq!(stdout(&output), "delivered to 2\n", "{}", stderr(&output));
-    assert_eq!(red.expect_published("e").await.route.room.as_deref(), Some("red"));
-    assert_eq!(blue.expect_published("e").await.route.room.as_deref(), Some("blue"));
+    assert_eq!(red.expect_published("e").await.meta().room.as_deref(), Some("red"));
+    assert_eq!(blue.expect_published("e").await.meta().room.as_deref(), Some("blue"));
     none.expect_silence().await;
 
-    let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({})).await.unwrap();
+    let mut orders = TestClient::connect_with(&hub.url, "/orders", json!({"meta": true})).await.unwrap();
     let output = publish_to(&hub.url, &["--namespace", "/orders", "--event", "o"], None).await;
     assert_eq!(stdout(&output), "delivered to 1\n", "{}", stderr(&output));
-    let route = orders.expect_published("o").await.route;
-    assert_eq!((route.namespace.as_str(), route.room), ("/orders", None));
+    let published = orders.expect_published("o").await;
+    assert_eq!((published.meta().namespace.as_str(), published.meta().room.as_deref()), ("/orders", None));
     none.expect_silence().await;
     hub.stop().await;
 }
@@ -206,7 +206,7 @@ async fn retries_wait_for_a_hub_that_starts_late() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
     // Bulk publishing needs more than the default 20 publishes per second.
-    let hub = TestHub::start_with(|config| config.publish_rate_limit = 10_000).await;
+    let hub = TestHub::start_with(|config| config.publish_rate_limit = Some(10_000)).await;
     let mut subscriber = TestClient::connect(&hub.url).await;
     subscriber.join("r").await;
 

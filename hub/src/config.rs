@@ -21,7 +21,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 pub const DEFAULT_MAX_NAMESPACES: usize = 1000;
 /// Default largest message: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
-/// Default sustained rate of `chat` per socket, and of publishes per publisher (and API client address).
+/// Default sustained rate of `chat` per socket. Publishers have no rate unless the operator sets one.
 pub const DEFAULT_RATE_LIMIT: u32 = 20;
 /// Default burst above the sustained rate.
 pub const DEFAULT_RATE_BURST: u32 = 40;
@@ -104,11 +104,13 @@ pub struct Settings {
     pub rate_burst: Option<u32>,
 
     /// Sustained publishes per second per publisher socket (`publish` and direct emits), and HTTP API
-    /// requests per second per client address [default: 20]. Raise it for bulk publishing.
+    /// requests per second per client address [default: none: publishers hold the publish token and
+    /// are trusted].
     #[arg(long, env = "HUB_PUBLISH_RATE_LIMIT", value_name = "PER_SECOND")]
     pub publish_rate_limit: Option<u32>,
 
-    /// How many publishes above the sustained rate a quiet publisher may send at once [default: 40].
+    /// How many publishes above the sustained rate a quiet publisher may send at once, with
+    /// --publish-rate-limit [default: the rate, one second's worth].
     #[arg(long, env = "HUB_PUBLISH_RATE_BURST", value_name = "N")]
     pub publish_rate_burst: Option<u32>,
 
@@ -169,8 +171,10 @@ pub struct Config {
     pub max_payload: usize,
     pub rate_limit: u32,
     pub rate_burst: u32,
-    pub publish_rate_limit: u32,
-    pub publish_rate_burst: u32,
+    /// `None`: publishers are not rate-limited.
+    pub publish_rate_limit: Option<u32>,
+    /// Only used with `publish_rate_limit`.
+    pub publish_rate_burst: Option<u32>,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
     pub static_dir: Option<PathBuf>,
@@ -209,10 +213,8 @@ impl Config {
             max_payload: pick(&cli.max_payload, &file.max_payload).unwrap_or(DEFAULT_MAX_PAYLOAD),
             rate_limit: pick(&cli.rate_limit, &file.rate_limit).unwrap_or(DEFAULT_RATE_LIMIT),
             rate_burst: pick(&cli.rate_burst, &file.rate_burst).unwrap_or(DEFAULT_RATE_BURST),
-            publish_rate_limit: pick(&cli.publish_rate_limit, &file.publish_rate_limit)
-                .unwrap_or(DEFAULT_RATE_LIMIT),
-            publish_rate_burst: pick(&cli.publish_rate_burst, &file.publish_rate_burst)
-                .unwrap_or(DEFAULT_RATE_BURST),
+            publish_rate_limit: pick(&cli.publish_rate_limit, &file.publish_rate_limit),
+            publish_rate_burst: pick(&cli.publish_rate_burst, &file.publish_rate_burst),
             ping_interval: pick(&cli.ping_interval, &file.ping_interval).unwrap_or(DEFAULT_PING_INTERVAL),
             ping_timeout: pick(&cli.ping_timeout, &file.ping_timeout).unwrap_or(DEFAULT_PING_TIMEOUT),
             static_dir: pick(&cli.static_dir, &file.static_dir),
@@ -236,8 +238,8 @@ impl Config {
             max_payload: DEFAULT_MAX_PAYLOAD,
             rate_limit: DEFAULT_RATE_LIMIT,
             rate_burst: DEFAULT_RATE_BURST,
-            publish_rate_limit: DEFAULT_RATE_LIMIT,
-            publish_rate_burst: DEFAULT_RATE_BURST,
+            publish_rate_limit: None,
+            publish_rate_burst: None,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
             static_dir: None,
@@ -266,8 +268,8 @@ impl Config {
         for (setting, value) in [
             ("rate-limit", self.rate_limit),
             ("rate-burst", self.rate_burst),
-            ("publish-rate-limit", self.publish_rate_limit),
-            ("publish-rate-burst", self.publish_rate_burst),
+            ("publish-rate-limit", self.publish_rate_limit.unwrap_or(1)),
+            ("publish-rate-burst", self.publish_rate_burst.unwrap_or(1)),
         ] {
             if value == 0 {
                 return invalid(setting, "must be at least 1");
@@ -322,8 +324,8 @@ impl Config {
             ("max-payload", Some(self.max_payload.to_string())),
             ("rate-limit", Some(self.rate_limit.to_string())),
             ("rate-burst", Some(self.rate_burst.to_string())),
-            ("publish-rate-limit", Some(self.publish_rate_limit.to_string())),
-            ("publish-rate-burst", Some(self.publish_rate_burst.to_string())),
+            ("publish-rate-limit", self.publish_rate_limit.map(|n| n.to_string())),
+            ("publish-rate-burst", self.publish_rate_burst.map(|n| n.to_string())),
             ("ping-interval", Some(quote(&duration(self.ping_interval)))),
             ("ping-timeout", Some(quote(&duration(self.ping_timeout)))),
             ("static-dir", self.static_dir.as_ref().map(|p| quote(&p.display().to_string()))),

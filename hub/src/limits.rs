@@ -1,14 +1,12 @@
 //! Limits that protect everyone else from one client: how many sockets may connect, how large a message
 //! may be, and how fast a socket may send `chat` and `publish`.
 
-use std::io;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hub_protocol::{ErrorCode, Rejection};
-use serde::Serialize;
 
 use crate::Config;
 use crate::metrics;
@@ -23,9 +21,10 @@ pub struct Limits {
     /// Largest message, in bytes.
     pub max_payload: usize,
     chat: Quota,
-    publish: Quota,
-    /// The HTTP API's limiter, per client address.
-    pub api: DefaultKeyedRateLimiter<std::net::IpAddr>,
+    /// `None`: publishers are trusted and not limited (the default).
+    publish: Option<Quota>,
+    /// The HTTP API's limiter, per client address, when publishers are limited.
+    pub api: Option<DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
 
 /// A connection counted against `max-connections`, released when dropped (with its socket).
@@ -46,7 +45,7 @@ impl Drop for ConnectionSlot {
 #[derive(Debug)]
 pub struct SocketRates {
     chat: DefaultDirectRateLimiter,
-    publish: DefaultDirectRateLimiter,
+    publish: Option<DefaultDirectRateLimiter>,
 }
 
 /// What a socket's rate applies to.
@@ -66,7 +65,8 @@ impl Limits {
             let burst = NonZeroU32::new(burst).expect("checked by Config::load");
             Quota::per_second(rate).allow_burst(burst)
         };
-        let publish = quota(config.publish_rate_limit, config.publish_rate_burst);
+        let publish =
+            config.publish_rate_limit.map(|rate| quota(rate, config.publish_rate_burst.unwrap_or(rate)));
         Self {
             max_connections: config.max_connections,
             connected: AtomicUsize::new(0),
@@ -74,7 +74,7 @@ impl Limits {
             max_payload: config.max_payload,
             chat: quota(config.rate_limit, config.rate_burst),
             publish,
-            api: RateLimiter::keyed(publish),
+            api: publish.map(RateLimiter::keyed),
         }
     }
 
@@ -93,7 +93,7 @@ impl Limits {
     pub fn socket_rate(&self) -> SocketRate {
         Arc::new(SocketRates {
             chat: RateLimiter::direct(self.chat),
-            publish: RateLimiter::direct(self.publish),
+            publish: self.publish.map(RateLimiter::direct),
         })
     }
 
@@ -101,23 +101,27 @@ impl Limits {
     pub fn check_rate(&self, rate: &SocketRate, action: Action) -> Result<(), Rejection> {
         match action {
             Action::Chat => rate.chat.check().map_err(|_| rate_limited("messages", self.chat)),
-            Action::Publish => rate.publish.check().map_err(|_| rate_limited("publishes", self.publish)),
+            Action::Publish => match (&rate.publish, self.publish) {
+                (Some(limiter), Some(quota)) => limiter.check().map_err(|_| rate_limited("publishes", quota)),
+                _ => Ok(()),
+            },
         }
     }
 
     /// The refusal for an HTTP API client over its rate.
     pub fn api_rate_limited(&self) -> Rejection {
-        rate_limited("requests", self.publish)
+        match self.publish {
+            Some(quota) => rate_limited("requests", quota),
+            None => Rejection::new(ErrorCode::RateLimited, "slow down"),
+        }
     }
 
-    /// Refuses `value` with `too_large` when its JSON is over `max-payload` bytes.
-    pub fn check_size<T: Serialize + ?Sized>(&self, what: &str, value: &T) -> Result<(), Rejection> {
-        let mut counter = ByteCounter(0);
-        serde_json::to_writer(&mut counter, value).map_err(|e| Rejection::bad_request(e.to_string()))?;
-        if counter.0 > self.max_payload {
+    /// Refuses `what`, `len` bytes on the wire, with `too_large` when it is over `max-payload`.
+    pub fn check_size(&self, what: &str, len: usize) -> Result<(), Rejection> {
+        if len > self.max_payload {
             return Err(Rejection::new(
                 ErrorCode::TooLarge,
-                format!("{what} is {} bytes of JSON; the limit is {} bytes", counter.0, self.max_payload),
+                format!("{what} is {len} bytes; the limit is {} bytes", self.max_payload),
             ));
         }
         Ok(())
@@ -130,18 +134,4 @@ fn rate_limited(what: &str, quota: Quota) -> Rejection {
         ErrorCode::RateLimited,
         format!("slow down: at most {per_second} {what} per second (bursts of {})", quota.burst_size()),
     )
-}
-
-/// Counts what is written, and keeps nothing.
-struct ByteCounter(usize);
-
-impl io::Write for ByteCounter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
