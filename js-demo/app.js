@@ -160,8 +160,9 @@ function connect(name) {
   socket.onAny(onPublished);
 }
 
+/** The page asks for published events' metadata: where each came through, as their last argument. */
 function authFor(name) {
-  return name ? { user: name } : {};
+  return name ? { user: name, meta: true } : { meta: true };
 }
 
 async function onConnect() {
@@ -320,13 +321,11 @@ async function sendChat(text) {
 
 const OWN_EVENTS = new Set(["chat", "members"]);
 
-/** `publish` appends a route `{namespace, room?}` to the data; a direct emit has none. */
+/** With `meta: true`, every published event carries its metadata `{namespace, room?}` last. */
 function splitRoute(args) {
   const last = args[args.length - 1];
-  const isRoute =
-    last && typeof last === "object" && !Array.isArray(last) && typeof last.namespace === "string" &&
-    Object.keys(last).every((key) => key === "namespace" || key === "room");
-  return isRoute ? { data: args.slice(0, -1), route: last } : { data: args, route: null };
+  const isMeta = last && typeof last === "object" && typeof last.namespace === "string";
+  return isMeta ? { data: args.slice(0, -1), route: last } : { data: args, route: null };
 }
 
 function onPublished(event, ...args) {

@@ -168,10 +168,11 @@ async fn echo_acks_with_the_same_arguments() {
 async fn publish_into_rooms_reaches_exactly_their_members() {
     let hub = TestHub::start().await;
     let publisher = TestClient::publisher(&hub.url).await;
+    // `a` takes published events as they were published; `b` and `c` asked for their metadata too.
     let (mut a, mut b, mut c, mut outsider) = (
         TestClient::connect(&hub.url).await,
-        TestClient::connect(&hub.url).await,
-        TestClient::connect(&hub.url).await,
+        TestClient::connect_meta(&hub.url).await,
+        TestClient::connect_meta(&hub.url).await,
         TestClient::connect(&hub.url).await,
     );
     a.join("red").await;
@@ -184,16 +185,18 @@ async fn publish_into_rooms_reaches_exactly_their_members() {
     let ack = publisher.request("publish", json!({"event": "foo", "data": {"n": 1}, "rooms": ["red"]})).await;
     assert_eq!(ack, json!({"ok": true, "delivered": 2}));
     let red = json!({"namespace": "/", "room": "red"});
-    assert_eq!(a.expect_event("foo").await, vec![json!({"n": 1}), red.clone()], "data, then its route");
-    assert_eq!(b.expect_event("foo").await, vec![json!({"n": 1}), red.clone()]);
+    assert_eq!(a.expect_event("foo").await, vec![json!({"n": 1})], "exactly the data");
+    assert_eq!(b.expect_event("foo").await, vec![json!({"n": 1}), red.clone()], "data, then its metadata");
 
     // Several rooms: a socket in two of them receives the event once, routed by the first it is in.
     let ack =
         publisher.request("publish", json!({"event": "bar", "data": "x", "rooms": ["red", "blue"]})).await;
     assert_eq!(ack["delivered"], 3);
     let blue = json!({"namespace": "/", "room": "blue"});
-    for (client, route) in [(&mut a, &red), (&mut b, &red), (&mut c, &blue)] {
-        assert_eq!(client.expect_event("bar").await, vec![json!("x"), route.clone()]);
+    assert_eq!(a.expect_event("bar").await, vec![json!("x")]);
+    a.expect_silence().await;
+    for (client, meta) in [(&mut b, &red), (&mut c, &blue)] {
+        assert_eq!(client.expect_event("bar").await, vec![json!("x"), meta.clone()]);
         client.expect_silence().await;
     }
     outsider.expect_silence().await;
@@ -215,7 +218,7 @@ async fn publish_without_rooms_reaches_the_whole_namespace() {
     let hub = TestHub::start().await;
     let mut publisher = TestClient::publisher(&hub.url).await;
     let mut in_room = TestClient::connect(&hub.url).await;
-    let mut lonely = TestClient::connect(&hub.url).await;
+    let mut lonely = TestClient::connect_meta(&hub.url).await;
     let mut elsewhere = TestClient::connect_with(&hub.url, "/other", json!({})).await.unwrap();
     in_room.join("r").await;
 
@@ -223,12 +226,13 @@ async fn publish_without_rooms_reaches_the_whole_namespace() {
         [json!({"event": "news", "data": [1, 2]}), json!({"event": "news", "data": [1, 2], "rooms": []})]
     {
         assert_eq!(publisher.request("publish", request).await["delivered"], 2);
-        let expected = vec![json!([1, 2]), json!({"namespace": "/"})];
-        assert_eq!(in_room.expect_event("news").await, expected, "data is one argument, then the route");
-        assert_eq!(lonely.expect_event("news").await, expected);
+        assert_eq!(in_room.expect_event("news").await, vec![json!([1, 2])], "data is one argument");
+        let with_meta = vec![json!([1, 2]), json!({"namespace": "/"})];
+        assert_eq!(lonely.expect_event("news").await, with_meta, "then the metadata, when asked for");
     }
     // Absent data is null.
     assert_eq!(publisher.request("publish", json!({"event": "ping"})).await["delivered"], 2);
+    assert_eq!(in_room.expect_event("ping").await, vec![json!(null)]);
     assert_eq!(lonely.expect_event("ping").await, vec![json!(null), json!({"namespace": "/"})]);
     publisher.expect_silence().await;
     elsewhere.expect_silence().await;
@@ -369,7 +373,8 @@ async fn publish_token_decides_who_is_a_publisher() {
 async fn dynamic_namespaces_have_the_same_events_and_are_isolated() {
     let hub = TestHub::start().await;
     let orders = TestClient::connect_with(&hub.url, "/orders_2-b", json!({"user": "o"})).await.unwrap();
-    let mut orders_peer = TestClient::connect_with(&hub.url, "/orders_2-b", json!({})).await.unwrap();
+    let mut orders_peer =
+        TestClient::connect_with(&hub.url, "/orders_2-b", json!({"meta": true})).await.unwrap();
     let mut root = TestClient::connect(&hub.url).await;
     let publisher =
         TestClient::connect_with(&hub.url, "/orders_2-b", json!({"token": e2e::hub::TOKEN})).await.unwrap();

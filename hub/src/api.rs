@@ -19,7 +19,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use hub_protocol::payloads::API_BATCH_MAX_MESSAGES;
-use hub_protocol::{Ack, ApiBatch, ApiBatchAck, ApiPublish, ErrorCode, NamespacePath, PublishAck, Rejection};
+use hub_protocol::{
+    Ack, ApiBatch, ApiBatchAck, ApiPublish, Argument, ErrorCode, NamespacePath, PublishAck, PublishRequest,
+    Rejection,
+};
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::SocketIo;
@@ -166,12 +169,13 @@ fn admit<A: Adapter>(
         tracing::warn!(%peer, "API request refused: wrong publish token");
         return Err(ApiError::new(ErrorCode::Unauthorized, "wrong publish token"));
     }
-    let limiter = &api.hub.limits.api;
-    if limiter.check_key(&peer.ip()).is_err() {
-        return Err(api.hub.limits.api_rate_limited().into());
-    }
-    if limiter.len() > 10_000 {
-        limiter.retain_recent();
+    if let Some(limiter) = &api.hub.limits.api {
+        if limiter.check_key(&peer.ip()).is_err() {
+            return Err(api.hub.limits.api_rate_limited().into());
+        }
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
     }
     let json = headers
         .get(header::CONTENT_TYPE)
@@ -203,6 +207,8 @@ async fn publish_one<A: Adapter>(
 ) -> Result<PublishAck, ApiError> {
     let (namespace, request) = message.into_parts();
     let namespace = NamespacePath::parse(namespace)?;
+    let request =
+        PublishRequest { event: request.event, data: Argument::from(request.data), rooms: request.rooms };
     let publication = Publication::parse(request, namespace.as_str(), &api.hub.limits)?;
     let reached = match api.io.of(namespace.as_str()) {
         Some(operators) => publication.deliver(|| operators.clone(), namespace.as_str()).await?,

@@ -44,6 +44,14 @@ pub struct Reached<T> {
     pub scope: Scope,
 }
 
+impl Reached<usize> {
+    /// Both counts added up; reached as far as the shorter of the two.
+    pub fn and(self, other: Reached<usize>) -> Reached<usize> {
+        let scope = if self.scope == Scope::ThisNode { Scope::ThisNode } else { other.scope };
+        Reached { value: self.value + other.value, scope }
+    }
+}
+
 /// Runs `op` on `select()`; if the adapter fails (Redis is down), runs it again on this node's sockets
 /// only, and says so in the log.
 async fn with_fallback<A, T, E, F, Fut>(

@@ -23,6 +23,7 @@ pub mod jwt;
 pub mod limits;
 pub mod listener;
 pub mod logging;
+pub mod meta_rooms;
 pub mod metrics;
 pub mod origins;
 pub mod presence;

@@ -5,14 +5,15 @@ use std::fmt;
 use std::time::Instant;
 
 use hub_protocol::names::parse_target_rooms;
-use hub_protocol::{EventName, PublishAck, PublishRequest, Rejection, RoomName, Route};
-use serde_json::Value;
+use hub_protocol::{
+    Argument, Arguments, EventMeta, EventName, PublishAck, PublishRequest, Rejection, RoomName, WithTrailing,
+};
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
 use crate::delivery::{self, Reached, Scope};
 use crate::limits::Limits;
-use crate::metrics;
+use crate::{meta_rooms, metrics};
 
 /// Where a published event goes.
 #[derive(Debug, Clone)]
@@ -41,27 +42,45 @@ impl fmt::Display for Target {
     }
 }
 
-/// A checked `publish` request.
+/// A checked publication: a `publish` request, a publisher's direct emit or an API message.
 #[derive(Debug, Clone)]
 pub struct Publication {
     pub event: EventName,
     pub target: Target,
-    pub data: Value,
+    /// Exactly what the receivers get: for `publish`, its `data` as the one argument.
+    pub arguments: Arguments,
 }
 
 impl Publication {
-    /// Checks a request for `namespace`: event name, rooms, data size.
-    pub fn parse(request: PublishRequest, namespace: &str, limits: &Limits) -> Result<Self, Rejection> {
+    /// Checks a `publish` request for `namespace`: event name, rooms, data size.
+    pub fn parse(
+        request: PublishRequest<Argument>,
+        namespace: &str,
+        limits: &Limits,
+    ) -> Result<Self, Rejection> {
         let event = EventName::parse(request.event)?;
         let rooms = parse_target_rooms(request.rooms)?;
-        limits.check_size("data", &request.data)?;
+        limits.check_size("data", request.data.encoded_len())?;
         let target =
             if rooms.is_empty() { Target::Namespace(namespace.to_owned()) } else { Target::Rooms(rooms) };
-        Ok(Self { event, target, data: request.data })
+        Ok(Self { event, target, arguments: Arguments(vec![request.data]) })
     }
 
-    /// Emits the event with its data and [`Route`] to the target, every receiver once. `base` selects
-    /// the namespace's sockets that may receive (for a publisher's socket: all but itself).
+    /// A publisher's direct emit: `event` with its arguments unchanged, to the whole `namespace`.
+    pub fn direct(
+        event: &str,
+        arguments: Arguments,
+        namespace: &str,
+        limits: &Limits,
+    ) -> Result<Self, Rejection> {
+        let event = EventName::parse(event)?;
+        limits.check_size("the arguments", arguments.encoded_len())?;
+        Ok(Self { event, target: Target::Namespace(namespace.to_owned()), arguments })
+    }
+
+    /// Emits the event to the target, every receiver once: with exactly its arguments, and to the
+    /// sockets that asked for it ([`meta_rooms`]) with its [`EventMeta`] after them. `base` selects the
+    /// namespace's sockets that may receive (for a publisher's socket: all but itself).
     pub async fn deliver<A: Adapter>(
         &self,
         base: impl Fn() -> BroadcastOperators<A>,
@@ -70,23 +89,29 @@ impl Publication {
         let event = self.event.as_str();
         let rooms = match &self.target {
             Target::Namespace(_) => {
-                let route = Route { namespace: namespace.to_owned(), room: None };
-                return Ok(delivery::emit_counted(&base, event, &(&self.data, &route)).await?);
+                let meta = EventMeta { namespace: namespace.to_owned(), room: None };
+                let plain = || base().except(meta_rooms::ALL);
+                let asked = || base().to(meta_rooms::ALL);
+                let plain = delivery::emit_counted(plain, event, &self.arguments).await?;
+                let asked =
+                    delivery::emit_counted(asked, event, &WithTrailing(&self.arguments, &meta)).await?;
+                return Ok(plain.and(asked));
             }
             Target::Rooms(rooms) => rooms,
         };
-        // One broadcast per room, each sparing the sockets of the rooms before it: every receiver gets
-        // the event once, with the first target room it is in as the route.
+        // One broadcast per room and group, each sparing the sockets of the rooms before it: every
+        // receiver gets the event once, with the first target room it is in as the metadata's room.
         let mut total = Reached { value: 0, scope: Scope::Cluster };
         for (i, room) in rooms.iter().enumerate() {
-            let route = Route { namespace: namespace.to_owned(), room: Some(room.to_string()) };
-            let earlier = || rooms[..i].iter().map(|r| r.to_string()).collect::<Vec<_>>();
-            let select = || base().to(room.to_string()).except(earlier());
-            let reached = delivery::emit_counted(select, event, &(&self.data, &route)).await?;
-            total.value += reached.value;
-            if reached.scope == Scope::ThisNode {
-                total.scope = Scope::ThisNode;
-            }
+            let earlier = || rooms[..i].iter().map(|r| r.to_string());
+            let shadow = meta_rooms::shadow(room.as_str());
+            let plain =
+                || base().to(room.to_string()).except(earlier().chain([shadow.clone()]).collect::<Vec<_>>());
+            let asked = || base().to(shadow.clone()).except(earlier().collect::<Vec<_>>());
+            let meta = EventMeta { namespace: namespace.to_owned(), room: Some(room.to_string()) };
+            let plain = delivery::emit_counted(plain, event, &self.arguments).await?;
+            let asked = delivery::emit_counted(asked, event, &WithTrailing(&self.arguments, &meta)).await?;
+            total = total.and(plain).and(asked);
         }
         Ok(total)
     }

@@ -36,6 +36,13 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 /// saturate); 256 KiB messages come in about 15% slower (BENCHMARKS.md).
 const WS_READ_BUFFER: usize = 1024;
 
+/// Packets each socket's send queue holds (the library's default is 128). A polling client gets the
+/// replies to a batch of requests only with its next GET, so all of them wait in the queue: the official
+/// client sends a burst of 1,000 `join` + `chat` pairs as one batch, 2,000 acks. A websocket client's
+/// queue drains as the hub writes. The queue grows with use only (an idle socket holds none of it); for a
+/// client that stops reading, it is the bound on what waits for it (README, "Limits").
+const SEND_QUEUE_PACKETS: usize = 2048;
+
 /// A bound hub, ready to [`run`](Server::run).
 pub struct Server {
     listener: TcpListener,
@@ -95,6 +102,7 @@ impl Server {
             .ping_interval(config.ping_interval)
             .ping_timeout(config.ping_timeout)
             .max_payload(hard_cap as u64)
+            .max_buffer_size(SEND_QUEUE_PACKETS)
             .ws_max_message_size(hard_cap)
             .ws_max_frame_size(hard_cap)
             .ws_read_buffer_size(WS_READ_BUFFER);

@@ -19,6 +19,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use crate::handlers;
 use crate::jwt::{JwtError, JwtVerifier};
 use crate::limits::{ConnectionSlot, Limits};
+use crate::meta_rooms;
 use crate::presence::Presence;
 use crate::room_sizes::RoomSizes;
 use crate::token::PublishToken;
@@ -32,6 +33,8 @@ pub struct Identity {
     pub publisher: bool,
     /// The only rooms it may join (from its token's `rooms` claim); `None`: any room.
     pub rooms: Option<Arc<[String]>>,
+    /// Whether it asked for published events' metadata (`auth: {meta: true}`; see [`meta_rooms`]).
+    pub meta: bool,
 }
 
 impl Identity {
@@ -105,6 +108,9 @@ async fn admit<A: Adapter>(
     let slot = hub.limits.admit(socket.ns()).map_err(ConnectRefusal::Full).inspect_err(|refusal| {
         tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
     })?;
+    if identity.meta {
+        socket.join(meta_rooms::ALL);
+    }
     socket.extensions.insert(identity);
     socket.extensions.insert(slot);
     socket.extensions.insert(hub.limits.socket_rate());
@@ -147,19 +153,20 @@ fn identify(hub: &HubState, auth: ConnectAuth, sid: &str) -> Result<Identity, Co
         Some(name) => UserName::parse(name).map_err(|r| ConnectRefusal::User(r.message)),
         None => Ok(UserName::anonymous(sid)),
     };
+    let meta = auth.meta;
     match (auth.token, &hub.jwt) {
         (Some(token), _) if hub.publish_token.matches(&token) => {
-            Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None })
+            Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None, meta })
         }
         (Some(token), Some(jwt)) => {
             let claims = jwt.verify(&token)?;
             let user = UserName::parse(claims.sub)
                 .map_err(|r| JwtError::Invalid(format!("`sub` is not a valid user name: {}", r.message)))?;
-            Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from) })
+            Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from), meta })
         }
         (None, Some(_)) => Err(JwtError::Missing.into()),
         (Some(_), None) => Err(ConnectRefusal::InvalidToken),
-        (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None }),
+        (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, meta }),
     }
 }
 
@@ -181,7 +188,12 @@ async fn on_connect<A: Adapter>(
         // Frees its place under max-connections now, not whenever the last reference to it goes.
         socket.extensions.remove::<Arc<ConnectionSlot>>();
         // The socket is still in its rooms here; socketioxide removes it once this handler returns.
-        let rooms: Vec<String> = socket.rooms().into_iter().map(|room| room.to_string()).collect();
+        let rooms: Vec<String> = socket
+            .rooms()
+            .into_iter()
+            .filter(|room| !meta_rooms::is_hidden(room))
+            .map(|room| room.to_string())
+            .collect();
         if let Some(sizes) = &hub.room_sizes {
             sizes.forget(&socket, &rooms);
         }

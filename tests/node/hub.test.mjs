@@ -74,17 +74,90 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       assert.deepEqual(await ack(socket, "echo", [1, 2]), [[1, 2]], "an array stays one argument");
     });
 
-    test("a publisher publishes into a room", async () => {
+    test("a publisher publishes into a room: exact data, metadata for who asks", async () => {
       const publisher = await open({ auth: { token: TOKEN } });
-      const [inRoom, outside] = [await open(), await open()];
+      const [inRoom, withMeta, outside] = [await open(), await open({ auth: { meta: true } }), await open()];
       await ack(inRoom, "join", "news");
+      await ack(withMeta, "join", "news");
       const received = nextEvent(inRoom, "headline");
+      const receivedWithMeta = nextEvent(withMeta, "headline");
       const silent = noEvent(outside, "headline");
       const request = { event: "headline", data: { id: 7 }, rooms: ["news"] };
       const [reply] = await ack(publisher, "publish", request);
-      assert.deepEqual(reply, { ok: true, delivered: 1 });
-      assert.deepEqual(await received, [{ id: 7 }, { namespace: "/", room: "news" }], "data, then its route");
+      assert.deepEqual(reply, { ok: true, delivered: 2 });
+      assert.deepEqual(await received, [{ id: 7 }], "exactly the data");
+      assert.deepEqual(await receivedWithMeta, [{ id: 7 }, { namespace: "/", room: "news" }], "then the metadata");
       await silent;
+    });
+
+    test("a publisher's direct emits keep their arguments, binary included", async () => {
+      // A namespace of their own: direct emits reach the whole namespace.
+      const namespace = "/direct";
+      const publisher = await open({ namespace, auth: { token: TOKEN } });
+      const [plain, withMeta] = [await open({ namespace }), await open({ namespace, auth: { meta: true } })];
+      const received = nextEvent(plain, "file");
+      const receivedWithMeta = nextEvent(withMeta, "file");
+      const [reply] = await ack(publisher, "file", "name.bin", Buffer.from([1, 2, 3]));
+      assert.deepEqual(reply, { ok: true, delivered: 2 });
+      assert.deepEqual(await received, ["name.bin", Buffer.from([1, 2, 3])]);
+      assert.deepEqual(await receivedWithMeta, ["name.bin", Buffer.from([1, 2, 3]), { namespace }]);
+      const inPublish = nextEvent(plain, "blob");
+      const request = { event: "blob", data: { bytes: Buffer.from([9, 8]) } };
+      assert.deepEqual(await ack(publisher, "publish", request), [{ ok: true, delivered: 2 }]);
+      assert.deepEqual(await inPublish, [{ bytes: Buffer.from([9, 8]) }], "publish data relays binary too");
+    });
+
+    test("echo returns binary arguments as binary", async () => {
+      const socket = await open();
+      const bytes = new Uint8Array([1, 2, 3]);
+      const [echoed, nested] = await ack(socket, "echo", bytes, { inner: [Buffer.from([4])] });
+      assert.deepEqual(new Uint8Array(echoed), bytes);
+      assert.deepEqual(nested, { inner: [Buffer.from([4])] });
+    });
+
+    test("1,000 back-to-back join + chat pairs are handled in order", async () => {
+      const [sender, peer] = [await open(), await open()];
+      await ack(peer, "join", "r0");
+      const pairs = 1000;
+      // The chat rate limit (20/s, bursts of 40) answers most chats `rate_limited`; in order, none
+      // can be `not_in_room`, which a chat handled before its join would get.
+      const replies = [];
+      for (let n = 0; n < pairs; n += 1) {
+        replies.push(ack(sender, "join", `r${n % 5}`));
+        replies.push(ack(sender, "chat", { room: `r${n % 5}`, text: `m${n}` }));
+      }
+      const answers = (await Promise.all(replies)).map(([reply]) => reply);
+      const joins = answers.filter((_, i) => i % 2 === 0);
+      const chats = answers.filter((_, i) => i % 2 === 1);
+      assert.ok(joins.every((reply) => reply.ok), "every join succeeds");
+      assert.deepEqual(chats.filter((reply) => !reply.ok && reply.error !== "rate_limited"), []);
+      assert.ok(chats.filter((reply) => reply.ok).length >= 40, "the burst got through");
+    });
+
+    test("1,000 requests at once get 1,000 acks, in order", async () => {
+      const socket = await open();
+      const order = [];
+      const replies = [];
+      for (let n = 0; n < 1000; n += 1) {
+        replies.push(ack(socket, "echo", n).then(([echoed]) => order.push(echoed)));
+      }
+      await Promise.all(replies);
+      assert.deepEqual(order, [...Array(1000).keys()], "acks come back in the order sent");
+    });
+
+    test("a publisher's burst of direct emits arrives in order", async () => {
+      const publisher = await open({ auth: { token: TOKEN } });
+      const receiver = await open();
+      const got = [];
+      const all = new Promise((resolve) => {
+        receiver.on("seq", (n) => {
+          got.push(n);
+          if (got.length === 200) resolve();
+        });
+      });
+      for (let n = 0; n < 200; n += 1) publisher.emit("seq", n);
+      await all;
+      assert.deepEqual(got, [...Array(200).keys()]);
     });
 
     test("a browser may not publish", async () => {
@@ -121,7 +194,7 @@ for (const [mode, transports] of Object.entries(transportModes)) {
         "--url", hub.url, "--token", TOKEN, "--event", "foo", "--data", "bar", "--room", "cli-room",
       ]);
       assert.equal(stdout, "delivered to 1\n");
-      assert.deepEqual(await received, ["bar", { namespace: "/", room: "cli-room" }]);
+      assert.deepEqual(await received, ["bar"], "exactly the published data");
     });
 
     test("a dynamic namespace works like /", async () => {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use hub_protocol::{Route, events};
+use hub_protocol::{EventMeta, events};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::{Value, json};
@@ -15,13 +15,23 @@ use crate::{QUIET, WAIT};
 pub struct TestClient {
     client: Client,
     events: mpsc::UnboundedReceiver<(String, Vec<Value>)>,
+    /// Connected with `auth: {meta: true}`: published events carry their metadata last.
+    meta: bool,
 }
 
 /// An event as `publish` delivers it.
 #[derive(Debug)]
 pub struct Published {
     pub data: Value,
-    pub route: Route,
+    /// Present exactly when the client asked for it.
+    pub meta: Option<EventMeta>,
+}
+
+impl Published {
+    /// The metadata of an event received by a client that asked for it.
+    pub fn meta(&self) -> &EventMeta {
+        self.meta.as_ref().expect("the client connected with `meta: true`")
+    }
 }
 
 /// How a connection attempt ended, when it did not succeed.
@@ -38,6 +48,11 @@ impl TestClient {
         Self::connect_with(url, "/", json!({})).await.expect("the hub accepts the connection")
     }
 
+    /// Connects to `/` asking for published events' metadata (`auth: {meta: true}`).
+    pub async fn connect_meta(url: &str) -> Self {
+        Self::connect_with(url, "/", json!({ "meta": true })).await.expect("the hub accepts the connection")
+    }
+
     /// Connects to `/` as a publisher with the test token.
     pub async fn publisher(url: &str) -> Self {
         Self::connect_with(url, "/", json!({ "token": crate::hub::TOKEN }))
@@ -47,6 +62,7 @@ impl TestClient {
 
     /// Connects to `namespace` with `auth`, and waits for the hub's answer to the CONNECT.
     pub async fn connect_with(url: &str, namespace: &str, auth: Value) -> Result<Self, Refused> {
+        let meta = auth.get("meta") == Some(&Value::Bool(true));
         let (events_tx, events) = mpsc::unbounded_channel();
         let (status_tx, mut status) = mpsc::unbounded_channel::<Result<(), Refused>>();
         let connected = status_tx.clone();
@@ -83,7 +99,7 @@ impl TestClient {
             .await
             .map_err(|e| Refused::Other(e.to_string()))?;
         match tokio::time::timeout(WAIT, status.recv()).await {
-            Ok(Some(Ok(()))) => Ok(Self { client, events }),
+            Ok(Some(Ok(()))) => Ok(Self { client, events, meta }),
             Ok(Some(Err(refused))) => Err(refused),
             Ok(None) => Err(Refused::Other("connection closed".to_owned())),
             Err(_) => Err(Refused::Other("no answer to CONNECT".to_owned())),
@@ -156,15 +172,20 @@ impl TestClient {
         }
     }
 
-    /// Waits for an event delivered by `publish`: its data and the route the hub appends.
+    /// Waits for an event delivered by `publish`: exactly its data, then its metadata when this client
+    /// asked for it.
     pub async fn expect_published(&mut self, name: &str) -> Published {
         let arguments = self.expect_event(name).await;
-        match <[Value; 2]>::try_from(arguments) {
-            Ok([data, route]) => Published {
+        match (self.meta, <[Value; 2]>::try_from(arguments)) {
+            (true, Ok([data, meta])) => Published {
                 data,
-                route: serde_json::from_value(route).expect("the last argument is the route"),
+                meta: Some(serde_json::from_value(meta).expect("the last argument is the metadata")),
             },
-            Err(arguments) => panic!("`{name}` should carry data and route, got {arguments:?}"),
+            (false, Err(arguments)) if arguments.len() == 1 => {
+                Published { data: arguments.into_iter().next().expect("one argument"), meta: None }
+            }
+            (true, arguments) => panic!("`{name}` should carry data and metadata, got {arguments:?}"),
+            (false, arguments) => panic!("`{name}` should carry exactly its data, got {arguments:?}"),
         }
     }
 

@@ -1,9 +1,9 @@
-//! `echo`: acks with exactly the arguments it was sent, however many (the classic echo server).
+//! `echo`: acks with exactly the arguments it was sent, however many, binary ones as binary (the
+//! classic echo server).
 
+use hub_protocol::Arguments;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
-
-use super::arguments::Arguments;
 
 pub async fn echo<A: Adapter>(
     socket: SocketRef<A>,

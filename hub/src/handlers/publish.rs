@@ -2,24 +2,22 @@
 
 use std::time::Instant;
 
-use hub_protocol::{ErrorCode, EventName, PublishRequest, Rejection, events};
+use hub_protocol::{Argument, Arguments, ErrorCode, PublishRequest, Rejection, events};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 
-use super::arguments::Arguments;
 use super::{malformed, reply};
-use crate::delivery;
 use crate::limits::{Action, SocketRate};
-use crate::publishing::{Publication, Target, Via, published};
+use crate::publishing::{Publication, Via, published};
 use crate::session::{HubState, Identity};
 
-/// `publish` `[{"event":E,"data":D,"rooms":[...]}]`: emits E with the arguments D and its route.
+/// `publish` `[{"event":E,"data":D,"rooms":[...]}]`: emits E with the one argument D.
 pub async fn publish<A: Adapter>(
     socket: SocketRef<A>,
     Extension(identity): Extension<Identity>,
     Extension(rate): Extension<SocketRate>,
     State(hub): State<HubState>,
-    TryData(request): TryData<PublishRequest>,
+    TryData(request): TryData<PublishRequest<Argument>>,
     ack: AckSender<A>,
 ) {
     let started = Instant::now();
@@ -38,7 +36,7 @@ pub async fn publish<A: Adapter>(
 }
 
 /// Any other event from a publisher (Elephant.io style, e.g. `foo` `["bar"]`) goes to the whole namespace
-/// with its arguments unchanged.
+/// with its arguments unchanged, binary ones included.
 pub async fn direct_emit<A: Adapter>(
     socket: SocketRef<A>,
     Event(event): Event,
@@ -52,12 +50,11 @@ pub async fn direct_emit<A: Adapter>(
     let outcome = async {
         require_publisher(&identity, &event)?;
         hub.limits.check_rate(&rate, Action::Publish)?;
-        let name = EventName::parse(event.as_str())?;
-        let arguments = arguments.map_err(|_| malformed(&event, "JSON arguments"))?;
-        hub.limits.check_size("the arguments", &arguments)?;
-        let reached = delivery::emit_counted(|| socket.broadcast(), name.as_str(), &arguments).await?;
-        let target = Target::Namespace(socket.ns().to_owned());
-        Ok(published(Via::Socket(&socket.id.to_string()), &name, &target, reached, started))
+        let arguments = arguments.map_err(|_| malformed(&event, "JSON or binary arguments"))?;
+        let publication = Publication::direct(&event, arguments, socket.ns(), &hub.limits)?;
+        let reached = publication.deliver(|| socket.broadcast(), socket.ns()).await?;
+        let via = Via::Socket(&socket.id.to_string());
+        Ok(published(via, &publication.event, &publication.target, reached, started))
     };
     reply(&socket, ack, &event, outcome.await);
 }

@@ -8,8 +8,8 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
-use crate::delivery;
 use crate::session::{HubState, Identity};
+use crate::{delivery, meta_rooms};
 
 pub async fn join<A: Adapter>(
     socket: SocketRef<A>,
@@ -33,6 +33,9 @@ pub async fn join<A: Adapter>(
                 count(&socket, &room).await?
             }
         };
+        if identity.meta {
+            socket.join(meta_rooms::shadow(room.as_str()));
+        }
         hub.presence.changed(&socket, room.as_str());
         Ok(RoomMembers { room: room.into_string(), members })
     };
@@ -47,6 +50,8 @@ pub async fn leave<A: Adapter>(
 ) {
     let outcome = async {
         let room = parse(events::LEAVE, room)?;
+        // Harmless for a socket that is not in it.
+        socket.leave(meta_rooms::shadow(room.as_str()));
         let members = match &hub.room_sizes {
             Some(sizes) => sizes.leave(&socket, room.as_str()),
             None => {

@@ -1,0 +1,141 @@
+//! One socket's events are handled one at a time, in the order they arrived.
+//!
+//! socketioxide spawns every event handler as a task of its own, so two events of one socket run side by
+//! side and finish in any order: a `join` then a `chat` sent back to back had the chat checked before
+//! the join was done (`not_in_room`), a publisher's burst reached receivers reordered, and three acks of
+//! one polling payload came back 3, 1, 2. Socket.IO promises order, and clients rely on it.
+//!
+//! socketioxide calls a handler function in order, on the task that reads the connection; only the
+//! future it returns is spawned. So the handlers registered with socketioxide are plain functions that
+//! pass their work to [`EventQueue::run`] and return at once. The queue polls the work right there, and
+//! most of it (an `echo`, a `join` on a lone hub) is done on that first poll, with no task of its own.
+//! Work that has to wait (an adapter round trip in a cluster) moves to one task per socket, which finishes
+//! it and then the events queued behind it, in order, and ends when the queue is empty. An idle socket
+//! holds no task.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The events of one socket that wait for an earlier one to finish.
+#[derive(Default)]
+pub struct EventQueue {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// An event is being handled: later ones wait in `waiting`.
+    busy: bool,
+    waiting: VecDeque<Work>,
+}
+
+impl std::fmt::Debug for EventQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let waiting = self.lock().waiting.len();
+        f.debug_struct("EventQueue").field("waiting", &waiting).finish()
+    }
+}
+
+impl EventQueue {
+    /// Handles `work` after every event this queue was given before it: at once when none is pending
+    /// (up to its first wait), else once they are done.
+    pub fn run(self: &Arc<Self>, work: impl Future<Output = ()> + Send + 'static) {
+        let mut work: Work = Box::pin(work);
+        {
+            let mut state = self.lock();
+            if state.busy {
+                state.waiting.push_back(work);
+                return;
+            }
+            state.busy = true;
+        }
+        // Polled with a waker that does nothing: if the work is not done, it is polled again at once by
+        // the task below, which registers the real waker, as every future allows.
+        if work.as_mut().poll(&mut Context::from_waker(Waker::noop())) == Poll::Ready(()) {
+            let Some(next) = self.next() else { return };
+            work = next;
+        }
+        let queue = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut work = work;
+            loop {
+                work.await;
+                match queue.next() {
+                    Some(next) => work = next,
+                    None => return,
+                }
+            }
+        });
+    }
+
+    /// The next waiting event, or `None` after marking the queue idle.
+    fn next(&self) -> Option<Work> {
+        let mut state = self.lock();
+        let next = state.waiting.pop_front();
+        state.busy = next.is_some();
+        next
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A handler never panics while holding the lock: only queue operations run under it.
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+    use tokio::sync::mpsc;
+
+    /// Work that records `n` after waiting `wait` (zero: done on its first poll).
+    fn step(log: &mpsc::UnboundedSender<u32>, n: u32, wait: Duration) -> impl Future<Output = ()> + use<> {
+        let log = log.clone();
+        async move {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            log.send(n).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn later_work_waits_for_earlier_work_that_waits() {
+        let queue = Arc::new(EventQueue::default());
+        let (log, mut order) = mpsc::unbounded_channel();
+        queue.run(step(&log, 1, Duration::from_millis(30)));
+        queue.run(step(&log, 2, Duration::ZERO));
+        queue.run(step(&log, 3, Duration::from_millis(10)));
+        queue.run(step(&log, 4, Duration::ZERO));
+        drop(log);
+        let mut seen = Vec::new();
+        while let Some(n) = order.recv().await {
+            seen.push(n);
+        }
+        assert_eq!(seen, [1, 2, 3, 4]);
+        assert!(!queue.lock().busy, "an emptied queue is idle again");
+    }
+
+    #[tokio::test]
+    async fn work_that_needs_no_wait_is_done_before_run_returns() {
+        let queue = Arc::new(EventQueue::default());
+        let (log, mut order) = mpsc::unbounded_channel();
+        queue.run(step(&log, 1, Duration::ZERO));
+        assert_eq!(order.try_recv(), Ok(1));
+        assert!(!queue.lock().busy);
+        // After work that had to wait, the queue takes new work again once it is idle.
+        queue.run(step(&log, 2, Duration::from_millis(5)));
+        assert!(queue.lock().busy);
+        assert_eq!(order.recv().await, Some(2));
+        while queue.lock().busy {
+            tokio::task::yield_now().await;
+        }
+        queue.run(step(&log, 3, Duration::ZERO));
+        assert_eq!(order.try_recv(), Ok(3));
+    }
+}

@@ -1,0 +1,34 @@
+//! Hidden rooms that hold the sockets that asked for published events' metadata (`auth: {meta: true}`).
+//!
+//! A published event reaches most clients with exactly the published arguments, and the clients that
+//! asked with one more, last argument, its [`EventMeta`](hub_protocol::EventMeta). The two groups get
+//! two broadcasts, and the adapter must tell them apart on every hub of a cluster: so the second group
+//! is a room. Such a socket is in [`ALL`] and, for every room it joins, in that room's [`shadow`] too.
+//! Their names start with a control character, which no room a client names may contain, so no client
+//! can join, leave or chat into them.
+
+/// Every socket of the namespace that asked for metadata.
+pub const ALL: &str = "\u{1}meta";
+
+/// The sockets of `room` that asked for metadata.
+pub fn shadow(room: &str) -> String {
+    format!("\u{1}meta:{room}")
+}
+
+/// Whether `room` is one of these hidden rooms rather than a room clients named.
+pub fn is_hidden(room: &str) -> bool {
+    room.starts_with('\u{1}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_rooms_are_not_valid_room_names() {
+        assert!(is_hidden(ALL) && is_hidden(&shadow("lobby")));
+        assert!(hub_protocol::RoomName::parse(ALL).is_err());
+        assert!(hub_protocol::RoomName::parse(shadow("lobby")).is_err());
+        assert!(!is_hidden("lobby"));
+    }
+}
