@@ -25,8 +25,7 @@ io.on("connection", (socket) => {
     const rooms = Array.isArray(request?.rooms) ? request.rooms : [];
     const targets = rooms.length ? io.in(rooms) : io.of("/");
     const delivered = (await targets.fetchSockets()).filter((s) => s.id !== socket.id).length;
-    const route = rooms.length ? { namespace: "/", room: rooms[0] } : { namespace: "/" };
-    (rooms.length ? socket.to(rooms) : socket.broadcast).emit(request.event, request.data ?? null, route);
+    (rooms.length ? socket.to(rooms) : socket.broadcast).emit(request.event, request.data ?? null);
     ack?.({ ok: true, delivered });
   });
 
