@@ -31,15 +31,23 @@ async fn joined(url: &str, room: &str) -> TestClient {
     client
 }
 
+/// Like [`joined`], for a client that asked for published events' metadata.
+async fn joined_meta(url: &str, room: &str) -> TestClient {
+    let client = TestClient::connect_meta(url).await;
+    client.join(room).await;
+    client
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_on_any_node_reaches_every_subscriber_and_nobody_else() {
     let redis = RedisServer::start().await;
     let hubs = cluster(&redis, 3).await;
     let mut subscribers = Vec::new();
     let mut outsiders = Vec::new();
+    // On every node, one subscriber takes events as published and one asks for their metadata.
     for hub in &hubs {
         subscribers.push(joined(&hub.url, "lobby").await);
-        subscribers.push(joined(&hub.url, "lobby").await);
+        subscribers.push(joined_meta(&hub.url, "lobby").await);
         outsiders.push(joined(&hub.url, "other").await);
     }
 
@@ -50,6 +58,9 @@ async fn publish_on_any_node_reaches_every_subscriber_and_nobody_else() {
     for subscriber in &mut subscribers {
         let published = subscriber.expect_published("news").await;
         assert_eq!(published.data, json!(1), "exactly the published data");
+        if let Some(meta) = published.meta {
+            assert_eq!((meta.namespace.as_str(), meta.room.as_deref()), ("/", Some("lobby")));
+        }
     }
 
     // The `publish` CLI pointed at each node in turn.
@@ -68,9 +79,11 @@ async fn publish_on_any_node_reaches_every_subscriber_and_nobody_else() {
     let ack = publisher.request("publish", json!({"event": "all", "data": "x"})).await;
     assert_eq!(ack["delivered"], 9);
     assert_eq!(publisher.request("direct", json!("y")).await["delivered"], 9);
-    for client in subscribers.iter_mut().chain(outsiders.iter_mut()) {
+    for (n, client) in subscribers.iter_mut().chain(outsiders.iter_mut()).enumerate() {
         client.expect_published("all").await;
-        assert_eq!(client.expect_event("direct").await, vec![json!("y")]);
+        let meta = n < 6 && n % 2 == 1;
+        let expected = if meta { vec![json!("y"), json!({"namespace": "/"})] } else { vec![json!("y")] };
+        assert_eq!(client.expect_event("direct").await, expected);
     }
     for outsider in &mut outsiders {
         outsider.expect_no_event("news", Duration::ZERO).await;
