@@ -15,6 +15,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
@@ -56,7 +57,7 @@ impl EventQueue {
         }
         // Polled with a waker that does nothing: if the work is not done, it is polled again at once by
         // the task below, which registers the real waker, as every future allows.
-        if work.as_mut().poll(&mut Context::from_waker(Waker::noop())) == Poll::Ready(()) {
+        if poll_guarded(&mut work, &mut Context::from_waker(Waker::noop())).is_ready() {
             let Some(next) = self.next() else { return };
             work = next;
         }
@@ -64,7 +65,7 @@ impl EventQueue {
         tokio::spawn(async move {
             let mut work = work;
             loop {
-                work.await;
+                std::future::poll_fn(|cx| poll_guarded(&mut work, cx)).await;
                 match queue.next() {
                     Some(next) => work = next,
                     None => return,
@@ -84,6 +85,18 @@ impl EventQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A handler never panics while holding the lock: only queue operations run under it.
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Polls `work`; a panic in it ends that work only (it is logged), and the socket's next events still
+/// run, as they did when every handler was a task of its own.
+fn poll_guarded(work: &mut Work, cx: &mut Context<'_>) -> Poll<()> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| work.as_mut().poll(cx))) {
+        Ok(poll) => poll,
+        Err(_) => {
+            tracing::error!("an event handler panicked; the socket's next events are handled as usual");
+            Poll::Ready(())
+        }
     }
 }
 
@@ -119,6 +132,21 @@ mod tests {
         }
         assert_eq!(seen, [1, 2, 3, 4]);
         assert!(!queue.lock().busy, "an emptied queue is idle again");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_does_not_stop_the_queue() {
+        let queue = Arc::new(EventQueue::default());
+        let (log, mut order) = mpsc::unbounded_channel();
+        queue.run(async { panic!("inline") });
+        queue.run(step(&log, 1, Duration::ZERO));
+        queue.run(async {
+            tokio::task::yield_now().await;
+            panic!("in the task")
+        });
+        queue.run(step(&log, 2, Duration::ZERO));
+        assert_eq!(order.recv().await, Some(1));
+        assert_eq!(order.recv().await, Some(2));
     }
 
     #[tokio::test]
