@@ -51,10 +51,14 @@ async fn a_thousand_requests_in_one_polling_payload_get_a_thousand_acks_in_order
     let payload: Vec<String> = (0..requests).map(|n| format!(r#"42{n}["echo",{n}]"#)).collect();
     http.post(&url).body(payload.join("\u{1e}")).send().await.unwrap().error_for_status().unwrap();
     let mut acks = Vec::new();
-    while acks.len() < requests {
-        let body = http.get(&url).send().await.unwrap().text().await.unwrap();
-        acks.extend(body.split('\u{1e}').filter_map(parse_ack));
-    }
+    let collect = async {
+        while acks.len() < requests {
+            let body = http.get(&url).send().await.unwrap().text().await.unwrap();
+            acks.extend(body.split('\u{1e}').filter_map(parse_ack));
+        }
+    };
+    let finished = tokio::time::timeout(e2e::WAIT, collect).await;
+    assert!(finished.is_ok(), "{} of {requests} acks within {:?}", acks.len(), e2e::WAIT);
     for (n, (id, arguments)) in acks.into_iter().enumerate() {
         assert_eq!((id, arguments), (n as u64, Value::from(vec![n])), "ack {n}");
     }
