@@ -5,7 +5,9 @@ use std::io;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hub_protocol::{ErrorCode, Rejection};
 use serde::Serialize;
@@ -97,17 +99,20 @@ impl Limits {
         })
     }
 
-    /// Takes one `action` from `rate`, or refuses with `rate_limited`.
+    /// Takes one `action` from `rate`, or refuses with `rate_limited` and the time until it may try again.
     pub fn check_rate(&self, rate: &SocketRate, action: Action) -> Result<(), Rejection> {
-        match action {
-            Action::Chat => rate.chat.check().map_err(|_| rate_limited("messages", self.chat)),
-            Action::Publish => rate.publish.check().map_err(|_| rate_limited("publishes", self.publish)),
-        }
+        let (limiter, quota, what) = match action {
+            Action::Chat => (&rate.chat, self.chat, "messages"),
+            Action::Publish => (&rate.publish, self.publish, "publishes"),
+        };
+        limiter
+            .check()
+            .map_err(|refused| rate_limited(what, quota, refused.wait_time_from(limiter.clock().now())))
     }
 
-    /// The refusal for an HTTP API client over its rate.
-    pub fn api_rate_limited(&self) -> Rejection {
-        rate_limited("requests", self.publish)
+    /// The refusal for an HTTP API client over its rate, which may try again after `wait`.
+    pub fn api_rate_limited(&self, wait: Duration) -> Rejection {
+        rate_limited("requests", self.publish, wait)
     }
 
     /// Refuses `value` with `too_large` when its JSON is over `max-payload` bytes.
@@ -124,11 +129,11 @@ impl Limits {
     }
 }
 
-fn rate_limited(what: &str, quota: Quota) -> Rejection {
+fn rate_limited(what: &str, quota: Quota, wait: Duration) -> Rejection {
     let per_second = quota.replenish_interval().as_secs_f64().recip().round();
-    Rejection::new(
-        ErrorCode::RateLimited,
+    Rejection::rate_limited(
         format!("slow down: at most {per_second} {what} per second (bursts of {})", quota.burst_size()),
+        wait,
     )
 }
 
