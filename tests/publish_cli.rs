@@ -1,10 +1,11 @@
-//! The `publish` binary: every input form, every exit code, retries, and `--stdin-lines`.
+//! The `publish` binary: every input form, every exit code, retries, and `--stdin-lines` (also under a
+//! rate limit).
 
 use std::time::{Duration, Instant};
 
 use e2e::binaries::{HubProcess, publish};
 use e2e::hub::LateHub;
-use e2e::{TestClient, TestHub, fake};
+use e2e::{QUIET, TestClient, TestHub, fake};
 use serde_json::json;
 
 const TOKEN: &str = e2e::hub::TOKEN;
@@ -256,6 +257,69 @@ async fn finds_the_token_a_hub_generated_for_the_same_user() {
     std::fs::remove_dir_all(runtime_dir).ok();
 }
 
+/// A hub process whose publishers may send `rate` events per second in bursts of `burst`. The limit is
+/// given explicitly: these tests are about a hub that has one, whatever the default.
+async fn rate_limited_hub(rate: u32, burst: u32) -> HubProcess {
+    let (rate, burst) = (rate.to_string(), burst.to_string());
+    let args = [
+        "--bind",
+        "127.0.0.1:0",
+        "--publish-token",
+        TOKEN,
+        "--publish-rate-limit",
+        &rate,
+        "--publish-rate-burst",
+        &burst,
+    ];
+    HubProcess::start(&args, &[]).await
+}
+
+fn numbered_lines(count: usize) -> String {
+    (0..count).map(|n| format!("{{\"event\":\"n\",\"data\":{n}}}\n")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_lines_waits_out_the_rate_limit_and_delivers_every_line_in_order() {
+    let hub = rate_limited_hub(500, 50).await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+
+    let started = Instant::now();
+    let output = publish_to(&hub.url, &["--stdin-lines"], Some(&numbered_lines(1_000))).await;
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "published 1000 events, delivered to 1000 in total\n");
+    for n in 0..1_000 {
+        assert_eq!(subscriber.expect_published("n").await.data, json!(n), "every line, in order");
+    }
+    subscriber.expect_no_event("n", QUIET).await;
+    // 950 events beyond the burst at 500 per second take 1.9 s: the hub's limit held, and the publisher
+    // waited instead of dropping.
+    assert!(took >= Duration::from_millis(1_700), "took {took:?}");
+
+    let verbose = publish_to(&hub.url, &["--stdin-lines", "-v"], Some(&numbered_lines(100))).await;
+    assert_eq!(verbose.status.code(), Some(0), "{}", stderr(&verbose));
+    let report = stderr(&verbose);
+    assert!(report.contains("rate limited by the hub, waited"), "-v tells each wait: {report}");
+    assert!(report.contains("waited for the hub's rate limit"), "-v sums the waits up: {report}");
+    for n in 0..100 {
+        assert_eq!(subscriber.expect_published("n").await.data, json!(n));
+    }
+    hub.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_wait_never_runs_past_the_timeout() {
+    let (peer, sent) = fake::always_rate_limited(60_000).await;
+    let started = Instant::now();
+    let args = ["--url", &peer.url, "--event", "foo", "--token", "t", "--timeout", "1s"];
+    let output = publish(&args, &[], None).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("rate_limited"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--timeout"), "says why it did not wait: {}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1, "a wait past the deadline is not begun");
+}
+
 #[tokio::test]
 async fn help_documents_the_exit_codes() {
     let output = publish(&["--help"], &[], None).await;
@@ -272,6 +336,7 @@ async fn help_documents_the_exit_codes() {
         "--timeout",
         "--retries",
         "--quiet",
+        "--verbose",
         "--stdin-lines",
         "HUB_URL",
         "HUB_PUBLISH_TOKEN",
