@@ -1,8 +1,9 @@
-//! The `publish` command: flags, input, and the mapping of outcomes to exit codes and messages.
+//! The `publish` command: flags, input, the token, and the mapping of outcomes to exit codes and messages.
 
 mod args;
 mod input;
 mod lines;
+mod token;
 
 pub use args::Args;
 
@@ -14,11 +15,14 @@ use crate::{ExitCode, PublishError, Publisher, PublisherOptions, Waited};
 
 /// Runs the command and returns its exit code; messages go to stdout (results) and stderr (errors).
 pub async fn run(args: Args) -> ExitCode {
-    let token = match args.resolve_token() {
+    let token = match token::resolve(args.token.as_deref(), args.token_file.as_deref(), &args.url) {
         Ok(token) => token,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e.to_string()),
     };
-    let missing_token_hint = token.missing_hint.as_deref();
+    if args.verbose {
+        eprintln!("publish: {}", token.describe());
+    }
+    let missing_token_hint = token.missing_hint();
     let options = PublisherOptions {
         namespace: args.namespace.clone(),
         token: token.value.clone(),
