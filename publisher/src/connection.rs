@@ -67,7 +67,10 @@ pub struct Waited {
 impl Waited {
     /// The waits since `earlier`, a value taken from the same publisher.
     pub fn since(self, earlier: Waited) -> Waited {
-        Waited { times: self.times - earlier.times, total: self.total.saturating_sub(earlier.total) }
+        Waited {
+            times: self.times.saturating_sub(earlier.times),
+            total: self.total.saturating_sub(earlier.total),
+        }
     }
 }
 
