@@ -1,10 +1,12 @@
-//! The `publish` binary: every input form, every exit code, retries, and `--stdin-lines`.
+//! The `publish` binary: every input form, every exit code, retries, `--stdin-lines` (also under a rate
+//! limit), and where it finds the publish token.
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use e2e::binaries::{HubProcess, publish};
+use e2e::binaries::{HubProcess, publish, publish_in_bare_env};
 use e2e::hub::LateHub;
-use e2e::{TestClient, TestHub, fake};
+use e2e::{QUIET, TestClient, TestHub, fake};
 use serde_json::json;
 
 const TOKEN: &str = e2e::hub::TOKEN;
@@ -111,7 +113,7 @@ async fn exit_code_1_when_the_hub_refuses() {
     assert!(stderr(&wrong).contains("invalid publish token"), "{}", stderr(&wrong));
 
     let empty_dir = std::env::temp_dir().join(format!("publish-no-token-{}", std::process::id()));
-    let env = [("XDG_RUNTIME_DIR", empty_dir.to_str().unwrap())];
+    let env = [("XDG_RUNTIME_DIR", empty_dir.to_str().unwrap()), ("HOME", empty_dir.to_str().unwrap())];
     let missing = publish(&["--url", &hub.url, "--event", "foo"], &env, None).await;
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr(&missing).contains("forbidden"), "{}", stderr(&missing));
@@ -239,7 +241,8 @@ async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_the_token_a_hub_generated_for_the_same_user() {
     let runtime_dir = std::env::temp_dir().join(format!("publish-token-file-{}", std::process::id()));
-    let env = [("XDG_RUNTIME_DIR", runtime_dir.to_str().unwrap())];
+    let dir = runtime_dir.to_str().unwrap();
+    let env = [("XDG_RUNTIME_DIR", dir), ("HOME", dir)];
     let hub = HubProcess::start(&["--bind", "127.0.0.1:0"], &env).await;
     let mut subscriber = TestClient::connect(&hub.url).await;
 
@@ -254,6 +257,162 @@ async fn finds_the_token_a_hub_generated_for_the_same_user() {
     let (code, _) = hub.terminate().await;
     assert_eq!(code, Some(0));
     std::fs::remove_dir_all(runtime_dir).ok();
+}
+
+/// A hub process whose publishers may send `rate` events per second in bursts of `burst`. The limit is
+/// given explicitly: these tests are about a hub that has one, whatever the default.
+async fn rate_limited_hub(rate: u32, burst: u32) -> HubProcess {
+    let (rate, burst) = (rate.to_string(), burst.to_string());
+    let args = [
+        "--bind",
+        "127.0.0.1:0",
+        "--publish-token",
+        TOKEN,
+        "--publish-rate-limit",
+        &rate,
+        "--publish-rate-burst",
+        &burst,
+    ];
+    HubProcess::start(&args, &[]).await
+}
+
+fn numbered_lines(count: usize) -> String {
+    (0..count).map(|n| format!("{{\"event\":\"n\",\"data\":{n}}}\n")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_lines_waits_out_the_rate_limit_and_delivers_every_line_in_order() {
+    let hub = rate_limited_hub(500, 50).await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+
+    let started = Instant::now();
+    let output = publish_to(&hub.url, &["--stdin-lines"], Some(&numbered_lines(1_000))).await;
+    let took = started.elapsed();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "published 1000 events, delivered to 1000 in total\n");
+    for n in 0..1_000 {
+        assert_eq!(subscriber.expect_published("n").await.data, json!(n), "every line, in order");
+    }
+    subscriber.expect_no_event("n", QUIET).await;
+    // 950 events beyond the burst at 500 per second take 1.9 s: the hub's limit held, and the publisher
+    // waited instead of dropping.
+    assert!(took >= Duration::from_millis(1_700), "took {took:?}");
+
+    let verbose = publish_to(&hub.url, &["--stdin-lines", "-v"], Some(&numbered_lines(100))).await;
+    assert_eq!(verbose.status.code(), Some(0), "{}", stderr(&verbose));
+    let report = stderr(&verbose);
+    assert!(report.contains("rate limited by the hub, waited"), "-v tells each wait: {report}");
+    assert!(report.contains("waited for the hub's rate limit"), "-v sums the waits up: {report}");
+    for n in 0..100 {
+        assert_eq!(subscriber.expect_published("n").await.data, json!(n));
+    }
+    hub.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_wait_never_runs_past_the_timeout() {
+    let (peer, sent) = fake::always_rate_limited(60_000).await;
+    let started = Instant::now();
+    let args = ["--url", &peer.url, "--event", "foo", "--token", "t", "--timeout", "1s"];
+    let output = publish(&args, &[], None).await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("rate_limited"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("--timeout"), "says why it did not wait: {}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 1, "a wait past the deadline is not begun");
+}
+
+/// A fresh directory under the system's temporary directory, private like a runtime directory.
+fn private_temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("publish-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Every file below `dir`.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .flat_map(|entry| {
+            let path = entry.path();
+            if path.is_dir() { files_under(&path) } else { vec![path] }
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_run_by_cron_finds_the_token_of_a_hub_started_with_xdg_runtime_dir() {
+    let base = private_temp_dir("cron");
+    let (runtime_dir, home) = (base.join("runtime"), base.join("home"));
+    std::fs::create_dir_all(&runtime_dir).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    let (runtime_dir, home) = (runtime_dir.to_str().unwrap(), home.to_str().unwrap());
+    let hub =
+        HubProcess::start(&["--bind", "127.0.0.1:0"], &[("XDG_RUNTIME_DIR", runtime_dir), ("HOME", home)])
+            .await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let token_file = format!("{runtime_dir}/socketio-hub/publish-token-{}", hub.port);
+
+    let args = ["--url", &hub.url, "--event", "cron", "--data", "nightly"];
+    let output = publish_in_bare_env(&args, &[("HOME", home)]).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stdout(&output), "delivered to 1\n");
+    assert_eq!(subscriber.expect_published("cron").await.data, json!("nightly"));
+
+    let verbose = publish_in_bare_env(&[&args[..], &["-v"]].concat(), &[("HOME", home)]).await;
+    assert_eq!(verbose.status.code(), Some(0), "{}", stderr(&verbose));
+    assert!(stderr(&verbose).contains(&token_file), "-v names the file it read: {}", stderr(&verbose));
+    subscriber.expect_published("cron").await;
+
+    let (code, _) = hub.terminate().await;
+    assert_eq!(code, Some(0));
+    assert_eq!(files_under(&base), Vec::<PathBuf>::new(), "the hub removes what it wrote when it stops");
+    std::fs::remove_dir_all(base).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_file_is_read_only_for_a_hub_on_a_loopback_address() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let base = private_temp_dir("loopback");
+    let token_dir = base.join("socketio-hub");
+    std::fs::create_dir(&token_dir).unwrap();
+    let token_file = token_dir.join(format!("publish-token-{}", hub.port));
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&token_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let dir = base.to_str().unwrap();
+    let env = [("XDG_RUNTIME_DIR", dir), ("HOME", dir)];
+
+    let local = publish(&["--url", &hub.url, "--event", "local"], &env, None).await;
+    assert_eq!(local.status.code(), Some(0), "the token file is valid: {}", stderr(&local));
+    subscriber.expect_published("local").await;
+
+    // 0.0.0.0 is no loopback address, so `publish` takes it for another host, yet Linux connects it to this
+    // machine: the hub at the other end tells whether a token was sent.
+    let elsewhere = format!("http://0.0.0.0:{}", hub.port);
+    let remote = publish(&["--url", &elsewhere, "--event", "remote"], &env, None).await;
+    assert_eq!(remote.status.code(), Some(1), "no token was sent: {}", stderr(&remote));
+    let errors = stderr(&remote);
+    assert!(errors.contains("forbidden"), "{errors}");
+    assert!(errors.contains("not a loopback address") && errors.contains("--token"), "{errors}");
+
+    let verbose = publish(&["--url", &elsewhere, "--event", "remote", "-v"], &env, None).await;
+    let errors = stderr(&verbose);
+    assert!(!errors.contains(token_file.to_str().unwrap()), "the file is not read: {errors}");
+    assert!(errors.contains("not a loopback address"), "{errors}");
+
+    let with_token = publish_to(&elsewhere, &["--event", "remote"], None).await;
+    assert_eq!(with_token.status.code(), Some(0), "--token works for any host: {}", stderr(&with_token));
+    subscriber.expect_published("remote").await;
+    hub.stop().await;
+    std::fs::remove_dir_all(base).unwrap();
 }
 
 #[tokio::test]
@@ -272,6 +431,7 @@ async fn help_documents_the_exit_codes() {
         "--timeout",
         "--retries",
         "--quiet",
+        "--verbose",
         "--stdin-lines",
         "HUB_URL",
         "HUB_PUBLISH_TOKEN",

@@ -1,7 +1,9 @@
 //! The `publisher` library against the real hub, and against peers that misbehave.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use e2e::binaries::HubProcess;
 use e2e::hub::LateHub;
 use e2e::{TestClient, TestHub, fake};
 use hub_protocol::ErrorCode;
@@ -111,4 +113,81 @@ async fn retries_reach_a_hub_that_starts_late() {
     let mut publisher = Publisher::connect(&late_hub.url, options).await.expect("a retry reaches the hub");
     assert_eq!(publisher.publish("late", json!(1), &[]).await.unwrap().delivered, 0);
     publisher.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waits_out_the_rate_limit_and_sends_again() {
+    // The limit is given explicitly: this test is about a hub that has one, whatever the default.
+    let args = [
+        "--bind",
+        "127.0.0.1:0",
+        "--publish-token",
+        e2e::hub::TOKEN,
+        "--publish-rate-limit",
+        "20",
+        "--publish-rate-burst",
+        "5",
+    ];
+    let hub = HubProcess::start(&args, &[]).await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+
+    // The hub's refusal says how long to wait.
+    let raw = TestClient::publisher(&hub.url).await;
+    let mut refusal = None;
+    for _ in 0..20 {
+        let ack = raw.request("publish", json!({"event": "probe"})).await;
+        if ack["ok"] == false {
+            refusal = Some(ack);
+            break;
+        }
+    }
+    let refusal = refusal.expect("the burst of 5 runs out");
+    assert_eq!(refusal["error"], "rate_limited", "{refusal}");
+    let wait = refusal["retry_after_ms"].as_u64().unwrap_or_else(|| panic!("retry_after_ms in {refusal}"));
+    assert!((1..=50).contains(&wait), "at 20 per second the next publish is at most 50 ms away: {refusal}");
+
+    let mut publisher = Publisher::connect(&hub.url, options(Some(e2e::hub::TOKEN))).await.unwrap();
+    let started = Instant::now();
+    for n in 0..30 {
+        let ack = publisher.publish("n", json!(n), &[]).await.unwrap_or_else(|e| panic!("event {n}: {e}"));
+        assert_eq!(ack.delivered, 2, "the subscriber and the raw publisher");
+    }
+    let took = started.elapsed();
+    let waited = publisher.waited();
+    publisher.close().await;
+    for n in 0..30 {
+        assert_eq!(subscriber.expect_published("n").await.data, json!(n), "every event, in order");
+    }
+    // 25 events beyond the burst at 20 per second take 1.25 s.
+    assert!(took >= Duration::from_millis(1_100), "took {took:?}");
+    // Most of the 50 had to wait; each round trip also refills the bucket, so the waits add up to less
+    // than the time taken.
+    assert!(waited.times >= 15, "{waited:?}");
+    assert!(!waited.total.is_zero() && waited.total <= took, "{waited:?}, took {took:?}");
+    hub.terminate().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_waits_end_at_the_deadline() {
+    let (peer, sent) = fake::always_rate_limited(100).await;
+    let options = PublisherOptions { timeout: Duration::from_secs(1), ..options(None) };
+    let mut publisher = Publisher::connect(&peer.url, options.clone()).await.unwrap();
+    let started = Instant::now();
+    let error = publisher.publish("foo", json!(1), &[]).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(&error, PublishError::Refused(r) if r.code == ErrorCode::RateLimited), "{error}");
+    assert_eq!(error.exit_code(), ExitCode::Refused);
+    assert!(took < Duration::from_millis(1_500), "never past the deadline: {took:?}");
+    let sent = sent.load(Ordering::SeqCst);
+    assert!((5..=11).contains(&sent), "sent again after each 100 ms wait, within 1 s: {sent} times");
+    assert_eq!(publisher.waited().times as usize, sent - 1);
+
+    // A wait longer than the time left is not begun.
+    let (peer, sent) = fake::always_rate_limited(60_000).await;
+    let mut publisher = Publisher::connect(&peer.url, options).await.unwrap();
+    let started = Instant::now();
+    let error = publisher.publish("foo", json!(1), &[]).await.unwrap_err();
+    assert!(matches!(&error, PublishError::Refused(r) if r.retry_after_ms == Some(60_000)), "{error}");
+    assert!(started.elapsed() < Duration::from_millis(500), "took {:?}", started.elapsed());
+    assert_eq!(sent.load(Ordering::SeqCst), 1);
 }

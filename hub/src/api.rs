@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use governor::clock::Clock;
 use hub_protocol::payloads::API_BATCH_MAX_MESSAGES;
 use hub_protocol::{
     Ack, ApiBatch, ApiBatchAck, ApiPublish, Argument, ErrorCode, NamespacePath, PublishAck, PublishRequest,
@@ -86,9 +87,14 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let Self(status, rejection) = self;
         metrics::rejected(rejection.code);
+        // HTTP clients and proxies understand `Retry-After`, in whole seconds; rounded up, never early.
+        let retry_after = rejection.retry_after_ms.map(|millis| HeaderValue::from(millis.div_ceil(1_000)));
         let mut response = (status, Json(Ack::<PublishAck>::from(Err(rejection)))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, seconds);
         }
         response
     }
@@ -170,8 +176,9 @@ fn admit<A: Adapter>(
         return Err(ApiError::new(ErrorCode::Unauthorized, "wrong publish token"));
     }
     if let Some(limiter) = &api.hub.limits.api {
-        if limiter.check_key(&peer.ip()).is_err() {
-            return Err(api.hub.limits.api_rate_limited().into());
+        if let Err(refused) = limiter.check_key(&peer.ip()) {
+            let wait = refused.wait_time_from(limiter.clock().now());
+            return Err(api.hub.limits.api_rate_limited(wait).into());
         }
         if limiter.len() > 10_000 {
             limiter.retain_recent();
@@ -273,4 +280,21 @@ fn invalid_json(e: &serde_json::Error) -> ApiError {
 
 fn request_id(headers: &HeaderMap) -> String {
     headers.get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_429_says_when_to_retry_in_the_body_and_in_retry_after() {
+        let refused = Rejection::rate_limited("slow down", std::time::Duration::from_millis(1_200));
+        let response = ApiError::from(refused).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2", "whole seconds, rounded up");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["error"], "rate_limited");
+        assert_eq!(body["retry_after_ms"], 1_200);
+    }
 }

@@ -13,6 +13,8 @@ pub enum HubError {
     NoTokenDir,
     #[error("cannot write the publish token file {path}: {source}")]
     TokenFile { path: PathBuf, source: std::io::Error },
+    #[error("unsafe place for the publish token file: {0}")]
+    TokenDir(#[from] hub_protocol::token_file::TokenFileError),
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
     #[error("server error: {0}")]

@@ -4,7 +4,9 @@
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use hub_protocol::{ErrorCode, Rejection};
 
@@ -97,22 +99,22 @@ impl Limits {
         })
     }
 
-    /// Takes one `action` from `rate`, or refuses with `rate_limited`.
+    /// Takes one `action` from `rate`, or refuses with `rate_limited` and the time until it may try again.
     pub fn check_rate(&self, rate: &SocketRate, action: Action) -> Result<(), Rejection> {
         match action {
-            Action::Chat => rate.chat.check().map_err(|_| rate_limited("messages", self.chat)),
+            Action::Chat => check(&rate.chat, self.chat, "messages"),
             Action::Publish => match (&rate.publish, self.publish) {
-                (Some(limiter), Some(quota)) => limiter.check().map_err(|_| rate_limited("publishes", quota)),
+                (Some(limiter), Some(quota)) => check(limiter, quota, "publishes"),
                 _ => Ok(()),
             },
         }
     }
 
-    /// The refusal for an HTTP API client over its rate.
-    pub fn api_rate_limited(&self) -> Rejection {
+    /// The refusal for an HTTP API client over its rate, which may try again after `wait`.
+    pub fn api_rate_limited(&self, wait: Duration) -> Rejection {
         match self.publish {
-            Some(quota) => rate_limited("requests", quota),
-            None => Rejection::new(ErrorCode::RateLimited, "slow down"),
+            Some(quota) => rate_limited("requests", quota, wait),
+            None => Rejection::rate_limited("slow down", wait),
         }
     }
 
@@ -128,10 +130,17 @@ impl Limits {
     }
 }
 
-fn rate_limited(what: &str, quota: Quota) -> Rejection {
+/// Takes one from `limiter`, or refuses with the time until it may try again.
+fn check(limiter: &DefaultDirectRateLimiter, quota: Quota, what: &str) -> Result<(), Rejection> {
+    limiter
+        .check()
+        .map_err(|refused| rate_limited(what, quota, refused.wait_time_from(limiter.clock().now())))
+}
+
+fn rate_limited(what: &str, quota: Quota, wait: Duration) -> Rejection {
     let per_second = quota.replenish_interval().as_secs_f64().recip().round();
-    Rejection::new(
-        ErrorCode::RateLimited,
+    Rejection::rate_limited(
         format!("slow down: at most {per_second} {what} per second (bursts of {})", quota.burst_size()),
+        wait,
     )
 }

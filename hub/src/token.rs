@@ -1,10 +1,12 @@
 //! The publish token: who may publish. Compared in constant time; generated and written to a
-//! user-only file when the operator gave none.
+//! user-only file when the operator gave none, with a pointer to that file where cron looks (the file's
+//! locations and the pointer are defined in `hub_protocol::token_file`).
 
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use hub_protocol::token_file;
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
@@ -42,61 +44,106 @@ impl std::fmt::Debug for PublishToken {
     }
 }
 
-/// A token file the hub wrote; removed again when the hub stops, so no stale token lingers.
+/// A token file the hub wrote, and the pointer to it that it left for environments without
+/// `XDG_RUNTIME_DIR` (cron); both removed again when the hub stops, so no stale token lingers.
 #[derive(Debug)]
 pub struct TokenFile {
     path: PathBuf,
+    pointer: Option<PathBuf>,
 }
 
 impl TokenFile {
-    /// Writes `token` to `path`: the directory is created with mode 0700, the file with 0600.
+    /// Writes `token` to `path` (the directory created with mode 0700, the file with 0600) and, when
+    /// `path` is in the runtime directory, a pointer to it where cron looks
+    /// ([`token_file::pointer_for`]). A directory that is not this user's alone is refused.
     pub fn write(path: PathBuf, token: &PublishToken) -> Result<Self, HubError> {
-        let fail = |source| HubError::TokenFile { path: path.clone(), source };
-        if let Some(dir) = path.parent() {
-            create_private_dir(dir).map_err(fail)?;
+        write_private(&path, &format!("{}\n", token.expose()))?;
+        let mut file = Self { path, pointer: None };
+        if let Some(pointer) = token_file::pointer_for(&file.path) {
+            // Without the pointer the hub works all the same; only `publish` run from cron will not find
+            // the token, so this is a warning rather than a reason not to start.
+            match write_private(&pointer, &token_file::pointer_contents(&file.path)) {
+                Ok(()) => {
+                    tracing::info!(
+                        "for environments without XDG_RUNTIME_DIR (cron), a pointer to the publish token file \
+                         is in {}",
+                        pointer.display()
+                    );
+                    file.pointer = Some(pointer);
+                }
+                Err(e) => tracing::warn!("`publish` run from cron will not find the publish token: {e}"),
+            }
         }
-        let mut file = open_private(&path).map_err(fail)?;
-        file.write_all(token.expose().as_bytes()).map_err(fail)?;
-        file.write_all(b"\n").map_err(fail)?;
-        Ok(Self { path })
+        Ok(file)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// The pointer left for environments without `XDG_RUNTIME_DIR`, if any.
+    pub fn pointer(&self) -> Option<&Path> {
+        self.pointer.as_deref()
+    }
 }
 
 impl Drop for TokenFile {
     fn drop(&mut self) {
-        if let Err(e) = fs::remove_file(&self.path) {
-            tracing::warn!(path = %self.path.display(), "cannot remove the publish token file: {e}");
+        // The pointer first, so that it never leads to a file that is gone.
+        for path in self.pointer.iter().chain([&self.path]) {
+            if let Err(e) = fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), "cannot remove the publish token file: {e}");
+            }
         }
     }
 }
 
+/// Writes `contents` to `path`, readable by this user only. The directory is created if needed and must
+/// be this user's alone. The text goes to a new temporary file (`create_new`: never through a symlink,
+/// never into an existing file) that then replaces `path`, so whatever was at `path` before, a symlink
+/// planted there included, is replaced and never followed.
+fn write_private(path: &Path, contents: &str) -> Result<(), HubError> {
+    let fail = |source| HubError::TokenFile { path: path.to_owned(), source };
+    let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().ok_or_else(|| fail(io::Error::other("the path names no file")))?;
+    create_private_dir(dir).map_err(fail)?;
+    token_file::check_private_dir(dir)?;
+
+    let temporary = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    // Left over by an earlier process with the same id that was killed; removing never follows a symlink.
+    match fs::remove_file(&temporary) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(fail(e)),
+        _ => {}
+    }
+    let written = create_new_private(&temporary)
+        .and_then(|mut file| file.write_all(contents.as_bytes()))
+        .and_then(|()| fs::rename(&temporary, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temporary);
+    }
+    written.map_err(fail)
+}
+
 #[cfg(unix)]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &Path) -> io::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 #[cfg(not(unix))]
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &Path) -> io::Result<()> {
     fs::create_dir_all(dir)
 }
 
 #[cfg(unix)]
-fn open_private(path: &Path) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let file = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    // `mode` applies only when the file is created; tighten a file that already existed too.
-    file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    Ok(file)
+fn create_new_private(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)
 }
 
 #[cfg(not(unix))]
-fn open_private(path: &Path) -> std::io::Result<fs::File> {
-    fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)
+fn create_new_private(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new().write(true).create_new(true).open(path)
 }
 
 #[cfg(test)]
@@ -125,6 +172,40 @@ mod tests {
         assert_eq!(fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777, 0o700);
         drop(file);
         assert!(!path.exists());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_is_replaced_not_followed() {
+        let dir = std::env::temp_dir().join(format!("hub-token-symlink-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let victim = dir.join("victim");
+        let path = dir.join("private").join("token");
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+
+        let file = TokenFile::write(path.clone(), &PublishToken::generate()).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+        assert!(fs::symlink_metadata(&path).unwrap().is_file(), "the symlink itself was replaced");
+        drop(file);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_can_write_to_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("hub-token-shared-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let refused = TokenFile::write(dir.join("token"), &PublishToken::generate()).unwrap_err();
+        assert!(
+            matches!(refused, HubError::TokenDir(token_file::TokenFileError::WritableByOthers { .. })),
+            "{refused}"
+        );
+        assert!(!dir.join("token").exists());
         fs::remove_dir_all(dir).unwrap();
     }
 }

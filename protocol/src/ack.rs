@@ -1,7 +1,9 @@
 //! Acks: every ack the hub sends is one JSON object, `{"ok":true,...}` on success or
 //! `{"ok":false,"error":CODE,"message":TEXT}` on failure (`echo` alone answers with its own arguments).
+//! A `rate_limited` failure also says when the socket may try again: `"retry_after_ms":N`.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -55,15 +57,30 @@ impl fmt::Display for ErrorCode {
 pub struct Rejection {
     pub code: ErrorCode,
     pub message: String,
+    /// For `rate_limited`: milliseconds until the socket may send again. A refused request was not
+    /// carried out, so sending it again after this wait cannot deliver it twice.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl Rejection {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into() }
+        Self { code, message: message.into(), retry_after_ms: None }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::BadRequest, message)
+    }
+
+    /// `rate_limited`, with the time until a retry can succeed. The wait is rounded up to whole
+    /// milliseconds, so a client that waits exactly that long is never early.
+    pub fn rate_limited(message: impl Into<String>, wait: Duration) -> Self {
+        let millis = u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+        Self { retry_after_ms: Some(millis), ..Self::new(ErrorCode::RateLimited, message) }
+    }
+
+    /// How long to wait before sending the refused request again, when the hub said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after_ms.map(Duration::from_millis)
     }
 }
 
@@ -96,23 +113,31 @@ pub struct Success<T> {
     pub body: T,
 }
 
-/// `{"ok":false,"error":CODE,"message":TEXT}`.
+/// `{"ok":false,"error":CODE,"message":TEXT}`, plus `"retry_after_ms":N` (a whole number) for
+/// `rate_limited`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     ok: Literal<false>,
     pub error: ErrorCode,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
 }
 
 impl From<Rejection> for Failure {
     fn from(rejection: Rejection) -> Self {
-        Self { ok: Literal, error: rejection.code, message: rejection.message }
+        Self {
+            ok: Literal,
+            error: rejection.code,
+            message: rejection.message,
+            retry_after_ms: rejection.retry_after_ms,
+        }
     }
 }
 
 impl From<Failure> for Rejection {
     fn from(failure: Failure) -> Self {
-        Rejection::new(failure.error, failure.message)
+        Rejection { code: failure.error, message: failure.message, retry_after_ms: failure.retry_after_ms }
     }
 }
 
@@ -173,5 +198,27 @@ mod tests {
 
         let lying = json!({"ok": false, "delivered": 1});
         assert!(serde_json::from_value::<Ack<PublishAck>>(lying).is_err());
+    }
+
+    #[test]
+    fn rate_limited_failures_say_when_to_retry() {
+        let wait = Duration::from_micros(12_300);
+        let err: Ack<PublishAck> = Err(Rejection::rate_limited("slow down", wait)).into();
+        let wire =
+            json!({"ok": false, "error": "rate_limited", "message": "slow down", "retry_after_ms": 13});
+        assert_eq!(serde_json::to_value(&err).unwrap(), wire, "rounded up, never early");
+
+        let parsed: Ack<PublishAck> = serde_json::from_value(wire).unwrap();
+        let rejection = Result::<PublishAck, Rejection>::from(parsed).unwrap_err();
+        assert_eq!(rejection.retry_after(), Some(Duration::from_millis(13)));
+        assert_eq!(Rejection::rate_limited("x", Duration::from_nanos(1)).retry_after_ms, Some(1));
+
+        let without: Ack<PublishAck> =
+            serde_json::from_value(json!({"ok": false, "error": "forbidden", "message": "no"})).unwrap();
+        assert!(matches!(without, Ack::Err(Failure { retry_after_ms: None, .. })));
+        for bad in [json!(-1), json!(1.5), json!("13")] {
+            let lying = json!({"ok": false, "error": "rate_limited", "message": "m", "retry_after_ms": bad});
+            assert!(serde_json::from_value::<Ack<PublishAck>>(lying).is_err(), "{bad} is not a whole number");
+        }
     }
 }

@@ -3,11 +3,14 @@
 //! rust_socketio reports everything through callbacks: its `connect()` returns before the hub has accepted
 //! the namespace, a refusal arrives as an "error" callback, and an ack that never comes is never reported.
 //! Here each callback feeds a channel, so every wait is an `await` on that channel with a deadline.
+//!
+//! An event the hub refused with `rate_limited` is sent again after the wait the hub named: the hub did not
+//! deliver it, so this cannot deliver it twice. Those waits share the event's deadline too.
 
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use hub_protocol::{Ack, PublishAck, PublishRequest, Rejection, events};
+use hub_protocol::{Ack, ErrorCode, PublishAck, PublishRequest, Rejection, events};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::Value;
@@ -23,7 +26,8 @@ pub struct PublisherOptions {
     pub namespace: String,
     /// The hub's publish token; without it the hub answers `publish` with `forbidden`.
     pub token: Option<String>,
-    /// Limit for connecting (each attempt) and for each ack.
+    /// Limit for connecting (each attempt) and for each event: its ack, and any waits for the hub's rate
+    /// limit before it.
     pub timeout: Duration,
     /// How many times to retry a connection that failed before reaching the hub.
     pub retries: u32,
@@ -49,6 +53,25 @@ pub struct Publisher {
     client: Client,
     signals: mpsc::UnboundedReceiver<Signal>,
     timeout: Duration,
+    waited: Waited,
+}
+
+/// How often, and how long in all, a [`Publisher`] waited because the hub refused an event with
+/// `rate_limited`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Waited {
+    pub times: u64,
+    pub total: Duration,
+}
+
+impl Waited {
+    /// The waits since `earlier`, a value taken from the same publisher.
+    pub fn since(self, earlier: Waited) -> Waited {
+        Waited {
+            times: self.times.saturating_sub(earlier.times),
+            total: self.total.saturating_sub(earlier.total),
+        }
+    }
 }
 
 impl Publisher {
@@ -98,7 +121,7 @@ impl Publisher {
             Err(_) => Err(timed_out),
         };
         match accepted {
-            Ok(()) => Ok(Self { client, signals, timeout: options.timeout }),
+            Ok(()) => Ok(Self { client, signals, timeout: options.timeout, waited: Waited::default() }),
             Err(e) => {
                 disconnect(&client).await;
                 Err(e)
@@ -107,8 +130,10 @@ impl Publisher {
     }
 
     /// Publishes `event` with `data` to `rooms` (empty: the whole namespace) and returns the hub's ack:
-    /// how many sockets it emitted the event to, and whether only part of a cluster was reached. Takes `&mut self` because one connection has one event in flight at a time:
-    /// rust_socketio draws ack ids at random from 0..1000, so concurrent acks could be mixed up.
+    /// how many sockets it emitted the event to, and whether only part of a cluster was reached. A
+    /// `rate_limited` refusal is waited out and sent again within the timeout (see [`send`](Self::send)).
+    /// Takes `&mut self` because one connection has one event in flight at a time: rust_socketio draws
+    /// ack ids at random from 0..1000, so concurrent acks could be mixed up.
     pub async fn publish(
         &mut self,
         event: &str,
@@ -120,16 +145,46 @@ impl Publisher {
     }
 
     /// Publishes a prepared request; see [`publish`](Self::publish).
+    ///
+    /// When the hub refuses it with `rate_limited`, waits as long as the hub says and sends it again, as
+    /// often as needed, all within the timeout: a wait that would end past it is not begun, and the
+    /// refusal is returned instead.
     pub async fn send(&mut self, request: PublishRequest) -> Result<PublishAck, PublishError> {
         let payload = serde_json::to_value(&request).map_err(|e| PublishError::Protocol(e.to_string()))?;
         let deadline = Instant::now() + self.timeout;
+        loop {
+            let refusal = match self.send_once(payload.clone(), deadline).await {
+                Err(PublishError::Refused(refusal)) if refusal.code == ErrorCode::RateLimited => refusal,
+                outcome => return outcome,
+            };
+            // No jitter: the hub's clock started this wait before the ack travelled back, so waiting it
+            // out from here is already late enough, and the bucket is this socket's alone.
+            let Some(wait) = refusal.retry_after() else { return Err(PublishError::Refused(refusal)) };
+            let resume = Instant::now() + wait;
+            if resume >= deadline {
+                return Err(PublishError::Refused(refusal));
+            }
+            tokio::time::sleep_until(resume).await;
+            self.waited.times += 1;
+            self.waited.total += wait;
+        }
+    }
+
+    /// The waits for the hub's rate limit so far, over the life of this connection.
+    pub fn waited(&self) -> Waited {
+        self.waited
+    }
+
+    /// Emits the request once and waits for its ack until `deadline`.
+    async fn send_once(&mut self, payload: Value, deadline: Instant) -> Result<PublishAck, PublishError> {
         let (ack_tx, mut ack_rx) = mpsc::unbounded_channel();
         let on_ack = move |payload: Payload, _: Client| {
             let _ = ack_tx.send(payload);
             async {}.boxed()
         };
+        let left = deadline.saturating_duration_since(Instant::now());
         self.client
-            .emit_with_ack(events::PUBLISH, payload, self.timeout, on_ack)
+            .emit_with_ack(events::PUBLISH, payload, left, on_ack)
             .await
             .map_err(|_| PublishError::ConnectionLost(Stage::Ack))?;
 

@@ -11,11 +11,14 @@
 //! # Ok(()) }
 //! ```
 //!
+//! An event the hub refuses with `rate_limited` is sent again after the wait the hub names in its ack,
+//! within [`PublisherOptions::timeout`]; [`Publisher::waited`] tells how much waiting there was.
+//!
 //! The `publish` command is a thin layer over this library; see [`cli`].
 
 pub mod cli;
 mod connection;
 mod error;
 
-pub use connection::{Publisher, PublisherOptions};
+pub use connection::{Publisher, PublisherOptions, Waited};
 pub use error::{ExitCode, PublishError, Stage};

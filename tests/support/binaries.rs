@@ -50,6 +50,23 @@ pub async fn publish(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -
         .expect("publish runs")
 }
 
+/// Runs `publish` with `args` in an environment as bare as cron's: nothing but `PATH` and `env` (cron sets
+/// `HOME`, but no `XDG_RUNTIME_DIR`).
+pub async fn publish_in_bare_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let run = Command::new(path("publish"))
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("publish never hangs")
+        .expect("publish runs")
+}
+
 /// The `hub` binary, with none of the `HUB_*` settings of the environment the tests run in.
 fn hub_command() -> Command {
     without_hub_settings(Command::new(path("hub")))

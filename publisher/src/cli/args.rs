@@ -14,7 +14,7 @@ use super::input::{self, Source};
     name = "publish",
     version,
     group(ArgGroup::new("payload").args(["data", "json"])),
-    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line\n  3  could not connect, the connection broke, or --timeout ran out"
+    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, rate_limited for longer than --timeout, ...\n     (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line, unsafe token file\n  3  could not connect, the connection broke, or --timeout ran out"
 )]
 pub struct Args {
     /// Event name the subscribers receive (1 to 64 characters; not a reserved name such as `connect`).
@@ -41,17 +41,19 @@ pub struct Args {
     #[arg(long, env = "HUB_URL", default_value = "http://127.0.0.1:3000")]
     pub url: String,
 
-    /// Publish token. Default: the token file the hub wrote for this port (see --token-file).
+    /// Publish token. Default, for a hub on this machine (a loopback URL): the token file that hub wrote
+    /// for this port (see --token-file). A hub elsewhere needs --token.
     #[arg(long, env = "HUB_PUBLISH_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
-    /// File holding the publish token. Default: the file a hub on the URL's port writes when it
-    /// generates its token ($XDG_RUNTIME_DIR or ~/.local/state, then socketio-hub/publish-token-PORT).
+    /// File holding the publish token. Default, for a loopback URL: the file a hub on the URL's port
+    /// writes when it generates its token ($XDG_RUNTIME_DIR or ~/.local/state, then
+    /// socketio-hub/publish-token-PORT; from cron, through the pointer the hub leaves in ~/.local/state).
     #[arg(long, env = "HUB_TOKEN_FILE", value_name = "PATH")]
     pub token_file: Option<PathBuf>,
 
-    /// Limit for connecting and for the hub's confirmation of each event: seconds (`5`, `0.5`) or a
-    /// duration (`300ms`, `2s`).
+    /// Limit for connecting and for the hub's confirmation of each event, waits for the hub's rate limit
+    /// included: seconds (`5`, `0.5`) or a duration (`300ms`, `2s`).
     #[arg(long, default_value = "5s", value_parser = super::parse_timeout)]
     pub timeout: Duration,
 
@@ -64,60 +66,20 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
+    /// Say on stderr where the token came from (which file was read) and when the hub's rate limit made
+    /// `publish` wait before sending an event again.
+    #[arg(short, long)]
+    pub verbose: bool,
+
     /// Read one JSON message per line from stdin, `{"event":..,"data":..,"rooms":[..]}`, and publish
-    /// them in order over one connection, each confirmed by the hub. Failed lines are reported and make
-    /// the exit code non-zero.
+    /// them in order over one connection, each confirmed by the hub. A line the hub refuses as
+    /// `rate_limited` is sent again after the wait the hub names. Failed lines are reported and make the
+    /// exit code non-zero.
     #[arg(long)]
     pub stdin_lines: bool,
 }
 
-/// The token to use, and what to say if the hub refuses because there was none.
-pub struct ResolvedToken {
-    pub value: Option<String>,
-    pub missing_hint: Option<String>,
-}
-
 impl Args {
-    /// The token from `--token`/`HUB_PUBLISH_TOKEN`, else from the token file. A missing default token
-    /// file is not an error here: the hub decides, and the hint explains a refusal.
-    pub fn resolve_token(&self) -> Result<ResolvedToken, String> {
-        if let Some(token) = &self.token {
-            return Ok(ResolvedToken { value: Some(token.clone()), missing_hint: None });
-        }
-        let path = match &self.token_file {
-            Some(path) => path.clone(),
-            None => match self.url_port().and_then(hub_protocol::token_file::default_token_file) {
-                Some(path) => path,
-                None => {
-                    return Ok(ResolvedToken {
-                        value: None,
-                        missing_hint: Some(
-                            "no publish token: pass --token or set HUB_PUBLISH_TOKEN".to_owned(),
-                        ),
-                    });
-                }
-            },
-        };
-        match std::fs::read_to_string(&path) {
-            Ok(token) => Ok(ResolvedToken { value: Some(token.trim().to_owned()), missing_hint: None }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.token_file.is_none() => {
-                Ok(ResolvedToken {
-                    value: None,
-                    missing_hint: Some(format!(
-                        "no publish token: pass --token, set HUB_PUBLISH_TOKEN, or run the hub as this user \
-                     without a token so that it writes {}",
-                        path.display()
-                    )),
-                })
-            }
-            Err(e) => Err(format!("cannot read the token file {}: {e}", path.display())),
-        }
-    }
-
-    fn url_port(&self) -> Option<u16> {
-        url::Url::parse(&self.url).ok()?.port_or_known_default()
-    }
-
     /// The one event to publish, from `--event`, `--data`/`--json` and `--room`.
     pub fn request(&self) -> Result<PublishRequest, String> {
         let event = self.event.clone().ok_or("--event is required")?;

@@ -1,4 +1,6 @@
-//! `publish --stdin-lines`: many events over one connection, one JSON message per line, in order.
+//! `publish --stdin-lines`: many events over one connection, one JSON message per line, in order. A line
+//! the hub refuses as `rate_limited` is waited out and sent again before the next line (see
+//! [`Publisher::send`]), so order holds under a rate limit too.
 
 use hub_protocol::{PublishAck, PublishRequest};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -24,6 +26,7 @@ pub async fn publish_stdin_lines(
     let mut summary = Summary::default();
     let mut number = 0usize;
     let mut forbidden = false;
+    let mut rate_limit_hint = None;
     loop {
         let line = match lines.next_line().await {
             Ok(Some(line)) => line,
@@ -46,11 +49,18 @@ pub async fn publish_stdin_lines(
                 continue;
             }
         };
-        match publisher.send(request).await {
+        let before = publisher.waited();
+        let outcome = publisher.send(request).await;
+        let waited = publisher.waited().since(before);
+        if args.verbose && waited.times > 0 {
+            eprintln!("publish: line {number}: {}", super::describe_waits(waited));
+        }
+        match outcome {
             Ok(ack) => summary.published(ack),
             Err(e) => {
                 eprintln!("publish: line {number}: {e}");
                 forbidden |= super::is_forbidden(&e);
+                rate_limit_hint = rate_limit_hint.or_else(|| super::rate_limit_hint(&e));
                 summary.fail(e.exit_code());
                 if is_fatal(&e) {
                     eprintln!("publish: stopped at line {number}; later lines were not sent");
@@ -59,8 +69,19 @@ pub async fn publish_stdin_lines(
             }
         }
     }
+    let waited = publisher.waited();
     publisher.close().await;
+    if args.verbose && waited.times > 0 {
+        eprintln!(
+            "publish: waited for the hub's rate limit {} times, {:.2} s in total",
+            waited.times,
+            waited.total.as_secs_f64()
+        );
+    }
     if forbidden && let Some(hint) = missing_token_hint {
+        eprintln!("publish: {hint}");
+    }
+    if let Some(hint) = rate_limit_hint {
         eprintln!("publish: {hint}");
     }
     if summary.partial > 0 {

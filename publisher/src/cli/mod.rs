@@ -1,42 +1,56 @@
-//! The `publish` command: flags, input, and the mapping of outcomes to exit codes and messages.
+//! The `publish` command: flags, input, the token, and the mapping of outcomes to exit codes and messages.
 
 mod args;
 mod input;
 mod lines;
+mod token;
 
 pub use args::Args;
 
 use std::time::Duration;
 
-use crate::{ExitCode, PublishError, Publisher, PublisherOptions};
+use hub_protocol::ErrorCode;
+
+use crate::{ExitCode, PublishError, Publisher, PublisherOptions, Waited};
 
 /// Runs the command and returns its exit code; messages go to stdout (results) and stderr (errors).
 pub async fn run(args: Args) -> ExitCode {
-    let token = match args.resolve_token() {
+    let token = match token::resolve(args.token.as_deref(), args.token_file.as_deref(), &args.url) {
         Ok(token) => token,
-        Err(e) => return usage_error(&e),
+        Err(e) => return usage_error(&e.to_string()),
     };
+    if args.verbose {
+        eprintln!("publish: {}", token.describe());
+    }
+    let missing_token_hint = token.missing_hint();
     let options = PublisherOptions {
         namespace: args.namespace.clone(),
-        token: token.value,
+        token: token.value.clone(),
         timeout: args.timeout,
         retries: args.retries,
     };
     if args.stdin_lines {
-        return lines::publish_stdin_lines(&args, options, token.missing_hint.as_deref()).await;
+        return lines::publish_stdin_lines(&args, options, missing_token_hint).await;
     }
 
     let request = match args.request() {
         Ok(request) => request,
         Err(e) => return usage_error(&e),
     };
-    let outcome = async {
-        let mut publisher = Publisher::connect(&args.url, options).await?;
-        let delivered = publisher.send(request).await;
-        publisher.close().await;
-        delivered
+    let mut publisher = match Publisher::connect(&args.url, options).await {
+        Ok(publisher) => publisher,
+        Err(e) => {
+            report(&e, missing_token_hint);
+            return e.exit_code();
+        }
     };
-    match outcome.await {
+    let outcome = publisher.send(request).await;
+    let waited = publisher.waited();
+    publisher.close().await;
+    if args.verbose && waited.times > 0 {
+        eprintln!("publish: {}", describe_waits(waited));
+    }
+    match outcome {
         Ok(ack) => {
             if !args.quiet {
                 println!("delivered to {}", ack.delivered);
@@ -47,7 +61,7 @@ pub async fn run(args: Args) -> ExitCode {
             ExitCode::Delivered
         }
         Err(e) => {
-            report(&e, token.missing_hint.as_deref());
+            report(&e, missing_token_hint);
             e.exit_code()
         }
     }
@@ -62,7 +76,8 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::Usage
 }
 
-/// Prints a failure, with a hint when the hub refused a socket that had no token.
+/// Prints a failure, with a hint when the hub refused a socket that had no token, or asked for a wait
+/// longer than `--timeout` allows.
 fn report(e: &PublishError, missing_token_hint: Option<&str>) {
     eprintln!("publish: {e}");
     if is_forbidden(e)
@@ -70,11 +85,39 @@ fn report(e: &PublishError, missing_token_hint: Option<&str>) {
     {
         eprintln!("publish: {hint}");
     }
+    if let Some(hint) = rate_limit_hint(e) {
+        eprintln!("publish: {hint}");
+    }
+}
+
+/// For a `rate_limited` refusal that came with a wait: it was given up on because the wait would have run
+/// past the deadline.
+fn rate_limit_hint(e: &PublishError) -> Option<String> {
+    match e {
+        PublishError::Refused(r) if r.code == ErrorCode::RateLimited => r.retry_after_ms.map(|ms| {
+            format!(
+                "the hub asked to wait {ms} ms before sending again, past what is left of --timeout; raise \
+                 --timeout, or publish less often"
+            )
+        }),
+        _ => None,
+    }
+}
+
+/// What `-v` says about the waits for one event.
+fn describe_waits(waited: Waited) -> String {
+    let millis = waited.total.as_millis();
+    match waited.times {
+        1 => format!("rate limited by the hub, waited {millis} ms and sent again"),
+        times => {
+            format!("rate limited by the hub, waited {millis} ms in {times} waits, sending again after each")
+        }
+    }
 }
 
 /// Whether the hub refused the event because the socket is not a publisher.
 fn is_forbidden(e: &PublishError) -> bool {
-    matches!(e, PublishError::Refused(r) if r.code == hub_protocol::ErrorCode::Forbidden)
+    matches!(e, PublishError::Refused(r) if r.code == ErrorCode::Forbidden)
 }
 
 /// Parses `--timeout`: a bare number of seconds (`5`, `0.5`) or a duration (`5s`, `300ms`).
