@@ -26,11 +26,6 @@ WAIT = 5.0
 class Hub:
     url: str
     token: str
-    process: subprocess.Popen
-    lines: list
-
-    def log(self):
-        return "".join(self.lines)
 
 
 def hub_binary():
@@ -42,8 +37,9 @@ def hub_binary():
 def hub(tmp_path_factory):
     """Starts the real hub on a free port with a fresh publish token, and stops it after the session."""
     token = secrets.token_urlsafe(32)
-    # A token file in a temporary directory, so that nothing is written where a developer's hub and
-    # `publish` keep theirs; and none of the developer's HUB_* settings.
+    # With the token given the hub writes no token file; the path still points into a temporary directory
+    # so that no run could ever replace the file a developer's own hub and `publish` use. And none of the
+    # developer's HUB_* settings.
     token_file = tmp_path_factory.mktemp("hub") / "publish-token"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["RUST_LOG"] = "info"
@@ -67,7 +63,7 @@ def hub(tmp_path_factory):
     except queue.Empty:
         process.kill()
         pytest.fail(f"the hub did not start ({hub_binary()}):\n{''.join(lines)}")
-    yield Hub(url=url, token=token, process=process, lines=lines)
+    yield Hub(url=url, token=token)
     process.terminate()
     assert process.wait(timeout=10) == 0, "the hub exits 0 on SIGTERM"
 
