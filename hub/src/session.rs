@@ -137,6 +137,7 @@ fn admit_namespace<A: Adapter>(
     if io.of(path).is_some_and(|ns| ns.sockets().is_empty()) {
         io.delete_ns(path);
     }
+    // socket.io v2 clients append their query string, token included, to any namespace but `/`: never log it.
     let ns = path.split_once('?').map_or(path, |(name, _query)| name);
     tracing::warn!(sid = %socket.id, ns, "connection refused: {refusal}");
     Err(refusal)
