@@ -131,6 +131,20 @@ pub struct Settings {
     /// Log lines for people (`pretty`) or one JSON object per line (`json`) [default: pretty].
     #[arg(long, env = "HUB_LOG_FORMAT", value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
+
+    /// Also accept socket.io v2 clients (Engine.IO 3), which send `user` and `token` in the handshake's
+    /// query string [default: false]. `--allow-eio3=false` turns it off again over the file.
+    // An optional value, so that the flag alone means true and an unset flag leaves the file's choice.
+    #[arg(
+        long,
+        env = "HUB_ALLOW_EIO3",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub allow_eio3: Option<bool>,
 }
 
 /// How log lines are written.
@@ -179,6 +193,8 @@ pub struct Config {
     pub ping_timeout: Duration,
     pub static_dir: Option<PathBuf>,
     pub log_format: LogFormat,
+    /// Whether socket.io v2 clients (Engine.IO 3) may connect.
+    pub allow_eio3: bool,
 }
 
 /// A configuration that cannot be used; the text is the one line the hub prints before exiting.
@@ -219,6 +235,7 @@ impl Config {
             ping_timeout: pick(&cli.ping_timeout, &file.ping_timeout).unwrap_or(DEFAULT_PING_TIMEOUT),
             static_dir: pick(&cli.static_dir, &file.static_dir),
             log_format: pick(&cli.log_format, &file.log_format).unwrap_or_default(),
+            allow_eio3: pick(&cli.allow_eio3, &file.allow_eio3).unwrap_or_default(),
         };
         config.check()?;
         Ok(config)
@@ -244,6 +261,7 @@ impl Config {
             ping_timeout: DEFAULT_PING_TIMEOUT,
             static_dir: None,
             log_format: LogFormat::Pretty,
+            allow_eio3: false,
         }
     }
 
@@ -330,6 +348,7 @@ impl Config {
             ("ping-timeout", Some(quote(&duration(self.ping_timeout)))),
             ("static-dir", self.static_dir.as_ref().map(|p| quote(&p.display().to_string()))),
             ("log-format", Some(quote(&self.log_format.to_string()))),
+            ("allow-eio3", Some(self.allow_eio3.to_string())),
         ];
         lines
             .into_iter()
@@ -386,6 +405,17 @@ mod tests {
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!((config.max_connections, config.max_payload), (100_000, 1 << 20));
         assert_eq!((config.rate_limit, config.rate_burst), (20, 40));
+    }
+
+    #[test]
+    fn allow_eio3_is_a_switch_that_is_off_by_default() {
+        let allowed = |flags: &[&str]| Config::load(&args(flags)).unwrap().allow_eio3;
+        assert!(!allowed(&[]));
+        assert!(allowed(&["--allow-eio3"]));
+        assert!(allowed(&["--allow-eio3=yes"]));
+        assert!(!allowed(&["--allow-eio3=false"]));
+        let file: Settings = toml::from_str("allow-eio3 = true").unwrap();
+        assert_eq!(file.allow_eio3, Some(true));
     }
 
     #[test]

@@ -7,8 +7,10 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderName, Method, header};
-use axum::middleware;
+use axum::extract::Request;
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -22,7 +24,7 @@ use crate::health::{self, Readiness};
 use crate::jwt::JwtVerifier;
 use crate::limits::Limits;
 use crate::listener::{Peer, TunedListener};
-use crate::origins::{self, AllowedOrigins};
+use crate::origins::{self, AllowedOrigins, SOCKET_IO_PATH};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
 use crate::{Config, HubError, demo, file_limit, request_head};
@@ -124,6 +126,7 @@ impl Server {
             }
         };
         let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
+        let router = if config.allow_eio3 { router } else { router.layer(middleware::from_fn(refuse_eio3)) };
         let router = router
             .layer(middleware::from_fn(request_head::detach))
             .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
@@ -181,6 +184,22 @@ fn app(config: &Config, api: Router, readiness: Readiness) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
     demo::routes(config.static_dir.as_deref()).merge(api).merge(health::routes(readiness))
+}
+
+/// Middleware: answers a socket.io v2 client's (Engine.IO 3) request as Node does without `allowEIO3`:
+/// 400 and Engine.IO error code 5. socketioxide's `v4` feature accepts these clients whenever it is
+/// compiled in, with no switch at run time, so `--allow-eio3` is this check. The query string (where v2
+/// clients put their token) is never logged.
+async fn refuse_eio3(request: Request, next: Next) -> Response {
+    let eio3 = request.uri().path().starts_with(SOCKET_IO_PATH)
+        && request.uri().query().unwrap_or_default().split('&').find_map(|p| p.strip_prefix("EIO="))
+            == Some("3");
+    if !eio3 {
+        return next.run(request).await;
+    }
+    tracing::warn!("socket.io v2 client refused: start the hub with --allow-eio3 to accept them");
+    let body = r#"{"code":5,"message":"Unsupported protocol version: socket.io v2 clients (EIO=3) need a hub started with --allow-eio3"}"#;
+    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// CORS for the polling transport, mirroring the origin check.

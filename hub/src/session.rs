@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use hub_protocol::auth::INVALID_TOKEN_MESSAGE;
 use hub_protocol::{ConnectAuth, NamespacePath, UserName};
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
+use socketioxide::{ProtocolVersion, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::handlers;
@@ -102,6 +102,7 @@ async fn admit<A: Adapter>(
 ) -> Result<(), ConnectRefusal> {
     admit_namespace(&socket, &io, &hub)?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
+    let auth = query_auth(&socket).unwrap_or(auth);
     let identity = identify(&hub, auth, &socket.id.to_string()).inspect_err(|refusal| {
         tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
     })?;
@@ -142,7 +143,9 @@ fn admit_namespace<A: Adapter>(
     if io.of(path).is_some_and(|ns| ns.sockets().is_empty()) {
         io.delete_ns(path);
     }
-    tracing::warn!(sid = %socket.id, ns = path, "connection refused: {refusal}");
+    // socket.io v2 clients append their query string, token included, to any namespace but `/`: never log it.
+    let ns = path.split_once('?').map_or(path, |(name, _query)| name);
+    tracing::warn!(sid = %socket.id, ns, "connection refused: {refusal}");
     Err(refusal)
 }
 
@@ -168,6 +171,23 @@ fn identify(hub: &HubState, auth: ConnectAuth, sid: &str) -> Result<Identity, Co
         (Some(_), None) => Err(ConnectRefusal::InvalidToken),
         (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, meta }),
     }
+}
+
+/// A socket.io v2 client (Engine.IO 3, accepted with `--allow-eio3`) sends no CONNECT payload: it gives
+/// `user` and `token` in the query string of the request that opened its session, read here in their
+/// place. Only those two fields are taken, so the rest of the query (`EIO`, `transport`, ...) never
+/// passes for auth fields. `None` for every other client, whose query string is ignored.
+fn query_auth<A: Adapter>(socket: &SocketRef<A>) -> Option<ConnectAuth> {
+    if socket.protocol() != ProtocolVersion::V4 {
+        return None;
+    }
+    let query = socket.req_parts().uri.query().unwrap_or_default();
+    let fields: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(key, _)| matches!(key.as_ref(), "user" | "token"))
+        .map(|(key, value)| (key.into_owned(), value.into_owned().into()))
+        .collect();
+    // Through serde rather than a struct literal, so fields added to the auth payload keep their defaults.
+    serde_json::from_value(fields.into()).ok()
 }
 
 async fn on_connect<A: Adapter>(
