@@ -182,9 +182,13 @@ fn query_auth<A: Adapter>(socket: &SocketRef<A>) -> Option<ConnectAuth> {
         return None;
     }
     let query = socket.req_parts().uri.query().unwrap_or_default();
+    // A query string holds only text: `meta=true` stands for the auth payload's boolean.
     let fields: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(query.as_bytes())
-        .filter(|(key, _)| matches!(key.as_ref(), "user" | "token"))
-        .map(|(key, value)| (key.into_owned(), value.into_owned().into()))
+        .filter_map(|(key, value)| match key.as_ref() {
+            "user" | "token" => Some((key.into_owned(), value.into_owned().into())),
+            "meta" => Some((key.into_owned(), (value == "true").into())),
+            _ => None,
+        })
         .collect();
     // Through serde rather than a struct literal, so fields added to the auth payload keep their defaults.
     serde_json::from_value(fields.into()).ok()

@@ -87,18 +87,20 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       assert.deepEqual(await toBob, [{ room: "mixed", text: "hi from v4", user: "alice", ts: reply.ts }]);
     });
 
-    test("receives what a v4 publisher publishes into its room", async () => {
+    test("receives what a v4 publisher publishes into its room, metadata only when asked", async () => {
       const subscriber = await openV2({ user: "sub" });
+      const withMeta = await openV2({ user: "meta", meta: "true" });
       const outside = await openV2();
       const publisher = await openV4({ token: TOKEN });
       await ackV2(subscriber, "join", "news");
+      await ackV2(withMeta, "join", "news");
       const received = nextEvent(subscriber, "headline");
+      const receivedWithMeta = nextEvent(withMeta, "headline");
       const silent = noEvent(outside, "headline");
       const [reply] = await ack(publisher, "publish", { event: "headline", data: { id: 7 }, rooms: ["news"] });
-      assert.deepEqual(reply, { ok: true, delivered: 1 });
-      // The first argument is the published data, whatever else the hub appends.
-      const [data] = await received;
-      assert.deepEqual(data, { id: 7 });
+      assert.deepEqual(reply, { ok: true, delivered: 2 });
+      assert.deepEqual(await received, [{ id: 7 }], "exactly the published data");
+      assert.deepEqual(await receivedWithMeta, [{ id: 7 }, { namespace: "/", room: "news" }]);
       await silent;
     });
 
