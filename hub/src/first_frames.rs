@@ -7,9 +7,11 @@
 //!   ahead of it and keeps engineioxide's `3probe` reply from the client.
 //! * **First PING at once.** engineioxide sends a PING right after the OPEN packet, where Node waits
 //!   `pingInterval`. A client that sends its CONNECT and reads "the next packet" (Elephant.io in
-//!   websocket-only mode) gets that PING instead of the CONNECT reply. On a fresh websocket session the
-//!   hub keeps this first PING from the client and answers it itself with a PONG, slipped in between two
-//!   of the client's frames; the client sees its first PING `pingInterval` later, as with Node.
+//!   websocket-only mode) gets that PING instead of the CONNECT reply; and a client that reads nothing
+//!   for a while misses the PING's deadline. On a fresh websocket session the hub keeps this first PING
+//!   from the client (it is among the first few frames, usually right after the OPEN packet) and answers
+//!   it itself with a PONG, slipped in between two of the client's frames; the client sees its first
+//!   PING `pingInterval` later, as with Node.
 //!
 //! docs/engineioxide-upstream.md describes both and the change proposed to engineioxide.
 //!
@@ -51,6 +53,10 @@ const PROBE_REPLY: [u8; 8] = [FIN_TEXT, 6, b'3', b'p', b'r', b'o', b'b', b'e'];
 const PING: [u8; 3] = [FIN_TEXT, 1, b'2'];
 /// A client frame carrying `5`: two header bytes, the mask key, one payload byte.
 const UPGRADE_FRAME_LEN: usize = 7;
+/// How many of a fresh session's frames after its OPEN packet may come before the first PING, which is
+/// kept from the client only among these. engineioxide queues it at once, so at most a slow start puts
+/// the CONNECT reply or a few events ahead of it.
+const FRAMES_BEFORE_PING: usize = 32;
 /// The blank line that ends an HTTP head.
 const END_OF_HEAD: &[u8] = b"\r\n\r\n";
 
@@ -209,10 +215,17 @@ enum Hub {
         frame: FrameCursor,
         open: bool,
     },
+    /// A fresh session's frames after the OPEN packet, looked through for the first PING.
+    Frames {
+        frame: FrameCursor,
+        seen: usize,
+        no_ping: bool,
+    },
     /// A frame to keep from the client, held while the bytes match it.
     Dropping {
         kept: Kept,
         matched: usize,
+        seen: usize,
     },
     Settled,
 }
@@ -302,7 +315,7 @@ impl Rewrite {
                 }
                 Hub::Quiet => {
                     self.hub = if self.probe_fed {
-                        Hub::Dropping { kept: Kept::ProbeReply, matched: 0 }
+                        Hub::Dropping { kept: Kept::ProbeReply, matched: 0, seen: 0 }
                     } else {
                         Hub::First { frame: FrameCursor::default(), open: false }
                     };
@@ -319,15 +332,31 @@ impl Rewrite {
                     to_client.extend_from_slice(&rest[..n]);
                     taken += n;
                     if frame.at_boundary() {
-                        let open = *open;
-                        self.hub = if open {
-                            Hub::Dropping { kept: Kept::FirstPing, matched: 0 }
+                        self.hub = if *open {
+                            Hub::Frames { frame: FrameCursor::default(), seen: 0, no_ping: false }
                         } else {
                             Hub::Settled
                         };
                     }
                 }
-                Hub::Dropping { kept, matched } => {
+                Hub::Frames { frame, seen, no_ping } => {
+                    if frame.at_boundary() && !*no_ping {
+                        self.hub = if *seen < FRAMES_BEFORE_PING {
+                            Hub::Dropping { kept: Kept::FirstPing, matched: 0, seen: *seen }
+                        } else {
+                            Hub::Settled
+                        };
+                        continue;
+                    }
+                    let n = frame.advance(rest);
+                    to_client.extend_from_slice(&rest[..n]);
+                    taken += n;
+                    if frame.at_boundary() {
+                        *seen += 1;
+                        *no_ping = false;
+                    }
+                }
+                Hub::Dropping { kept, matched, seen } => {
                     let frame = kept.frame();
                     let n = rest.iter().zip(&frame[*matched..]).take_while(|(a, b)| a == b).count();
                     *matched += n;
@@ -337,8 +366,20 @@ impl Rewrite {
                         self.hub = Hub::Settled;
                     } else if n < rest.len() {
                         // Another frame after all: what was held goes out as it came.
-                        to_client.extend_from_slice(&frame[..*matched]);
-                        self.hub = Hub::Settled;
+                        let held = &frame[..*matched];
+                        to_client.extend_from_slice(held);
+                        self.hub = match kept {
+                            Kept::ProbeReply => Hub::Settled,
+                            Kept::FirstPing => {
+                                let mut frame = FrameCursor::default();
+                                let mut skipped = 0;
+                                while skipped < held.len() {
+                                    skipped += frame.advance(&held[skipped..]);
+                                }
+                                let seen = *seen;
+                                Hub::Frames { frame, seen, no_ping: true }
+                            }
+                        };
                     }
                 }
                 Hub::Settled => break,
@@ -700,12 +741,28 @@ mod tests {
     }
 
     #[test]
-    fn a_fresh_session_whose_second_frame_is_no_ping_passes_unchanged() {
+    fn the_first_ping_is_kept_even_behind_other_frames_and_only_the_first() {
         let open = from_hub(&open_packet());
         let connect = from_client("40");
-        let later = [from_hub(r#"40{"sid":"abc"}"#), from_hub("2")].concat();
-        let steps = [Step::Hub(HEAD), Step::Hub(&open), Step::Client(&connect), Step::Hub(&later)];
-        each_slicing(&steps, &[HEAD, &open, &later].concat(), &connect);
+        // Frames that start like a PING, or are as short, are not one.
+        let before =
+            [from_hub(r#"40{"sid":"abc"}"#), from_hub("4"), from_hub(""), from_hub("3"), from_hub("22")]
+                .concat();
+        let later_ping = from_hub("2");
+        let hub = [&before[..], &PING, &later_ping].concat();
+        let steps = [Step::Hub(HEAD), Step::Hub(&open), Step::Client(&connect), Step::Hub(&hub), Step::Read];
+        each_slicing(&steps, &[HEAD, &open, &before, &later_ping].concat(), &[&connect[..], &PONG].concat());
+    }
+
+    #[test]
+    fn a_ping_behind_many_frames_is_left_to_the_client() {
+        let open = from_hub(&open_packet());
+        let events: Vec<u8> =
+            (0..FRAMES_BEFORE_PING).flat_map(|n| from_hub(&format!(r#"42["news",{n}]"#))).collect();
+        let hub = [&events[..], &PING].concat();
+        let connect = from_client("40");
+        let steps = [Step::Hub(HEAD), Step::Hub(&open), Step::Client(&connect), Step::Hub(&hub)];
+        each_slicing(&steps, &[HEAD, &open, &hub].concat(), &connect);
     }
 
     #[test]
