@@ -1,7 +1,8 @@
 //! TCP tuning for every accepted connection: no Nagle delay on the hub's writes, and no delayed ACKs
 //! for the client's writes.
 //!
-//! Engine.IO sessions begin with a ping from the hub and a pong from the client. A client that keeps
+//! Engine.IO sessions begin with a ping from the hub and a pong from the client (on polling; a new
+//! websocket session gets its first ping a ping interval later, see below). A client that keeps
 //! Nagle's algorithm on (rust_socketio, for one) then holds its next small write, such as the first
 //! event, until the pong is acknowledged, and Linux delays that ACK by up to 40 ms because the pong
 //! gets no reply. Quick-ack mode makes the kernel ACK at once; Linux leaves the mode again on its
@@ -12,7 +13,8 @@
 //! replies. Measured effect: README.md, "publish timing", and BENCHMARKS.md (echo).
 //!
 //! The first frames of a websocket go through [`FirstFrames`], for clients written against Node's
-//! engine.io (see that module); a connection is a plain pass-through before and after them.
+//! engine.io such as Elephant.io (see that module): from the `101` response the hub writes until they
+//! are settled. Before and after, a connection is a plain pass-through.
 
 use std::io;
 use std::pin::Pin;
