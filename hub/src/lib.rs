@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod file_limit;
+mod first_frames;
 pub mod handlers;
 pub mod health;
 pub mod idempotency;

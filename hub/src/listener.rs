@@ -1,7 +1,8 @@
 //! TCP tuning for every accepted connection: no Nagle delay on the hub's writes, and no delayed ACKs
 //! for the client's writes.
 //!
-//! Engine.IO sessions begin with a ping from the hub and a pong from the client. A client that keeps
+//! Engine.IO sessions begin with a ping from the hub and a pong from the client (on polling; a new
+//! websocket session gets its first ping a ping interval later, see below). A client that keeps
 //! Nagle's algorithm on (rust_socketio, for one) then holds its next small write, such as the first
 //! event, until the pong is acknowledged, and Linux delays that ACK by up to 40 ms because the pong
 //! gets no reply. Quick-ack mode makes the kernel ACK at once; Linux leaves the mode again on its
@@ -10,6 +11,10 @@
 //! connection (the handshake, the upgrade, the first events) and for any read that follows a quiet
 //! spell (a pong, the first event after a pause); reads in a busy stream get their ACKs with the
 //! replies. Measured effect: README.md, "publish timing", and BENCHMARKS.md (echo).
+//!
+//! The first frames of a websocket go through [`FirstFrames`], for clients written against Node's
+//! engine.io such as Elephant.io (see that module): from the `101` response the hub writes until they
+//! are settled. Before and after, a connection is a plain pass-through.
 
 use std::io;
 use std::pin::Pin;
@@ -20,6 +25,8 @@ use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::first_frames::{FirstFrames, SWITCHING_PROTOCOLS};
 
 /// A [`TcpListener`] whose connections are [`TunedStream`]s.
 pub struct TunedListener(pub TcpListener);
@@ -86,11 +93,39 @@ impl QuickAck {
 pub struct TunedStream {
     stream: TcpStream,
     quick_ack: QuickAck,
+    websocket: Websocket,
+}
+
+/// Where a connection stands with the websocket protocol.
+enum Websocket {
+    /// HTTP: each write is checked for the start of a `101 Switching Protocols` response.
+    NotYet,
+    /// Upgraded: the first frames go through [`FirstFrames`].
+    Opening(Box<FirstFrames>),
+    /// Past the first frames: bytes pass through untouched.
+    Open,
 }
 
 impl TunedStream {
     fn new(stream: TcpStream) -> Self {
-        Self { stream, quick_ack: QuickAck::new(Instant::now()) }
+        Self { stream, quick_ack: QuickAck::new(Instant::now()), websocket: Websocket::NotYet }
+    }
+
+    /// Hands the connection to [`FirstFrames`] if `buf` begins the response that switches it to websocket.
+    fn notice_upgrade(&mut self, buf: &[u8]) {
+        if matches!(self.websocket, Websocket::NotYet) && buf.starts_with(SWITCHING_PROTOCOLS) {
+            self.websocket = Websocket::Opening(Box::default());
+        }
+    }
+
+    /// Runs `op` on [`FirstFrames`] while the first frames are not settled, or returns `None`.
+    fn opening<T>(&mut self, op: impl FnOnce(&mut FirstFrames, &mut TcpStream) -> T) -> Option<T> {
+        let Websocket::Opening(first) = &mut self.websocket else { return None };
+        let out = op(first, &mut self.stream);
+        if first.finished() {
+            self.websocket = Websocket::Open;
+        }
+        Some(out)
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -110,7 +145,10 @@ impl AsyncRead for TunedStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
-        let read = Pin::new(&mut self.stream).poll_read(cx, buf);
+        let read = match self.opening(|first, stream| first.poll_read(stream, cx, buf)) {
+            Some(read) => read,
+            None => Pin::new(&mut self.stream).poll_read(cx, buf),
+        };
         let got_data = matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before;
         if got_data && self.quick_ack.on_read(Instant::now()) {
             self.ack_now();
@@ -121,7 +159,11 @@ impl AsyncRead for TunedStream {
 
 impl AsyncWrite for TunedStream {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        self.notice_upgrade(buf);
+        match self.opening(|first, stream| first.poll_write(stream, cx, buf)) {
+            Some(written) => written,
+            None => Pin::new(&mut self.stream).poll_write(cx, buf),
+        }
     }
 
     fn poll_write_vectored(
@@ -129,6 +171,15 @@ impl AsyncWrite for TunedStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if matches!(self.websocket, Websocket::Open) {
+            return Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        }
+        let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
+        self.notice_upgrade(first);
+        if matches!(self.websocket, Websocket::Opening(_)) {
+            // One buffer at a time while the first frames are looked at.
+            return self.poll_write(cx, first);
+        }
         Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
@@ -137,11 +188,17 @@ impl AsyncWrite for TunedStream {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
+        match self.opening(|first, stream| first.poll_flush(stream, cx)) {
+            Some(flushed) => flushed,
+            None => Pin::new(&mut self.stream).poll_flush(cx),
+        }
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
+        match self.opening(|first, stream| first.poll_shutdown(stream, cx)) {
+            Some(shut) => shut,
+            None => Pin::new(&mut self.stream).poll_shutdown(cx),
+        }
     }
 }
 

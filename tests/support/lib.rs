@@ -2,6 +2,7 @@
 
 pub mod binaries;
 pub mod client;
+pub mod elephant;
 pub mod fake;
 pub mod hub;
 pub mod raw;
