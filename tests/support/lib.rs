@@ -4,6 +4,7 @@ pub mod binaries;
 pub mod client;
 pub mod fake;
 pub mod hub;
+pub mod polling;
 pub mod raw;
 pub mod redis;
 
