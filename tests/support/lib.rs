@@ -5,6 +5,7 @@ pub mod client;
 pub mod elephant;
 pub mod fake;
 pub mod hub;
+pub mod polling;
 pub mod raw;
 pub mod redis;
 
