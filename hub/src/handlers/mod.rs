@@ -12,7 +12,7 @@ mod rooms;
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
-use hub_protocol::{Ack, Arguments, ChatRequest, PublishRequest, Rejection, events};
+use hub_protocol::{Ack, Argument, Arguments, ChatRequest, PublishRequest, Rejection, events};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
@@ -23,70 +23,48 @@ use crate::limits::SocketRate;
 use crate::metrics;
 use crate::session::{HubState, Identity};
 
+/// A handler for socketioxide that extracts its arguments (`name: Extractor`, in order) when the event
+/// arrives and hands `handler(arguments)` to the socket's [`EventQueue`].
+macro_rules! in_order {
+    ($handler:expr, $($argument:ident: $extractor:ty),+ $(,)?) => {
+        |Extension(queue): Extension<Arc<EventQueue>>, $($argument: $extractor),+| {
+            handled(&queue, $handler($($argument),+))
+        }
+    };
+}
+
 /// Registers every event handler on a socket being admitted. socketioxide calls these closures in the
 /// order the events arrive; each hands its handler to the socket's queue and returns.
 pub fn register<A: Adapter>(socket: &SocketRef<A>) {
     socket.extensions.insert(Arc::new(EventQueue::default()));
     socket.on(
         events::JOIN,
-        |socket: SocketRef<A>,
-         Extension(queue): Extension<Arc<EventQueue>>,
-         room: TryData<String>,
-         hub: State<HubState>,
-         identity: Extension<Identity>,
-         ack: AckSender<A>| { handled(&queue, rooms::join(socket, room, hub, identity, ack)) },
+        in_order!(rooms::join, socket: SocketRef<A>, room: TryData<String>, hub: State<HubState>,
+            identity: Extension<Identity>, ack: AckSender<A>),
     );
     socket.on(
         events::LEAVE,
-        |socket: SocketRef<A>,
-         Extension(queue): Extension<Arc<EventQueue>>,
-         room: TryData<String>,
-         hub: State<HubState>,
-         ack: AckSender<A>| { handled(&queue, rooms::leave(socket, room, hub, ack)) },
+        in_order!(rooms::leave, socket: SocketRef<A>, room: TryData<String>, hub: State<HubState>,
+            ack: AckSender<A>),
     );
     socket.on(
         events::CHAT,
-        |socket: SocketRef<A>,
-         Extension(queue): Extension<Arc<EventQueue>>,
-         identity: Extension<Identity>,
-         rate: Extension<SocketRate>,
-         hub: State<HubState>,
-         request: TryData<ChatRequest>,
-         ack: AckSender<A>| {
-            handled(&queue, chat::chat(socket, identity, rate, hub, request, ack))
-        },
+        in_order!(chat::chat, socket: SocketRef<A>, identity: Extension<Identity>, rate: Extension<SocketRate>,
+            hub: State<HubState>, request: TryData<ChatRequest>, ack: AckSender<A>),
     );
     socket.on(
         events::ECHO,
-        |socket: SocketRef<A>,
-         Extension(queue): Extension<Arc<EventQueue>>,
-         arguments: TryData<Arguments>,
-         ack: AckSender<A>| { handled(&queue, echo::echo(socket, arguments, ack)) },
+        in_order!(echo::echo, socket: SocketRef<A>, arguments: TryData<Arguments>, ack: AckSender<A>),
     );
     socket.on(
         events::PUBLISH,
-        |socket: SocketRef<A>,
-         Extension(queue): Extension<Arc<EventQueue>>,
-         identity: Extension<Identity>,
-         rate: Extension<SocketRate>,
-         hub: State<HubState>,
-         request: TryData<PublishRequest<hub_protocol::Argument>>,
-         ack: AckSender<A>| {
-            handled(&queue, publish::publish(socket, identity, rate, hub, request, ack))
-        },
+        in_order!(publish::publish, socket: SocketRef<A>, identity: Extension<Identity>,
+            rate: Extension<SocketRate>, hub: State<HubState>,
+            request: TryData<PublishRequest<Argument>>, ack: AckSender<A>),
     );
-    socket.on_fallback(
-        |socket: SocketRef<A>,
-         Extension(queue): Extension<Arc<EventQueue>>,
-         event: Event,
-         identity: Extension<Identity>,
-         rate: Extension<SocketRate>,
-         hub: State<HubState>,
-         arguments: TryData<Arguments>,
-         ack: AckSender<A>| {
-            handled(&queue, publish::direct_emit(socket, event, identity, rate, hub, arguments, ack))
-        },
-    );
+    socket.on_fallback(in_order!(publish::direct_emit, socket: SocketRef<A>, event: Event,
+        identity: Extension<Identity>, rate: Extension<SocketRate>, hub: State<HubState>,
+        arguments: TryData<Arguments>, ack: AckSender<A>));
 }
 
 /// Queues `work` and gives socketioxide a future that is already done, to spawn in place of the work.
