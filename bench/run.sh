@@ -50,8 +50,7 @@ trap cleanup EXIT
 start() {
     : >"$log"
     case "$1" in
-        hub) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-token \
-                --publish-rate-limit 1000000 --publish-rate-burst 1000000 2>"$log" & ;;
+        hub) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-token 2>"$log" & ;;
         node) node bench/node/server.mjs 0 bench-token >"$log" 2>&1 & ;;
         ceiling) "$bin/ceiling" 0 >"$log" 2>&1 & ;;
     esac
