@@ -22,6 +22,16 @@ use std::task::{Context, Poll, Waker};
 
 type Work = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// Most events of one socket that may wait behind a handler that waits. Only a handler that waits on
+/// something outside the hub (Redis, in a cluster) lets events pile up; a client that sends faster than
+/// that for long is disconnected rather than allowed to grow the hub's memory.
+pub const MAX_WAITING: usize = 1024;
+
+/// The socket's queue is full: the event was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("more than {MAX_WAITING} events wait to be handled")]
+pub struct QueueFull;
+
 /// The events of one socket that wait for an earlier one to finish.
 #[derive(Default)]
 pub struct EventQueue {
@@ -44,21 +54,24 @@ impl std::fmt::Debug for EventQueue {
 
 impl EventQueue {
     /// Handles `work` after every event this queue was given before it: at once when none is pending
-    /// (up to its first wait), else once they are done.
-    pub fn run(self: &Arc<Self>, work: impl Future<Output = ()> + Send + 'static) {
+    /// (up to its first wait), else once they are done. Refuses it when [`MAX_WAITING`] events wait.
+    pub fn run(self: &Arc<Self>, work: impl Future<Output = ()> + Send + 'static) -> Result<(), QueueFull> {
         let mut work: Work = Box::pin(work);
         {
             let mut state = self.lock();
             if state.busy {
+                if state.waiting.len() >= MAX_WAITING {
+                    return Err(QueueFull);
+                }
                 state.waiting.push_back(work);
-                return;
+                return Ok(());
             }
             state.busy = true;
         }
         // Polled with a waker that does nothing: if the work is not done, it is polled again at once by
         // the task below, which registers the real waker, as every future allows.
         if poll_guarded(&mut work, &mut Context::from_waker(Waker::noop())).is_ready() {
-            let Some(next) = self.next() else { return };
+            let Some(next) = self.next() else { return Ok(()) };
             work = next;
         }
         let queue = Arc::clone(self);
@@ -72,6 +85,7 @@ impl EventQueue {
                 }
             }
         });
+        Ok(())
     }
 
     /// The next waiting event, or `None` after marking the queue idle.
@@ -121,10 +135,10 @@ mod tests {
     async fn later_work_waits_for_earlier_work_that_waits() {
         let queue = Arc::new(EventQueue::default());
         let (log, mut order) = mpsc::unbounded_channel();
-        queue.run(step(&log, 1, Duration::from_millis(30)));
-        queue.run(step(&log, 2, Duration::ZERO));
-        queue.run(step(&log, 3, Duration::from_millis(10)));
-        queue.run(step(&log, 4, Duration::ZERO));
+        queue.run(step(&log, 1, Duration::from_millis(30))).unwrap();
+        queue.run(step(&log, 2, Duration::ZERO)).unwrap();
+        queue.run(step(&log, 3, Duration::from_millis(10))).unwrap();
+        queue.run(step(&log, 4, Duration::ZERO)).unwrap();
         drop(log);
         let mut seen = Vec::new();
         while let Some(n) = order.recv().await {
@@ -135,16 +149,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_queue_holds_at_most_max_waiting_events() {
+        let queue = Arc::new(EventQueue::default());
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        queue
+            .run(async {
+                let _ = wait.await;
+            })
+            .unwrap();
+        for _ in 0..MAX_WAITING {
+            queue.run(async {}).unwrap();
+        }
+        assert_eq!(queue.run(async {}), Err(QueueFull));
+        release.send(()).unwrap();
+        while queue.lock().busy {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(queue.run(async {}), Ok(()), "room again once the queue drained");
+    }
+
+    #[tokio::test]
     async fn a_panicking_handler_does_not_stop_the_queue() {
         let queue = Arc::new(EventQueue::default());
         let (log, mut order) = mpsc::unbounded_channel();
-        queue.run(async { panic!("inline") });
-        queue.run(step(&log, 1, Duration::ZERO));
-        queue.run(async {
-            tokio::task::yield_now().await;
-            panic!("in the task")
-        });
-        queue.run(step(&log, 2, Duration::ZERO));
+
+        queue.run(async { panic!("inline") }).unwrap();
+        queue.run(step(&log, 1, Duration::ZERO)).unwrap();
+        queue
+            .run(async {
+                tokio::task::yield_now().await;
+                panic!("in the task")
+            })
+            .unwrap();
+        queue.run(step(&log, 2, Duration::ZERO)).unwrap();
         assert_eq!(order.recv().await, Some(1));
         assert_eq!(order.recv().await, Some(2));
     }
@@ -153,17 +190,17 @@ mod tests {
     async fn work_that_needs_no_wait_is_done_before_run_returns() {
         let queue = Arc::new(EventQueue::default());
         let (log, mut order) = mpsc::unbounded_channel();
-        queue.run(step(&log, 1, Duration::ZERO));
+        queue.run(step(&log, 1, Duration::ZERO)).unwrap();
         assert_eq!(order.try_recv(), Ok(1));
         assert!(!queue.lock().busy);
         // After work that had to wait, the queue takes new work again once it is idle.
-        queue.run(step(&log, 2, Duration::from_millis(5)));
+        queue.run(step(&log, 2, Duration::from_millis(5))).unwrap();
         assert!(queue.lock().busy);
         assert_eq!(order.recv().await, Some(2));
         while queue.lock().busy {
             tokio::task::yield_now().await;
         }
-        queue.run(step(&log, 3, Duration::ZERO));
+        queue.run(step(&log, 3, Duration::ZERO)).unwrap();
         assert_eq!(order.try_recv(), Ok(3));
     }
 }
