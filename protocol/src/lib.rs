@@ -1,9 +1,10 @@
 //! The hub's wire contract, defined once and shared by the hub, the `publish` CLI and the tests.
 //!
 //! Everything a client can send or receive is here as a type: event names ([`events`]), request and
-//! broadcast payloads ([`payloads`]), event arguments with binary attachments ([`arguments`]), the single-object acks with their error codes ([`ack`]), the rules for
-//! room, event, user and namespace names ([`names`]), what a client puts in its CONNECT auth payload
-//! ([`auth`]) and where a hub leaves its generated publish token ([`token_file`]).
+//! broadcast payloads ([`payloads`]), event arguments with binary attachments anywhere inside
+//! ([`arguments`]), the single-object acks with their error codes ([`ack`]), the rules for room, event,
+//! user and namespace names ([`names`]), what a client puts in its CONNECT auth payload ([`auth`]) and
+//! where a hub leaves its generated publish token ([`token_file`]).
 //! `PROTOCOL.md` at the repository root documents the same contract for users.
 
 pub mod ack;
