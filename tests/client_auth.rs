@@ -78,8 +78,13 @@ async fn without_a_secret_the_hub_stays_open() {
 
 /// A polling handshake from a page of `origin`: the status and the body.
 async fn polling_handshake(hub: &TestHub, origin: &str) -> (StatusCode, String) {
+    polling_handshake_at(hub, "/socket.io/", origin).await
+}
+
+/// A polling handshake at `path`, which engineioxide serves with or without the trailing slash.
+async fn polling_handshake_at(hub: &TestHub, path: &str, origin: &str) -> (StatusCode, String) {
     let response = reqwest::Client::new()
-        .get(format!("{}/socket.io/?EIO=4&transport=polling", hub.url))
+        .get(format!("{}{path}?EIO=4&transport=polling", hub.url))
         .header("Origin", origin)
         .send()
         .await
@@ -89,9 +94,13 @@ async fn polling_handshake(hub: &TestHub, origin: &str) -> (StatusCode, String) 
 
 /// A websocket handshake from a page of `origin`: `Ok` or the HTTP status it was refused with.
 async fn websocket_handshake(hub: &TestHub, origin: &str) -> Result<(), u16> {
-    let mut request = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", hub.port)
-        .into_client_request()
-        .unwrap();
+    websocket_handshake_at(hub, "/socket.io/", origin).await
+}
+
+/// A websocket handshake at `path`.
+async fn websocket_handshake_at(hub: &TestHub, path: &str, origin: &str) -> Result<(), u16> {
+    let mut request =
+        format!("ws://127.0.0.1:{}{path}?EIO=4&transport=websocket", hub.port).into_client_request().unwrap();
     request.headers_mut().insert("Origin", origin.parse().unwrap());
     match tokio_tungstenite::connect_async(request).await {
         Ok(_) => Ok(()),
@@ -108,6 +117,12 @@ async fn pages_of_other_origins_are_refused_on_both_transports() {
     let body: Value = serde_json::from_str(&body).expect("a JSON refusal");
     assert_eq!((body["ok"].clone(), body["error"].clone()), (json!(false), json!("forbidden")));
     assert_eq!(websocket_handshake(&hub, "https://evil.example").await, Err(403));
+    // engineioxide also serves the path without its trailing slash: the check covers that spelling.
+    assert_eq!(
+        polling_handshake_at(&hub, "/socket.io", "https://evil.example").await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(websocket_handshake_at(&hub, "/socket.io", "https://evil.example").await, Err(403));
 
     for allowed in [hub.url.as_str(), "http://localhost:5173"] {
         let (status, body) = polling_handshake(&hub, allowed).await;

@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod jwt;
 pub mod limits;
 pub mod listener;
+pub mod log_throttle;
 pub mod logging;
 pub mod meta_rooms;
 pub mod metrics;

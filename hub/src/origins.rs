@@ -15,6 +15,14 @@ use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
 /// Where Socket.IO is served.
 pub const SOCKET_IO_PATH: &str = "/socket.io/";
 
+/// Whether a request for `path` reaches Engine.IO, by engineioxide's own rule: `/socket.io` itself or
+/// anything below `/socket.io/`. Every check in front of Engine.IO uses this, so that no spelling of
+/// the path skips one.
+pub fn reaches_engine_io(path: &str) -> bool {
+    let base = SOCKET_IO_PATH.trim_end_matches('/');
+    path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// The origins a hub accepts.
 #[derive(Debug, Clone)]
 pub enum AllowedOrigins {
@@ -60,7 +68,7 @@ impl AllowedOrigins {
 /// Middleware: refuses a Socket.IO request (polling or websocket upgrade) from a page of another origin
 /// with 403 and a JSON body. Other paths pass.
 pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with(SOCKET_IO_PATH) || allowed.allows(request.headers()) {
+    if !reaches_engine_io(request.uri().path()) || allowed.allows(request.headers()) {
         return next.run(request).await;
     }
     let origin =
@@ -76,6 +84,16 @@ pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_spellings_of_the_path_reach_engine_io() {
+        for path in ["/socket.io", "/socket.io/", "/socket.io/x"] {
+            assert!(reaches_engine_io(path), "{path}");
+        }
+        for path in ["/", "/socket.iox", "/socket", "/api/publish"] {
+            assert!(!reaches_engine_io(path), "{path}");
+        }
+    }
 
     fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::origins::SOCKET_IO_PATH;
+use crate::origins::reaches_engine_io;
 
 /// Middleware: gives Socket.IO requests a head of their own before Engine.IO stores it.
 pub async fn detach(request: Request, next: Next) -> Response {
-    if !request.uri().path().starts_with(SOCKET_IO_PATH) || !kept(request.uri()) {
+    if !reaches_engine_io(request.uri().path()) || !kept(request.uri()) {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();

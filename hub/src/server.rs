@@ -2,7 +2,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
@@ -24,7 +24,8 @@ use crate::health::{self, Readiness};
 use crate::jwt::JwtVerifier;
 use crate::limits::Limits;
 use crate::listener::{Peer, TunedListener};
-use crate::origins::{self, AllowedOrigins, SOCKET_IO_PATH};
+use crate::log_throttle::LogThrottle;
+use crate::origins::{self, AllowedOrigins, reaches_engine_io};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
 use crate::{Config, HubError, demo, file_limit, request_head};
@@ -191,13 +192,19 @@ fn app(config: &Config, api: Router, readiness: Readiness) -> Router {
 /// compiled in, with no switch at run time, so `--allow-eio3` is this check. The query string (where v2
 /// clients put their token) is never logged.
 async fn refuse_eio3(request: Request, next: Next) -> Response {
-    let eio3 = request.uri().path().starts_with(SOCKET_IO_PATH)
+    let eio3 = reaches_engine_io(request.uri().path())
         && request.uri().query().unwrap_or_default().split('&').find_map(|p| p.strip_prefix("EIO="))
             == Some("3");
     if !eio3 {
         return next.run(request).await;
     }
-    tracing::warn!("socket.io v2 client refused: start the hub with --allow-eio3 to accept them");
+    static REFUSED: LogThrottle = LogThrottle::new(Duration::from_secs(60));
+    if let Some(held_back) = REFUSED.due(Instant::now()) {
+        tracing::warn!(
+            held_back,
+            "socket.io v2 client refused: start the hub with --allow-eio3 to accept them"
+        );
+    }
     let body = r#"{"code":5,"message":"Unsupported protocol version: socket.io v2 clients (EIO=3) need a hub started with --allow-eio3"}"#;
     (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
