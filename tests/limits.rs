@@ -147,3 +147,42 @@ async fn namespaces_beyond_the_limit_are_refused_and_made_up_names_cost_nothing(
     assert_eq!(a.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
     assert!(TestClient::connect_with(&hub.url, "/", json!({})).await.is_ok());
 }
+
+/// Sends `text`, then `attachments` binary frames of `size` bytes each, and says whether the hub closed
+/// the session (rather than acking).
+async fn binary_event_closes(port: u16, text: &str, attachments: usize, size: usize) -> bool {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut ws = raw::connect(port).await.unwrap();
+    raw::send(&mut ws, text).await.unwrap();
+    for n in 0..attachments {
+        if ws.send(Message::binary(vec![n as u8; size])).await.is_err() {
+            return true;
+        }
+    }
+    let answer = tokio::time::timeout(e2e::WAIT, raw::next_text(&mut ws)).await.expect("an answer");
+    // `1` is Engine.IO's close packet.
+    answer.is_err() || answer.as_deref() == Ok("1")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_binary_attachments_together_are_capped_like_a_message() {
+    // Each frame stays under the 2 x max-payload frame cap; together they pass it.
+    let hub = TestHub::start_with(|config| config.max_payload = 1024).await;
+    let three = r#"453-1["echo",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1},{"_placeholder":true,"num":2}]"#;
+    assert!(
+        binary_event_closes(hub.port, three, 3, 1500).await,
+        "4,500 bytes of attachments close the connection"
+    );
+    assert!(!binary_event_closes(hub.port, three, 3, 500).await, "1,500 bytes are echoed");
+
+    // More attachments than an event may announce.
+    let many = r#"451001-1["echo",1]"#;
+    assert!(
+        binary_event_closes(hub.port, many, 1, 1).await,
+        "1,001 announced attachments close the connection"
+    );
+
+    let reader = TestClient::connect(&hub.url).await;
+    assert_eq!(reader.ack("echo", vec![json!("ok")]).await, vec![json!("ok")], "everyone else is served");
+}

@@ -11,7 +11,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use socketioxide::SocketIo;
+use socketioxide::{ParserConfig, SocketIo};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -45,6 +45,13 @@ const WS_READ_BUFFER: usize = 1024;
 /// queue drains as the hub writes. The queue grows with use only (an idle socket holds none of it); for a
 /// client that stops reading, it is the bound on what waits for it (README, "Limits").
 const SEND_QUEUE_PACKETS: usize = 2048;
+
+/// Most binary attachments one event may announce (socketioxide's default is 10,000). The official
+/// client sends one per `Buffer` or typed array in the event.
+const MAX_ATTACHMENTS: usize = 1000;
+
+/// How long an event's binary attachments may take to arrive after it (the default is a minute).
+const ATTACHMENTS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A bound hub, ready to [`run`](Server::run).
 pub struct Server {
@@ -98,10 +105,17 @@ impl Server {
         let jwt = config.jwt_secret.as_deref().map(JwtVerifier::new);
         let state = HubState::new(token, limits, jwt, config.redis_url.is_none());
         // Messages up to twice max-payload are read and refused with `too_large`; larger ones close the
-        // connection, so no client can make the hub buffer more than that.
+        // connection, so no client can make the hub buffer more than that. An event's binary attachments
+        // arrive as frames of their own: together they get the same cap (socketioxide's default is 10 MB,
+        // whatever max-payload says).
         let hard_cap = config.max_payload.saturating_mul(2);
+        let parser = ParserConfig::common()
+            .max_incoming_binary_buf_size(hard_cap)
+            .max_incoming_binaries(MAX_ATTACHMENTS)
+            .packet_completion_timeout(ATTACHMENTS_TIMEOUT);
         let builder = SocketIo::builder()
             .with_state(state.clone())
+            .with_parser(parser)
             .ping_interval(config.ping_interval)
             .ping_timeout(config.ping_timeout)
             .max_payload(hard_cap as u64)
