@@ -172,8 +172,9 @@ fn check_owner_and_mode(dir: &Path, owner: u32, mode: u32, me: u32) -> Result<()
     Ok(())
 }
 
+/// The user this process runs as, who owns the token files it may read.
 #[cfg(unix)]
-fn effective_uid() -> u32 {
+pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }

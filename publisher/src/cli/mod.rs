@@ -3,6 +3,7 @@
 mod args;
 mod input;
 mod lines;
+mod listener_owner;
 mod token;
 
 pub use args::Args;

@@ -3,12 +3,15 @@
 //! (found as `hub_protocol::token_file` describes, from cron too).
 //!
 //! That last file is looked for only when the URL is a loopback address (127.0.0.0/8, ::1, `localhost`):
-//! the token of a hub on this machine must never be sent to another host, whatever listens there.
+//! the token of a hub on this machine must never be sent to another host, whatever listens there; nor to
+//! a socket of another user of this machine ([`listener_owner`]).
 
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use hub_protocol::token_file::{self, TokenFileError};
+
+use super::listener_owner;
 use url::{Host, Url};
 
 /// The token to send, and where it came from.
@@ -38,6 +41,11 @@ pub enum TokenError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("cannot use the token file of the hub on this machine: {0}")]
     Unsafe(#[from] TokenFileError),
+    #[error(
+        "not sending this user's hub token to {addr}:{port}: the socket listening there belongs to user \
+         {owner}, not to you; pass --token if that is really your hub"
+    )]
+    ForeignListener { addr: IpAddr, port: u16, owner: u32 },
 }
 
 impl ResolvedToken {
@@ -111,10 +119,18 @@ pub fn resolve(
         return missing("no publish token: pass --token or set HUB_PUBLISH_TOKEN".to_owned(), Vec::new());
     };
     match token_file::find_token(port)? {
-        Some(found) => Ok(ResolvedToken {
-            value: Some(found.token),
-            source: TokenSource::Found { file: found.file, pointer: found.pointer },
-        }),
+        Some(found) => {
+            #[cfg(unix)]
+            if let Some((addr, owner)) =
+                listener_owner::foreign_listener(&loopback_ips(&url), port, token_file::effective_uid())
+            {
+                return Err(TokenError::ForeignListener { addr, port, owner });
+            }
+            Ok(ResolvedToken {
+                value: Some(found.token),
+                source: TokenSource::Found { file: found.file, pointer: found.pointer },
+            })
+        }
         None => {
             let searched = token_file::searched(port);
             let hint = match searched.first() {
@@ -127,6 +143,15 @@ pub fn resolve(
             };
             missing(hint, searched)
         }
+    }
+}
+
+/// The addresses a loopback `url` may reach: `localhost` resolves to either loopback address.
+fn loopback_ips(url: &Url) -> Vec<IpAddr> {
+    match url.host() {
+        Some(Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
+        Some(Host::Ipv6(ip)) => vec![IpAddr::V6(ip)],
+        _ => vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
     }
 }
 
