@@ -64,3 +64,29 @@ async fn a_thousand_requests_in_one_polling_payload_get_a_thousand_acks_in_order
     }
     hub.stop().await;
 }
+
+/// One polling session: handshake, CONNECT, then one GET, as Elephant.io reads it; the packets of that GET.
+async fn connect_and_poll_once(http: &reqwest::Client, base: &str) -> String {
+    let open = http.get(base).send().await.unwrap().text().await.unwrap();
+    let handshake: Value = serde_json::from_str(open.strip_prefix('0').expect("open packet")).unwrap();
+    let url = format!("{base}&sid={}", handshake["sid"].as_str().unwrap());
+    http.post(&url).body("40").send().await.unwrap().error_for_status().unwrap();
+    http.get(&url).send().await.unwrap().text().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_poll_after_a_connect_holds_its_reply() {
+    let hub = TestHub::start().await;
+    let base = format!("{}/socket.io/?EIO=4&transport=polling", hub.url);
+    let http = reqwest::Client::new();
+    let polls = futures_util::future::join_all((0..300).map(|_| connect_and_poll_once(&http, &base))).await;
+    let without: Vec<&String> =
+        polls.iter().filter(|poll| !poll.split('\u{1e}').any(|packet| packet.starts_with("40"))).collect();
+    assert!(
+        without.is_empty(),
+        "{} of 300 first polls lacked the CONNECT reply: {:?}",
+        without.len(),
+        without.first()
+    );
+    hub.stop().await;
+}

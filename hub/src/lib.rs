@@ -12,6 +12,7 @@
 pub mod api;
 pub mod cluster;
 pub mod config;
+pub mod connect_wait;
 pub mod delivery;
 pub mod demo;
 pub mod error;

@@ -28,7 +28,7 @@ use crate::log_throttle::LogThrottle;
 use crate::origins::{self, AllowedOrigins, reaches_engine_io};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
-use crate::{Config, HubError, demo, file_limit, request_head};
+use crate::{Config, HubError, connect_wait, demo, file_limit, request_head};
 
 /// How long open connections get to close after the shutdown signal before the hub exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -104,6 +104,7 @@ impl Server {
         let limits = Arc::new(Limits::new(&config));
         let jwt = config.jwt_secret.as_deref().map(JwtVerifier::new);
         let state = HubState::new(token, limits, jwt, config.redis_url.is_none());
+        let connect_waits = state.connect_waits.clone();
         // Messages up to twice max-payload are read and refused with `too_large`; larger ones close the
         // connection, so no client can make the hub buffer more than that. An event's binary attachments
         // arrive as frames of their own: together they get the same cap (socketioxide's default is 10 MB,
@@ -143,6 +144,7 @@ impl Server {
         let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
         let router = if config.allow_eio3 { router } else { router.layer(middleware::from_fn(refuse_eio3)) };
         let router = router
+            .layer(middleware::from_fn_with_state(connect_waits, connect_wait::hold))
             .layer(middleware::from_fn(request_head::detach))
             .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
             .layer(cors(origins));

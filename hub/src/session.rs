@@ -16,6 +16,7 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide::{ProtocolVersion, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 
+use crate::connect_wait::ConnectWaits;
 use crate::handlers;
 use crate::jwt::{JwtError, JwtVerifier};
 use crate::limits::{ConnectionSlot, Limits};
@@ -54,6 +55,8 @@ pub struct HubState {
     pub jwt: Option<JwtVerifier>,
     /// Room sizes kept by the hub; `None` in a cluster, where the adapter counts.
     pub room_sizes: Option<Arc<RoomSizes>>,
+    /// Polling POSTs waiting for their CONNECT to be handled.
+    pub connect_waits: Arc<ConnectWaits>,
 }
 
 impl HubState {
@@ -66,7 +69,7 @@ impl HubState {
     ) -> Self {
         let room_sizes = alone.then(Arc::<RoomSizes>::default);
         let presence = Arc::new(Presence::new(room_sizes.clone()));
-        Self { publish_token, presence, limits, jwt, room_sizes }
+        Self { publish_token, presence, limits, jwt, room_sizes, connect_waits: Arc::default() }
     }
 }
 
@@ -207,6 +210,8 @@ async fn on_connect<A: Adapter>(
         transport = ?socket.transport_type(),
         "socket connected"
     );
+    // The CONNECT reply is queued by now: a polling POST that carried the CONNECT may be answered.
+    hub.connect_waits.connected(&socket.id.to_string());
     socket.on_disconnect(async move |socket: SocketRef<A>, reason: DisconnectReason| {
         tracing::info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
         // Frees its place under max-connections now, not whenever the last reference to it goes.
