@@ -86,16 +86,11 @@ impl Publication {
         base: impl Fn() -> BroadcastOperators<A>,
         namespace: &str,
     ) -> Result<Reached<usize>, Rejection> {
-        let event = self.event.as_str();
         let rooms = match &self.target {
             Target::Namespace(_) => {
                 let meta = EventMeta { namespace: namespace.to_owned(), room: None };
                 let plain = || base().except(meta_rooms::ALL);
-                let asked = || base().to(meta_rooms::ALL);
-                let plain = delivery::emit_counted(plain, event, &self.arguments).await?;
-                let asked =
-                    delivery::emit_counted(asked, event, &WithTrailing(&self.arguments, &meta)).await?;
-                return Ok(plain.and(asked));
+                return self.emit_to_both(plain, || base().to(meta_rooms::ALL), &meta).await;
             }
             Target::Rooms(rooms) => rooms,
         };
@@ -109,11 +104,22 @@ impl Publication {
                 || base().to(room.to_string()).except(earlier().chain([shadow.clone()]).collect::<Vec<_>>());
             let asked = || base().to(shadow.clone()).except(earlier().collect::<Vec<_>>());
             let meta = EventMeta { namespace: namespace.to_owned(), room: Some(room.to_string()) };
-            let plain = delivery::emit_counted(plain, event, &self.arguments).await?;
-            let asked = delivery::emit_counted(asked, event, &WithTrailing(&self.arguments, &meta)).await?;
-            total = total.and(plain).and(asked);
+            total = total.and(self.emit_to_both(plain, asked, &meta).await?);
         }
         Ok(total)
+    }
+
+    /// Emits the event with exactly its arguments to `plain`, and with `meta` after them to `asked`.
+    async fn emit_to_both<A: Adapter>(
+        &self,
+        plain: impl Fn() -> BroadcastOperators<A>,
+        asked: impl Fn() -> BroadcastOperators<A>,
+        meta: &EventMeta,
+    ) -> Result<Reached<usize>, Rejection> {
+        let event = self.event.as_str();
+        let plain = delivery::emit_counted(plain, event, &self.arguments).await?;
+        let asked = delivery::emit_counted(asked, event, &WithTrailing(&self.arguments, meta)).await?;
+        Ok(plain.and(asked))
     }
 }
 
