@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::Notify;
 
-use crate::origins::reaches_engine_io;
+use crate::origins::{query_param, reaches_engine_io};
 
 /// The longest a POST waits for its CONNECT to be handled (a refused CONNECT is answered later: it
 /// waits this long).
@@ -91,9 +91,8 @@ fn connect_candidate(request: &Request) -> Option<String> {
         .get(header::CONTENT_LENGTH)
         .and_then(|len| len.to_str().ok()?.parse::<usize>().ok())
         .is_some_and(|len| len <= MAX_INSPECTED);
-    let query = request.uri().query()?;
-    let polling = query.split('&').any(|p| p == "transport=polling");
-    let sid = query.split('&').find_map(|p| p.strip_prefix("sid="))?;
+    let polling = query_param(request.uri(), "transport") == Some("polling");
+    let sid = query_param(request.uri(), "sid")?;
     (small && polling).then(|| sid.to_owned())
 }
 

@@ -7,13 +7,19 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
 
 /// Where Socket.IO is served.
 pub const SOCKET_IO_PATH: &str = "/socket.io/";
+
+/// The value of the query parameter `name` in `uri` (the first, undecoded: Engine.IO's own parameters
+/// are plain).
+pub fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
+    uri.query()?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
 
 /// Whether a request for `path` reaches Engine.IO, by engineioxide's own rule: `/socket.io` itself or
 /// anything below `/socket.io/`. Every check in front of Engine.IO uses this, so that no spelling of
@@ -84,6 +90,16 @@ pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_params_by_name() {
+        let uri: Uri = "/socket.io/?EIO=4&transport=polling&sid=abc&transport=x".parse().unwrap();
+        assert_eq!(query_param(&uri, "EIO"), Some("4"));
+        assert_eq!(query_param(&uri, "transport"), Some("polling"), "the first one");
+        assert_eq!(query_param(&uri, "sid"), Some("abc"));
+        assert_eq!(query_param(&uri, "si"), None, "whole names only");
+        assert_eq!(query_param(&"/socket.io/".parse().unwrap(), "sid"), None);
+    }
 
     #[test]
     fn both_spellings_of_the_path_reach_engine_io() {

@@ -25,7 +25,7 @@ use crate::jwt::JwtVerifier;
 use crate::limits::Limits;
 use crate::listener::{Peer, TunedListener};
 use crate::log_throttle::LogThrottle;
-use crate::origins::{self, AllowedOrigins, reaches_engine_io};
+use crate::origins::{self, AllowedOrigins, query_param, reaches_engine_io};
 use crate::session::{self, HubState};
 use crate::token::{PublishToken, TokenFile};
 use crate::{Config, HubError, connect_wait, demo, file_limit, request_head};
@@ -208,9 +208,7 @@ fn app(config: &Config, api: Router, readiness: Readiness) -> Router {
 /// compiled in, with no switch at run time, so `--allow-eio3` is this check. The query string (where v2
 /// clients put their token) is never logged.
 async fn refuse_eio3(request: Request, next: Next) -> Response {
-    let eio3 = reaches_engine_io(request.uri().path())
-        && request.uri().query().unwrap_or_default().split('&').find_map(|p| p.strip_prefix("EIO="))
-            == Some("3");
+    let eio3 = reaches_engine_io(request.uri().path()) && query_param(request.uri(), "EIO") == Some("3");
     if !eio3 {
         return next.run(request).await;
     }
