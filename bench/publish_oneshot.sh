@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 runs="${1:-50}"
 lines=10000
 out=bench/results/publish-oneshot.md
-token="bench-token"
+token="bench-publish-token"
 
 command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
 (cd bench/node && npm ci --no-audit --no-fund --loglevel=error)

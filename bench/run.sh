@@ -50,8 +50,8 @@ trap cleanup EXIT
 start() {
     : >"$log"
     case "$1" in
-        hub) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-token 2>"$log" & ;;
-        node) node bench/node/server.mjs 0 bench-token >"$log" 2>&1 & ;;
+        hub) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-publish-token 2>"$log" & ;;
+        node) node bench/node/server.mjs 0 bench-publish-token >"$log" 2>&1 & ;;
         ceiling) "$bin/ceiling" 0 >"$log" 2>&1 & ;;
     esac
     server_pid=$!

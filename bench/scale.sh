@@ -44,7 +44,7 @@ fi
 
 cargo build --release --locked -p hub -p loadgen
 log=$(mktemp)
-./target/release/hub --bind 127.0.0.1:0 --publish-token bench-token 2>"$log" &
+./target/release/hub --bind 127.0.0.1:0 --publish-token bench-publish-token 2>"$log" &
 hub=$!
 trap 'kill $hub 2>/dev/null; rm -f "$log"' EXIT
 port=$(listening_port "$log" "bench/scale.sh: the hub") || exit 1

@@ -62,7 +62,7 @@ async fn print_config_masks_secrets_and_is_a_valid_file() {
         &[
             "--print-config",
             "--publish-token",
-            "tok-secret",
+            "tok-secret-of-16-chars",
             "--redis-url",
             "redis://user:pw-secret@127.0.0.1:6379",
         ],
@@ -71,7 +71,7 @@ async fn print_config_masks_secrets_and_is_a_valid_file() {
     .await;
     assert_eq!(output.status.code(), Some(0));
     let printed = String::from_utf8_lossy(&output.stdout).into_owned();
-    for secret in ["tok-secret", "pw-secret", "jwt-secret-of"] {
+    for secret in ["tok-secret-of-16-chars", "pw-secret", "jwt-secret-of"] {
         assert!(!printed.contains(secret), "{secret} leaked:\n{printed}");
     }
     assert_eq!(setting(&output, "publish-token"), "***");
@@ -118,7 +118,11 @@ async fn settings_from_the_file_are_applied() {
         "applied.toml",
         "ping-interval = \"7s\"\nping-timeout = \"3s\"\nbind = \"127.0.0.1:0\"\n",
     );
-    let hub = HubProcess::start(&["--config", file.to_str().unwrap(), "--publish-token", "t"], &[]).await;
+    let hub = HubProcess::start(
+        &["--config", file.to_str().unwrap(), "--publish-token", "test-publish-token"],
+        &[],
+    )
+    .await;
     let (mut fresh, _) = tokio_tungstenite::connect_async(format!(
         "ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket",
         hub.port
@@ -135,7 +139,14 @@ async fn static_dir_replaces_the_demo_page() {
     let dir = std::env::temp_dir().join(format!("hub-static-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("index.html"), "<h1>my app</h1>").unwrap();
-    let args = ["--bind", "127.0.0.1:0", "--publish-token", "t", "--static-dir", dir.to_str().unwrap()];
+    let args = [
+        "--bind",
+        "127.0.0.1:0",
+        "--publish-token",
+        "test-publish-token",
+        "--static-dir",
+        dir.to_str().unwrap(),
+    ];
     let hub = HubProcess::start(&args, &[]).await;
     let page = reqwest::get(format!("{}/", hub.url)).await.unwrap().text().await.unwrap();
     assert_eq!(page, "<h1>my app</h1>");

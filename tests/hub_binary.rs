@@ -27,7 +27,8 @@ fn private_runtime_dir(name: &str) -> std::path::PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serves_the_demo_page_and_the_socket_io_client() {
-    let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", "t"], &[]).await;
+    let hub =
+        HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", "test-publish-token"], &[]).await;
     assert!(hub.log().contains(&format!("demo page at http://127.0.0.1:{}/", hub.port)), "{}", hub.log());
 
     let (status, head, page) = get(hub.port, "/").await;
@@ -55,7 +56,8 @@ async fn serves_the_demo_page_and_the_socket_io_client() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bind_address_comes_from_the_environment_too() {
-    let hub = HubProcess::start(&["--publish-token", "t"], &[("HUB_BIND", "127.0.0.1:0")]).await;
+    let hub =
+        HubProcess::start(&["--publish-token", "test-publish-token"], &[("HUB_BIND", "127.0.0.1:0")]).await;
     assert_eq!(get(hub.port, "/").await.0, 200);
     assert_eq!(hub.terminate().await.0, Some(0));
 }
@@ -85,7 +87,7 @@ async fn start_up_failures_are_one_clear_line_and_a_non_zero_exit() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let output = tokio::process::Command::new(path("hub"))
-        .args(["--bind", &addr, "--publish-token", "t"])
+        .args(["--bind", &addr, "--publish-token", "test-publish-token"])
         .output()
         .await
         .unwrap();
@@ -98,7 +100,19 @@ async fn start_up_failures_are_one_clear_line_and_a_non_zero_exit() {
         .await
         .unwrap();
     assert_ne!(output.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("must not be empty"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("at least 16 characters"));
+
+    // A token anyone could guess (`a`, a space) is refused, with what to do instead.
+    for guessable in ["a", " ", "fifteen-chars.."] {
+        let output = tokio::process::Command::new(path("hub"))
+            .args(["--bind", "127.0.0.1:0", "--publish-token", guessable])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{guessable:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("publish-token") && stderr.contains("leave it unset"), "{stderr}");
+    }
 
     let output =
         tokio::process::Command::new(path("hub")).args(["--bind", "nowhere"]).output().await.unwrap();
@@ -124,7 +138,8 @@ async fn help_documents_every_flag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_disconnects_clients_and_exits_zero_within_five_seconds() {
-    let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", "t"], &[]).await;
+    let hub =
+        HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", "test-publish-token"], &[]).await;
 
     // A websocket client connected to `/`.
     let mut ws = raw::connect(hub.port).await.expect("connected");
@@ -166,8 +181,12 @@ async fn sigterm_disconnects_clients_and_exits_zero_within_five_seconds() {
 async fn a_low_soft_open_files_limit_is_raised_at_start() {
     // Started as many shells start programs: a soft limit far below the hard one. Left at 128, the hub
     // stops accepting after about 120 clients ("too many open files") until some disconnect.
-    let hub =
-        HubProcess::start_with_open_files(128, &["--bind", "127.0.0.1:0", "--publish-token", "t"], &[]).await;
+    let hub = HubProcess::start_with_open_files(
+        128,
+        &["--bind", "127.0.0.1:0", "--publish-token", "test-publish-token"],
+        &[],
+    )
+    .await;
     assert!(hub.log().contains("open files limit raised from 128 to"), "log:\n{}", hub.log());
 
     // More clients than 128 descriptors could hold, all connected at once, each answering an echo.

@@ -6,7 +6,7 @@ import { createServer } from "node:http";
 import { Server } from "socket.io";
 
 const port = Number(process.argv[2] ?? 3000);
-const token = process.argv[3] ?? "bench-token";
+const token = process.argv[3] ?? "bench-publish-token";
 const httpServer = createServer();
 const io = new Server(httpServer, { serveClient: false });
 

@@ -21,6 +21,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 pub const DEFAULT_MAX_NAMESPACES: usize = 1000;
 /// Default largest message: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+/// Fewest characters a publish token or bytes a JWT secret may have: guessing one must be hopeless.
+pub const MIN_SECRET_LEN: usize = 16;
 /// Default sustained rate of `chat` per socket. Publishers have no rate unless the operator sets one.
 pub const DEFAULT_RATE_LIMIT: u32 = 20;
 /// Default burst above the sustained rate.
@@ -265,13 +267,17 @@ impl Config {
         }
     }
 
-    fn check(&self) -> Result<(), ConfigError> {
+    /// Refuses settings the hub cannot run with, saying which and why.
+    pub fn check(&self) -> Result<(), ConfigError> {
         let invalid =
             |setting, message: &str| Err(ConfigError::Invalid { setting, message: message.to_owned() });
-        if self.publish_token.as_deref() == Some("") {
-            return invalid("publish-token", "must not be empty");
+        if self.publish_token.as_deref().is_some_and(|t| t.chars().count() < MIN_SECRET_LEN) {
+            return invalid(
+                "publish-token",
+                "must be at least 16 characters (e.g. `openssl rand -hex 24`); leave it unset and the hub generates one",
+            );
         }
-        if self.jwt_secret.as_deref().is_some_and(|s| s.len() < 16) {
+        if self.jwt_secret.as_deref().is_some_and(|s| s.len() < MIN_SECRET_LEN) {
             return invalid("jwt-secret", "must be at least 16 bytes (HS256 needs a strong secret)");
         }
         if self.max_connections == 0 {
@@ -439,7 +445,7 @@ mod tests {
     #[test]
     fn secrets_are_masked_when_printed() {
         let config =
-            Config::load(&args(&["--publish-token", "s3cret-token", "--redis-url", "redis://u:pw@h:1"]))
+            Config::load(&args(&["--publish-token", "s3cret-token-long-enough", "--redis-url", "redis://u:pw@h:1"]))
                 .unwrap();
         let printed = config.to_masked_toml();
         assert!(!printed.contains("s3cret") && !printed.contains(":pw@"), "{printed}");

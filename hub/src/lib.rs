@@ -2,42 +2,35 @@
 //!
 //! Browsers connect with the official `socket.io-client`, join rooms and chat; backends publish events
 //! into rooms or whole namespaces with the `publish` event (or, as with Elephant.io, by emitting an event
-//! directly). The wire contract lives in the `hub-protocol` crate and `PROTOCOL.md`.
+//! directly), or through the HTTP API. The wire contract lives in the `hub-protocol` crate and
+//! `PROTOCOL.md`.
 //!
-//! * [`Server`] binds, serves the demo page and Socket.IO, and shuts down gracefully.
-//! * [`session`] admits each socket to a namespace and registers its event handlers.
-//! * [`handlers`] implement the events; [`delivery`] emits to rooms and counts who got it.
-//! * [`cluster`] joins several hubs through Redis; the handlers are the same for one node or many.
+//! The modules are layers; each uses only those listed before it:
+//!
+//! * `telemetry`: logs, log throttling and Prometheus metrics.
+//! * `net`: the TCP listener and what happens on a connection before Socket.IO sees it (Engine.IO
+//!   requests, request heads, the open-file limit, shutdown).
+//! * `policy`: who may do what: publish tokens, JWTs, identities, rates and sizes.
+//! * `delivery`: emitting to rooms and counting who got it, published events, the cluster link.
+//! * `state`: what sockets and requests share, and the hub's mode (alone or in a cluster).
+//! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
+//! * `http`: the HTTP API, health and metrics, the demo page, the origin check.
+//! * [`Server`] puts them together, serves, and shuts down gracefully.
 
-pub mod api;
-pub mod cluster;
 pub mod config;
-pub mod connect_wait;
-pub mod delivery;
-pub mod demo;
-pub mod error;
-pub mod file_limit;
-mod first_frames;
-pub mod handlers;
-pub mod health;
-pub mod idempotency;
-pub mod jwt;
-pub mod limits;
-pub mod listener;
-pub mod log_throttle;
-pub mod logging;
-pub mod meta_rooms;
-pub mod metrics;
-pub mod origins;
-pub mod presence;
-pub mod publishing;
-pub mod request_head;
-pub mod room_sizes;
-pub mod server;
-pub mod session;
-pub mod shutdown;
-pub mod token;
+mod delivery;
+mod error;
+mod events;
+mod http;
+mod net;
+mod policy;
+mod server;
+mod session;
+mod state;
+mod telemetry;
 
 pub use config::Config;
 pub use error::HubError;
+pub use net::shutdown::signal as shutdown_signal;
 pub use server::Server;
+pub use telemetry::logging::init as init_logging;

@@ -18,8 +18,8 @@ async fn main() -> ExitCode {
         print!("{}", config.to_masked_toml());
         return ExitCode::SUCCESS;
     }
-    hub::logging::init(config.log_format);
-    let shutdown = hub::shutdown::signal();
+    hub::init_logging(config.log_format);
+    let shutdown = hub::shutdown_signal();
     let served = async { hub::Server::bind(config).await?.run(shutdown).await };
     match served.await {
         Ok(()) => ExitCode::SUCCESS,

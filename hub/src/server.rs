@@ -2,33 +2,37 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use axum::http::{HeaderName, Method, StatusCode, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use socketioxide::{ParserConfig, SocketIo};
+use axum::http::{HeaderName, Method, header};
+use axum::middleware;
+use socketioxide::adapter::Adapter;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
+use socketioxide_core::adapter::DefinedAdapter;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::api::{self, REQUEST_ID};
-use crate::cluster::{self, ClusterAdapter, ClusterError};
-use crate::health::{self, Readiness};
-use crate::jwt::JwtVerifier;
-use crate::limits::Limits;
-use crate::listener::{Peer, TunedListener};
-use crate::log_throttle::LogThrottle;
-use crate::origins::{self, AllowedOrigins, query_param, reaches_engine_io};
-use crate::session::{self, HubState};
-use crate::token::{PublishToken, TokenFile};
-use crate::{Config, HubError, connect_wait, demo, file_limit, request_head};
+use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
+use crate::delivery::mode::Mode;
+use crate::delivery::room_sizes::RoomSizes;
+use crate::http::api::{self, REQUEST_ID};
+use crate::http::origins::{self, AllowedOrigins};
+use crate::http::{demo, health};
+use crate::net::listener::{Peer, TunedListener};
+use crate::net::{connect_wait, engine_io, file_limit, request_head};
+use crate::policy::jwt::JwtVerifier;
+use crate::policy::limits::Limits;
+use crate::policy::token::{PublishToken, TokenError, TokenFile};
+use crate::session;
+use crate::state::HubState;
+use crate::{Config, HubError};
 
 /// How long open connections get to close after the shutdown signal before the hub exits anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
@@ -58,29 +62,16 @@ pub struct Server {
     listener: TcpListener,
     addr: SocketAddr,
     router: Router,
-    io: Io,
+    /// Disconnects every client (`SocketIo::close`, whichever the adapter).
+    close: Pin<Box<dyn Future<Output = ()> + Send>>,
     token_file: Option<TokenFile>,
-}
-
-/// The Socket.IO server, alone in memory or joined to a cluster.
-enum Io {
-    Alone(SocketIo),
-    Cluster(SocketIo<ClusterAdapter>),
-}
-
-impl Io {
-    /// Disconnects every client.
-    async fn close(self) {
-        match self {
-            Io::Alone(io) => io.close().await,
-            Io::Cluster(io) => io.close().await,
-        }
-    }
 }
 
 impl Server {
     /// Binds the listener and sets everything up; nothing is served until [`run`](Server::run).
     pub async fn bind(config: Config) -> Result<Self, HubError> {
+        // A `Config` built in code rather than loaded gets the same checks.
+        config.check()?;
         file_limit::raise_for(config.max_connections);
         let listener = TcpListener::bind(config.bind)
             .await
@@ -95,7 +86,7 @@ impl Server {
                     .token_file
                     .clone()
                     .or_else(|| hub_protocol::token_file::default_token_file(addr.port()))
-                    .ok_or(HubError::NoTokenDir)?;
+                    .ok_or(TokenError::NoDir)?;
                 let file = TokenFile::write(path, &token)?;
                 (token, Some(file))
             }
@@ -103,52 +94,24 @@ impl Server {
 
         let limits = Arc::new(Limits::new(&config));
         let jwt = config.jwt_secret.as_deref().map(JwtVerifier::new);
-        let state = HubState::new(token, limits, jwt, config.redis_url.is_none());
-        let connect_waits = state.connect_waits.clone();
-        // Messages up to twice max-payload are read and refused with `too_large`; larger ones close the
-        // connection, so no client can make the hub buffer more than that. An event's binary attachments
-        // arrive as frames of their own: together they get the same cap (socketioxide's default is 10 MB,
-        // whatever max-payload says).
-        let hard_cap = config.max_payload.saturating_mul(2);
-        let parser = ParserConfig::common()
-            .max_incoming_binary_buf_size(hard_cap)
-            .max_incoming_binaries(MAX_ATTACHMENTS)
-            .packet_completion_timeout(ATTACHMENTS_TIMEOUT);
-        let builder = SocketIo::builder()
-            .with_state(state.clone())
-            .with_parser(parser)
-            .ping_interval(config.ping_interval)
-            .ping_timeout(config.ping_timeout)
-            .max_payload(hard_cap as u64)
-            .max_buffer_size(SEND_QUEUE_PACKETS)
-            .ws_max_message_size(hard_cap)
-            .ws_max_frame_size(hard_cap)
-            .ws_read_buffer_size(WS_READ_BUFFER);
-        let (router, io) = match &config.redis_url {
+        let builder = socket_io(&config);
+        let (router, close) = match &config.redis_url {
             None => {
-                let (layer, io) = builder.build_layer();
+                let state = HubState::new(token, limits, jwt, Mode::Alone(Arc::<RoomSizes>::default()));
+                let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
-                let api = api::routes(io.clone(), state);
-                (app(&config, api, Readiness::Alone).layer(layer), Io::Alone(io))
+                (serve_io(&config, &io, layer, state), close(io))
             }
             Some(url) => {
                 let (adapter, link) = cluster::connect(url).await?;
-                let (layer, io) = builder.with_adapter::<ClusterAdapter>(adapter).build_layer();
-                session::register(&io)
-                    .await
-                    .map_err(|e| HubError::Cluster(ClusterError::Init(e.to_string())))?;
-                let api = api::routes(io.clone(), state);
-                (app(&config, api, Readiness::Cluster(link)).layer(layer), Io::Cluster(io))
+                let state = HubState::new(token, limits, jwt, Mode::Cluster(link));
+                let (layer, io) =
+                    builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
+                session::register(&io).await.map_err(ClusterError::Init)?;
+                (serve_io(&config, &io, layer, state), close(io))
             }
         };
-        let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
-        let router = if config.allow_eio3 { router } else { router.layer(middleware::from_fn(refuse_eio3)) };
-        let router = router
-            .layer(middleware::from_fn_with_state(connect_waits, connect_wait::hold))
-            .layer(middleware::from_fn(request_head::detach))
-            .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
-            .layer(cors(origins));
-        Ok(Self { listener, addr, router, io, token_file })
+        Ok(Self { listener, addr, router, close, token_file })
     }
 
     /// The address the hub listens on (useful after binding port 0).
@@ -158,7 +121,7 @@ impl Server {
 
     /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
-        let Self { listener, addr, router, io, token_file } = self;
+        let Self { listener, addr, router, close, token_file } = self;
         if let Some(file) = &token_file {
             tracing::info!(
                 "publish token written to {} (`publish` reads it from there)",
@@ -171,7 +134,7 @@ impl Server {
         let graceful = async move {
             shutdown.await;
             let _ = stopping_tx.send(true);
-            io.close().await;
+            close.await;
         };
         let app = router.into_make_service_with_connect_info::<Peer>();
         let serve = axum::serve(TunedListener(listener), app).with_graceful_shutdown(graceful);
@@ -189,38 +152,61 @@ impl Server {
     }
 }
 
-/// Everything but Socket.IO: the page, the HTTP API (with request ids and request spans), health and
-/// metrics.
-fn app(config: &Config, api: Router, readiness: Readiness) -> Router {
+/// Socket.IO's settings, from the hub's own limits.
+fn socket_io(config: &Config) -> SocketIoBuilder {
+    // Messages up to twice max-payload are read and refused with `too_large`; larger ones close the
+    // connection, so no client can make the hub buffer more than that. An event's binary attachments
+    // arrive as frames of their own: together they get the same cap (socketioxide's default is 10 MB,
+    // whatever max-payload says).
+    let hard_cap = config.max_payload.saturating_mul(2);
+    let parser = ParserConfig::common()
+        .max_incoming_binary_buf_size(hard_cap)
+        .max_incoming_binaries(MAX_ATTACHMENTS)
+        .packet_completion_timeout(ATTACHMENTS_TIMEOUT);
+    SocketIo::builder()
+        .with_parser(parser)
+        .ping_interval(config.ping_interval)
+        .ping_timeout(config.ping_timeout)
+        .max_payload(hard_cap as u64)
+        .max_buffer_size(SEND_QUEUE_PACKETS)
+        .ws_max_message_size(hard_cap)
+        .ws_max_frame_size(hard_cap)
+        .ws_read_buffer_size(WS_READ_BUFFER)
+}
+
+/// Socket.IO, the page, the HTTP API (with request ids and request spans), health and metrics, behind
+/// the checks in front of Engine.IO.
+fn serve_io<A: Adapter>(
+    config: &Config,
+    io: &SocketIo<A>,
+    layer: SocketIoLayer<A>,
+    state: HubState,
+) -> Router {
     let request_id = HeaderName::from_static(REQUEST_ID);
-    let api = api
+    let connect_waits = state.connect_waits.clone();
+    let mode = state.mode.clone();
+    let api = api::routes(io.clone(), state)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-");
             tracing::info_span!("api", method = %request.method(), path = %request.uri().path(), request_id = id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
-    demo::routes(config.static_dir.as_deref()).merge(api).merge(health::routes(readiness))
+    let router =
+        demo::routes(config.static_dir.as_deref()).merge(api).merge(health::routes(mode)).layer(layer);
+    let router =
+        if config.allow_eio3 { router } else { router.layer(middleware::from_fn(engine_io::refuse_eio3)) };
+    let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
+    router
+        .layer(middleware::from_fn_with_state(connect_waits, connect_wait::hold))
+        .layer(middleware::from_fn(request_head::detach))
+        .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
+        .layer(cors(origins))
 }
 
-/// Middleware: answers a socket.io v2 client's (Engine.IO 3) request as Node does without `allowEIO3`:
-/// 400 and Engine.IO error code 5. socketioxide's `v4` feature accepts these clients whenever it is
-/// compiled in, with no switch at run time, so `--allow-eio3` is this check. The query string (where v2
-/// clients put their token) is never logged.
-async fn refuse_eio3(request: Request, next: Next) -> Response {
-    let eio3 = reaches_engine_io(request.uri().path()) && query_param(request.uri(), "EIO") == Some("3");
-    if !eio3 {
-        return next.run(request).await;
-    }
-    static REFUSED: LogThrottle = LogThrottle::new(Duration::from_secs(60));
-    if let Some(held_back) = REFUSED.due(Instant::now()) {
-        tracing::warn!(
-            held_back,
-            "socket.io v2 client refused: start the hub with --allow-eio3 to accept them"
-        );
-    }
-    let body = r#"{"code":5,"message":"Unsupported protocol version: socket.io v2 clients (EIO=3) need a hub started with --allow-eio3"}"#;
-    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+/// A future that disconnects every client of `io`.
+fn close<A: Adapter + DefinedAdapter>(io: SocketIo<A>) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async move { io.close().await })
 }
 
 /// CORS for the polling transport, mirroring the origin check.

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { io } from "socket.io-client";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-export const TOKEN = "node-test-token";
+export const TOKEN = "node-test-publish-token";
 
 export function binary(name) {
   const dir = process.env.HUB_TARGET_DIR ?? path.join(root, "target", "debug");

@@ -52,7 +52,7 @@ struct RunArgs {
     #[arg(long)]
     pid: Option<u32>,
     /// The publish token.
-    #[arg(long, default_value = "bench-token")]
+    #[arg(long, default_value = "bench-publish-token")]
     token: String,
     /// Connections (subscribers, or echo clients).
     #[arg(long, default_value_t = 1000)]

@@ -7,9 +7,10 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
-use crate::limits::{Action, SocketRate};
-use crate::publishing::{Publication, Via, published};
-use crate::session::{HubState, Identity};
+use crate::delivery::publishing::{Publication, Via, published};
+use crate::policy::identity::Identity;
+use crate::policy::limits::{Action, SocketRate};
+use crate::state::HubState;
 
 /// `publish` `[{"event":E,"data":D,"rooms":[...]}]`: emits E with the one argument D.
 pub async fn publish<A: Adapter>(

@@ -7,17 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::routing::get;
 use serde::Serialize;
 
-use crate::cluster::ClusterLink;
-use crate::metrics;
-
-/// What `/readyz` depends on.
-#[derive(Debug, Clone)]
-pub enum Readiness {
-    /// A lone hub is ready as soon as it listens.
-    Alone,
-    /// A hub in a cluster is ready while it reaches Redis.
-    Cluster(ClusterLink),
-}
+use crate::delivery::mode::Mode;
+use crate::telemetry::metrics;
 
 #[derive(Debug, Serialize)]
 struct Health {
@@ -27,20 +18,21 @@ struct Health {
     redis: Option<&'static str>,
 }
 
-pub fn routes(readiness: Readiness) -> Router {
+/// The routes; `/readyz` answers as the hub's `mode` is ready.
+pub fn routes(mode: Mode) -> Router {
     let prometheus = metrics::handle();
     Router::new()
         .route("/healthz", get(|| async { Json(Health { ok: true, status: "alive", redis: None }) }))
         .route(
             "/readyz",
             get(move || {
-                let readiness = readiness.clone();
+                let ready = mode.is_ready();
+                let redis = match &mode {
+                    Mode::Alone(_) => None,
+                    Mode::Cluster(_) if ready => Some("connected"),
+                    Mode::Cluster(_) => Some("unreachable"),
+                };
                 async move {
-                    let (ready, redis) = match &readiness {
-                        Readiness::Alone => (true, None),
-                        Readiness::Cluster(link) if link.is_up() => (true, Some("connected")),
-                        Readiness::Cluster(_) => (false, Some("unreachable")),
-                    };
                     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
                     let body = Health { ok: ready, status: if ready { "ready" } else { "not ready" }, redis };
                     (status, Json(body))

@@ -7,27 +7,12 @@
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
 
-/// Where Socket.IO is served.
-pub const SOCKET_IO_PATH: &str = "/socket.io/";
-
-/// The value of the query parameter `name` in `uri` (the first, undecoded: Engine.IO's own parameters
-/// are plain).
-pub fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
-    uri.query()?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-}
-
-/// Whether a request for `path` reaches Engine.IO, by engineioxide's own rule: `/socket.io` itself or
-/// anything below `/socket.io/`. Every check in front of Engine.IO uses this, so that no spelling of
-/// the path skips one.
-pub fn reaches_engine_io(path: &str) -> bool {
-    let base = SOCKET_IO_PATH.trim_end_matches('/');
-    path.strip_prefix(base).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
+use crate::net::engine_io::reaches_engine_io;
 
 /// The origins a hub accepts.
 #[derive(Debug, Clone)]
@@ -90,26 +75,6 @@ pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_params_by_name() {
-        let uri: Uri = "/socket.io/?EIO=4&transport=polling&sid=abc&transport=x".parse().unwrap();
-        assert_eq!(query_param(&uri, "EIO"), Some("4"));
-        assert_eq!(query_param(&uri, "transport"), Some("polling"), "the first one");
-        assert_eq!(query_param(&uri, "sid"), Some("abc"));
-        assert_eq!(query_param(&uri, "si"), None, "whole names only");
-        assert_eq!(query_param(&"/socket.io/".parse().unwrap(), "sid"), None);
-    }
-
-    #[test]
-    fn both_spellings_of_the_path_reach_engine_io() {
-        for path in ["/socket.io", "/socket.io/", "/socket.io/x"] {
-            assert!(reaches_engine_io(path), "{path}");
-        }
-        for path in ["/", "/socket.iox", "/socket", "/api/publish"] {
-            assert!(!reaches_engine_io(path), "{path}");
-        }
-    }
 
     fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();

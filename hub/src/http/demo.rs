@@ -19,10 +19,10 @@ pub const CLIENT_SCRIPT_PATH: &str = "/vendor/socket.io.min.js";
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const INDEX_HTML: &str = include_str!("../../js-demo/index.html");
-const APP_JS: &str = include_str!("../../js-demo/app.js");
-const STYLE_CSS: &str = include_str!("../../js-demo/style.css");
-const FAVICON_SVG: &str = include_str!("../../js-demo/favicon.svg");
+const INDEX_HTML: &str = include_str!("../../../js-demo/index.html");
+const APP_JS: &str = include_str!("../../../js-demo/app.js");
+const STYLE_CSS: &str = include_str!("../../../js-demo/style.css");
+const FAVICON_SVG: &str = include_str!("../../../js-demo/favicon.svg");
 const SOCKET_IO_JS: &str = include_str!(concat!(env!("OUT_DIR"), "/socket.io.min.js"));
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

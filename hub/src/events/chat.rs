@@ -9,8 +9,9 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
 use crate::delivery;
-use crate::limits::{Action, SocketRate};
-use crate::session::{HubState, Identity};
+use crate::policy::identity::Identity;
+use crate::policy::limits::{Action, SocketRate};
+use crate::state::HubState;
 
 pub async fn chat<A: Adapter>(
     socket: SocketRef<A>,

@@ -26,7 +26,7 @@ use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::first_frames::{FirstFrames, SWITCHING_PROTOCOLS};
+use super::first_frames::{FirstFrames, SWITCHING_PROTOCOLS};
 
 /// A [`TcpListener`] whose connections are [`TunedStream`]s.
 pub struct TunedListener(pub TcpListener);

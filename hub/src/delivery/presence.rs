@@ -13,48 +13,39 @@ use hub_protocol::events::{MEMBERS, MEMBERS_INTERVAL_MS};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use crate::delivery;
-use crate::room_sizes::RoomSizes;
+use super::emit;
+use super::mode::Mode;
 
 /// The rooms, by namespace, whose `members` event is scheduled and not yet sent.
 #[derive(Debug, Default)]
 pub struct Presence {
     pending: Mutex<HashSet<(String, String)>>,
-    /// The hub's own room sizes (a lone hub); `None`: ask the adapter.
-    room_sizes: Option<Arc<RoomSizes>>,
 }
 
 impl Presence {
-    pub fn new(room_sizes: Option<Arc<RoomSizes>>) -> Self {
-        Self { pending: Mutex::default(), room_sizes }
-    }
-
     /// Records that `socket` joined or left `room` (in its namespace); the room's members hear of it soon.
-    pub fn changed<A: Adapter>(self: &Arc<Self>, socket: &SocketRef<A>, room: &str) {
+    pub fn changed<A: Adapter>(self: &Arc<Self>, socket: &SocketRef<A>, room: &str, mode: &Mode) {
         let key = (socket.ns().to_owned(), room.to_owned());
         if !self.pending.lock().expect("presence lock poisoned").insert(key.clone()) {
             return; // already scheduled: this change is counted when it runs
         }
         let presence = Arc::clone(self);
         let socket = socket.clone();
+        let mode = mode.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(MEMBERS_INTERVAL_MS)).await;
             // Unscheduled before counting: a change from here on schedules a fresh count.
             presence.pending.lock().expect("presence lock poisoned").remove(&key);
             let (_, room) = key;
-            announce(&socket, room, presence.room_sizes.as_deref()).await;
+            announce(&socket, room, &mode).await;
         });
     }
 }
 
 /// Counts `room` and sends the count to its members. `socket` may have disconnected meanwhile: it only
 /// names the namespace, and is not excluded from the selection.
-async fn announce<A: Adapter>(socket: &SocketRef<A>, room: String, sizes: Option<&RoomSizes>) {
-    let counted = match sizes {
-        Some(sizes) => Ok(sizes.size(socket.ns(), &room)),
-        None => delivery::count(|| socket.within(room.clone())).await.map(|counted| counted.value),
-    };
-    let members = match counted {
+async fn announce<A: Adapter>(socket: &SocketRef<A>, room: String, mode: &Mode) {
+    let members = match mode.size(socket, &room).await {
         Ok(0) => return,
         Ok(members) => members,
         Err(e) => {
@@ -63,7 +54,7 @@ async fn announce<A: Adapter>(socket: &SocketRef<A>, room: String, sizes: Option
         }
     };
     let update = RoomMembers { room, members };
-    if let Err(e) = delivery::emit(|| socket.within(update.room.clone()), MEMBERS, &update).await {
+    if let Err(e) = emit(|| socket.within(update.room.clone()), MEMBERS, &update).await {
         tracing::warn!(ns = socket.ns(), room = update.room, "member count not sent: {e}");
     }
 }

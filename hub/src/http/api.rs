@@ -29,11 +29,11 @@ use serde_json::Value;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
-use crate::idempotency::{self, IdempotencyCache};
-use crate::listener::Peer;
-use crate::metrics;
-use crate::publishing::{Publication, Via, published};
-use crate::session::HubState;
+use super::idempotency::{self, IdempotencyCache};
+use crate::delivery::publishing::{Publication, Via, published};
+use crate::net::listener::Peer;
+use crate::state::HubState;
+use crate::telemetry::metrics;
 
 /// Header that makes a request idempotent.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";

@@ -19,7 +19,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tokio::sync::Notify;
 
-use crate::origins::{query_param, reaches_engine_io};
+use super::engine_io::{query_param, reaches_engine_io};
 
 /// The longest a POST waits for its CONNECT to be handled (a refused CONNECT is answered later: it
 /// waits this long).

@@ -11,16 +11,32 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use subtle::ConstantTimeEq;
 
-use crate::HubError;
+use crate::config::MIN_SECRET_LEN;
+
+/// Why the publish token cannot be used or written.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(
+        "the publish token must be at least {MIN_SECRET_LEN} characters (e.g. `openssl rand -hex 24`); \
+         leave it unset and the hub generates one"
+    )]
+    TooShort,
+    #[error("no directory for the publish token file: set HOME, XDG_RUNTIME_DIR or --token-file")]
+    NoDir,
+    #[error("cannot write the publish token file {path}: {source}")]
+    File { path: PathBuf, source: io::Error },
+    #[error("unsafe place for the publish token file: {0}")]
+    Dir(#[from] token_file::TokenFileError),
+}
 
 /// The secret that makes a socket a publisher.
 #[derive(Clone)]
 pub struct PublishToken(String);
 
 impl PublishToken {
-    /// Wraps an operator-given token; empty tokens are refused.
-    pub fn new(token: String) -> Result<Self, HubError> {
-        if token.is_empty() { Err(HubError::EmptyToken) } else { Ok(Self(token)) }
+    /// Wraps an operator-given token; one shorter than [`MIN_SECRET_LEN`] is refused.
+    pub fn new(token: String) -> Result<Self, TokenError> {
+        if token.chars().count() < MIN_SECRET_LEN { Err(TokenError::TooShort) } else { Ok(Self(token)) }
     }
 
     /// A fresh random token: 43 alphanumeric characters, about 256 bits.
@@ -56,7 +72,7 @@ impl TokenFile {
     /// Writes `token` to `path` (the directory created with mode 0700, the file with 0600) and, when
     /// `path` is in the runtime directory, a pointer to it where cron looks
     /// ([`token_file::pointer_for`]). A directory that is not this user's alone is refused.
-    pub fn write(path: PathBuf, token: &PublishToken) -> Result<Self, HubError> {
+    pub fn write(path: PathBuf, token: &PublishToken) -> Result<Self, TokenError> {
         write_private(&path, &format!("{}\n", token.expose()))?;
         let mut file = Self { path, pointer: None };
         if let Some(pointer) = token_file::pointer_for(&file.path) {
@@ -80,11 +96,6 @@ impl TokenFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
-
-    /// The pointer left for environments without `XDG_RUNTIME_DIR`, if any.
-    pub fn pointer(&self) -> Option<&Path> {
-        self.pointer.as_deref()
-    }
 }
 
 impl Drop for TokenFile {
@@ -102,8 +113,8 @@ impl Drop for TokenFile {
 /// be this user's alone. The text goes to a new temporary file (`create_new`: never through a symlink,
 /// never into an existing file) that then replaces `path`, so whatever was at `path` before, a symlink
 /// planted there included, is replaced and never followed.
-fn write_private(path: &Path, contents: &str) -> Result<(), HubError> {
-    let fail = |source| HubError::TokenFile { path: path.to_owned(), source };
+fn write_private(path: &Path, contents: &str) -> Result<(), TokenError> {
+    let fail = |source| TokenError::File { path: path.to_owned(), source };
     let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().ok_or_else(|| fail(io::Error::other("the path names no file")))?;
     create_private_dir(dir).map_err(fail)?;
@@ -202,7 +213,7 @@ mod tests {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
         let refused = TokenFile::write(dir.join("token"), &PublishToken::generate()).unwrap_err();
         assert!(
-            matches!(refused, HubError::TokenDir(token_file::TokenFileError::WritableByOthers { .. })),
+            matches!(refused, TokenError::Dir(token_file::TokenFileError::WritableByOthers { .. })),
             "{refused}"
         );
         assert!(!dir.join("token").exists());

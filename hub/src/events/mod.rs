@@ -19,9 +19,10 @@ use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryDa
 
 pub use in_order::EventQueue;
 
-use crate::limits::SocketRate;
-use crate::metrics;
-use crate::session::{HubState, Identity};
+use crate::policy::identity::Identity;
+use crate::policy::limits::SocketRate;
+use crate::state::HubState;
+use crate::telemetry::metrics;
 
 /// A handler for socketioxide that extracts its arguments (`name: Extractor`, in order, the socket
 /// first) when the event arrives and hands `handler(arguments)` to the socket's [`EventQueue`]. The

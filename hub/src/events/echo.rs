@@ -10,7 +10,7 @@ pub async fn echo<A: Adapter>(
     TryData(arguments): TryData<Arguments>,
     ack: AckSender<A>,
 ) {
-    crate::metrics::event_received(hub_protocol::events::ECHO);
+    crate::telemetry::metrics::event_received(hub_protocol::events::ECHO);
     match arguments {
         Ok(arguments) => {
             if let Err(e) = ack.send(&arguments) {

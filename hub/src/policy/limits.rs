@@ -11,7 +11,7 @@ use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLim
 use hub_protocol::{ErrorCode, Rejection};
 
 use crate::Config;
-use crate::metrics;
+use crate::telemetry::metrics;
 
 /// The limits of one hub, shared by all its sockets.
 #[derive(Debug)]

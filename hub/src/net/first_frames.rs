@@ -15,7 +15,7 @@
 //!
 //! docs/engineioxide-upstream.md describes both and the change proposed to engineioxide.
 //!
-//! The connection's stream wrapper ([`crate::listener`]) hands a connection to [`FirstFrames`] when the
+//! The connection's stream wrapper ([`listener`](super::listener)) hands a connection to [`FirstFrames`] when the
 //! hub starts writing a `101 Switching Protocols` response on it, and takes it back as a plain
 //! pass-through once these few frames are settled, usually within the first round trip. No request head
 //! is needed: the frames tell the cases apart (a fresh session's first frame is the hub's OPEN packet; an

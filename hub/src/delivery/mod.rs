@@ -6,21 +6,32 @@
 //! In a cluster, when the other nodes cannot be reached (Redis is down), every operation falls back to
 //! this node's own sockets and reports [`Scope::ThisNode`]: local clients keep being served.
 
+pub mod cluster;
+pub mod meta_rooms;
+pub mod mode;
+pub mod presence;
+pub mod publishing;
+pub mod room_sizes;
+
 use std::fmt;
 use std::future::Future;
 
 use hub_protocol::{ErrorCode, Rejection};
 use serde::Serialize;
-use socketioxide::BroadcastError;
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
+use socketioxide::{AdapterError, BroadcastError};
 
-use crate::metrics;
+use crate::telemetry::metrics;
 
 /// Delivery failed as a whole, even to this node's own sockets.
 #[derive(Debug, thiserror::Error)]
-#[error("delivery failed: {0}")]
-pub struct DeliveryError(String);
+pub enum DeliveryError {
+    #[error("delivery failed: {0}")]
+    Broadcast(#[from] BroadcastError),
+    #[error("counting failed: {0}")]
+    Count(#[from] AdapterError),
+}
 
 impl From<DeliveryError> for Rejection {
     fn from(e: DeliveryError) -> Self {
@@ -61,7 +72,7 @@ async fn with_fallback<A, T, E, F, Fut>(
 ) -> Result<Reached<T>, DeliveryError>
 where
     A: Adapter,
-    E: fmt::Display,
+    E: fmt::Display + Into<DeliveryError>,
     F: Fn(BroadcastOperators<A>) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
@@ -71,7 +82,7 @@ where
             tracing::warn!(
                 "{what} reached this node only: the other nodes are unreachable ({cluster_error})"
             );
-            let value = op(select().local()).await.map_err(|e| DeliveryError(e.to_string()))?;
+            let value = op(select().local()).await.map_err(Into::into)?;
             Ok(Reached { value, scope: Scope::ThisNode })
         }
     }
@@ -81,8 +92,10 @@ where
 pub async fn count<A: Adapter>(
     select: impl Fn() -> BroadcastOperators<A>,
 ) -> Result<Reached<usize>, DeliveryError> {
-    with_fallback(select, "a member count", |op| async move { op.fetch_sockets().await.map(|s| s.len()) })
-        .await
+    let count = |op: BroadcastOperators<A>| async move {
+        op.fetch_sockets().await.map(|sockets| sockets.len()).map_err(Into::<AdapterError>::into)
+    };
+    with_fallback(select, "a member count", count).await
 }
 
 /// Emits `event` with `data` to the sockets `select` picks; returns how many sends failed (each is logged).

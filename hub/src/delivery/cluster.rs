@@ -11,11 +11,12 @@ use std::fmt;
 use std::time::Duration;
 
 use socketioxide::adapter::Emitter;
+use socketioxide_redis::drivers::fred::fred_client::error::Error as RedisError;
 use socketioxide_redis::drivers::fred::fred_client::prelude::{
     Builder, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy,
 };
 use socketioxide_redis::drivers::fred::fred_client::types::RespVersion;
-use socketioxide_redis::drivers::fred::{FredDriver, fred_client::clients::SubscriberClient};
+use socketioxide_redis::drivers::fred::{FredDriver, FredError, fred_client::clients::SubscriberClient};
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
@@ -35,11 +36,13 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("invalid --redis-url: {0}")]
-    Url(String),
-    #[error("cannot connect to Redis at {url}: {reason}")]
-    Connect { url: String, reason: String },
+    Url(#[source] RedisError),
+    #[error("cannot connect to Redis at {url}: no answer within {CONNECT_TIMEOUT:?}")]
+    Timeout { url: String },
+    #[error("cannot connect to Redis at {url}: {source}")]
+    Connect { url: String, source: RedisError },
     #[error("cannot subscribe to the cluster's channels in Redis: {0}")]
-    Init(String),
+    Init(#[source] socketioxide_redis::InitError<LinkDriver>),
 }
 
 /// The hub's connection to Redis, for readiness checks.
@@ -62,7 +65,7 @@ impl fmt::Debug for ClusterLink {
 /// Connects to Redis and returns the adapter's constructor, for `SocketIo::builder().with_adapter`, and
 /// the link's health.
 pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<LinkDriver>, ClusterLink), ClusterError> {
-    let mut config = Config::from_url(url).map_err(|e| ClusterError::Url(e.to_string()))?;
+    let mut config = Config::from_url(url).map_err(ClusterError::Url)?;
     // socketioxide-redis needs RESP3 push messages; fred does not read `?protocol=` from the URL.
     config.version = RespVersion::RESP3;
     let client = Builder::from_config(config)
@@ -70,13 +73,12 @@ pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<LinkDriver>, ClusterL
         .with_connection_config(|c| c.connection_timeout = CONNECT_TIMEOUT)
         .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
         .build_subscriber_client()
-        .map_err(|e| ClusterError::Url(e.to_string()))?;
+        .map_err(ClusterError::Url)?;
 
-    let connect_error = |reason: String| ClusterError::Connect { url: redact(url), reason };
     let driver = tokio::time::timeout(CONNECT_TIMEOUT, FredDriver::new(client.clone()))
         .await
-        .map_err(|_| connect_error(format!("no answer within {CONNECT_TIMEOUT:?}")))?
-        .map_err(|e| connect_error(e.to_string()))?;
+        .map_err(|_| ClusterError::Timeout { url: redact(url) })?
+        .map_err(|source| ClusterError::Connect { url: redact(url), source })?;
     watch_connection(&client);
     tracing::info!(url = redact(url), "joined the cluster through Redis");
 
@@ -140,13 +142,7 @@ pub enum LinkError {
     #[error("Redis is unreachable")]
     Down,
     #[error("Redis: {0}")]
-    Redis(String),
-}
-
-impl LinkError {
-    fn redis(e: impl fmt::Display) -> Self {
-        Self::Redis(e.to_string())
-    }
+    Redis(#[from] FredError),
 }
 
 impl Driver for LinkDriver {
@@ -154,19 +150,19 @@ impl Driver for LinkDriver {
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), LinkError> {
         self.ensure_up()?;
-        self.inner.publish(chan, val).await.map_err(LinkError::redis)
+        self.inner.publish(chan, val).await.map_err(LinkError::from)
     }
 
     async fn subscribe(&self, chan: String, size: usize) -> Result<MessageStream<ChanItem>, LinkError> {
-        self.inner.subscribe(chan, size).await.map_err(LinkError::redis)
+        self.inner.subscribe(chan, size).await.map_err(LinkError::from)
     }
 
     async fn unsubscribe(&self, chan: String) -> Result<(), LinkError> {
-        self.inner.unsubscribe(chan).await.map_err(LinkError::redis)
+        self.inner.unsubscribe(chan).await.map_err(LinkError::from)
     }
 
     async fn num_serv(&self, chan: &str) -> Result<u16, LinkError> {
         self.ensure_up()?;
-        self.inner.num_serv(chan).await.map_err(LinkError::redis)
+        self.inner.num_serv(chan).await.map_err(LinkError::from)
     }
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::origins::reaches_engine_io;
+use super::engine_io::reaches_engine_io;
 
 /// Middleware: gives Socket.IO requests a head of their own before Engine.IO stores it.
 pub async fn detach(request: Request, next: Next) -> Response {

@@ -11,9 +11,9 @@ use hub_protocol::{
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 
-use crate::delivery::{self, Reached, Scope};
-use crate::limits::Limits;
-use crate::{meta_rooms, metrics};
+use super::{self as delivery, Reached, Scope, meta_rooms};
+use crate::policy::limits::Limits;
+use crate::telemetry::metrics;
 
 /// Where a published event goes.
 #[derive(Debug, Clone)]

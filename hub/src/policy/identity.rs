@@ -1,0 +1,100 @@
+//! Who a connecting socket is, from its auth payload: a publisher (the publish token), a user vouched
+//! for by a JWT (JWT mode), or a user with a name of its own choosing (open mode).
+
+use std::sync::Arc;
+
+use hub_protocol::auth::INVALID_TOKEN_MESSAGE;
+use hub_protocol::{ConnectAuth, UserName};
+use socketioxide::ProtocolVersion;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+
+use super::jwt::{JwtError, JwtVerifier};
+use super::token::PublishToken;
+
+/// What the hub knows about a connected socket.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The name shown on its chat messages.
+    pub user: UserName,
+    /// Whether it connected with the publish token.
+    pub publisher: bool,
+    /// The only rooms it may join (from its token's `rooms` claim); `None`: any room.
+    pub rooms: Option<Arc<[String]>>,
+    /// Whether it asked for published events' metadata (`auth: {meta: true}`; see [`meta_rooms`]).
+    pub meta: bool,
+}
+
+impl Identity {
+    /// Whether this socket may join `room`.
+    pub fn may_join(&self, room: &str) -> bool {
+        self.rooms.as_ref().is_none_or(|rooms| rooms.iter().any(|r| r == room))
+    }
+}
+
+/// Why a connection was refused; the text is the `connect_error` message the client sees.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectRefusal {
+    #[error("{0}")]
+    Namespace(String),
+    #[error("invalid auth payload: expected an object like {{\"user\":NAME,\"token\":TOKEN}}")]
+    MalformedAuth,
+    #[error("{INVALID_TOKEN_MESSAGE}")]
+    InvalidToken,
+    #[error("invalid user: {0}")]
+    User(String),
+    #[error(transparent)]
+    Jwt(#[from] JwtError),
+    #[error("{0}")]
+    Full(String),
+}
+
+/// Who the auth payload says the socket is: a publisher (the publish token), a user vouched for by a
+/// JWT (JWT mode), or a user with a name of its own choosing (open mode).
+pub fn identify(
+    publish_token: &PublishToken,
+    jwt: Option<&JwtVerifier>,
+    auth: ConnectAuth,
+    sid: &str,
+) -> Result<Identity, ConnectRefusal> {
+    let own_name = |user: Option<String>| match user {
+        Some(name) => UserName::parse(name).map_err(|r| ConnectRefusal::User(r.message)),
+        None => Ok(UserName::anonymous(sid)),
+    };
+    let meta = auth.meta;
+    match (auth.token, jwt) {
+        (Some(token), _) if publish_token.matches(&token) => {
+            Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None, meta })
+        }
+        (Some(token), Some(jwt)) => {
+            let claims = jwt.verify(&token)?;
+            let user = UserName::parse(claims.sub)
+                .map_err(|r| JwtError::Invalid(format!("`sub` is not a valid user name: {}", r.message)))?;
+            Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from), meta })
+        }
+        (None, Some(_)) => Err(JwtError::Missing.into()),
+        (Some(_), None) => Err(ConnectRefusal::InvalidToken),
+        (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, meta }),
+    }
+}
+
+/// A socket.io v2 client (Engine.IO 3, accepted with `--allow-eio3`) sends no CONNECT payload: it gives
+/// `user` and `token` in the query string of the request that opened its session, read here in their
+/// place. Only those two fields are taken, so the rest of the query (`EIO`, `transport`, ...) never
+/// passes for auth fields. `None` for every other client, whose query string is ignored.
+pub fn query_auth<A: Adapter>(socket: &SocketRef<A>) -> Option<ConnectAuth> {
+    if socket.protocol() != ProtocolVersion::V4 {
+        return None;
+    }
+    let query = socket.req_parts().uri.query().unwrap_or_default();
+    // A query string holds only text: `meta=true` stands for the auth payload's boolean.
+    let fields: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(query.as_bytes())
+        .filter_map(|(key, value)| match key.as_ref() {
+            "user" | "token" => Some((key.into_owned(), value.into_owned().into())),
+            "meta" => Some((key.into_owned(), (value == "true").into())),
+            _ => None,
+        })
+        .collect();
+    // Through serde rather than a struct literal, so fields added to the auth payload keep their defaults.
+    serde_json::from_value(fields.into()).ok()
+}

@@ -1,0 +1,36 @@
+//! What every socket and request of one hub shares.
+
+use std::sync::Arc;
+
+use crate::delivery::mode::Mode;
+use crate::delivery::presence::Presence;
+use crate::net::connect_wait::ConnectWaits;
+use crate::policy::jwt::JwtVerifier;
+use crate::policy::limits::Limits;
+use crate::policy::token::PublishToken;
+
+/// State shared by every socket of one hub.
+#[derive(Debug, Clone)]
+pub struct HubState {
+    pub publish_token: PublishToken,
+    pub presence: Arc<Presence>,
+    pub limits: Arc<Limits>,
+    /// Set in JWT mode (`--jwt-secret`).
+    pub jwt: Option<JwtVerifier>,
+    /// Alone or in a cluster.
+    pub mode: Mode,
+    /// Polling POSTs waiting for their CONNECT to be handled.
+    pub connect_waits: Arc<ConnectWaits>,
+}
+
+impl HubState {
+    pub fn new(
+        publish_token: PublishToken,
+        limits: Arc<Limits>,
+        jwt: Option<JwtVerifier>,
+        mode: Mode,
+    ) -> Self {
+        let presence = Arc::default();
+        Self { publish_token, presence, limits, jwt, mode, connect_waits: Arc::default() }
+    }
+}
