@@ -12,7 +12,10 @@ async fn the_connection_after_the_limit_is_refused_and_the_others_are_unaffected
     let first = TestClient::connect(&hub.url).await;
     let second = TestClient::connect(&hub.url).await;
     let message = TestClient::connect_error(&hub.url, "/", json!({})).await;
-    assert_eq!(message, "the hub is full: it accepts at most 2 connections");
+    assert_eq!(
+        message,
+        "the hub is full: it accepts at most 2 connections (its operator can raise --max-connections)"
+    );
     assert_eq!(first.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
     assert_eq!(second.ack("echo", vec![json!(2)]).await, vec![json!(2)]);
 
@@ -27,6 +30,46 @@ async fn the_connection_after_the_limit_is_refused_and_the_others_are_unaffected
     }
     let replacement = replacement.expect("a freed place is taken again");
     assert_eq!(replacement.ack("echo", vec![json!(3)]).await, vec![json!(3)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_clients_that_fill_the_hub_do_not_lock_out_publishers() {
+    let hub = TestHub::start_with(|config| config.max_connections = 2).await;
+    let mut first = TestClient::connect(&hub.url).await;
+    let _second = TestClient::connect(&hub.url).await;
+    assert!(TestClient::connect_error(&hub.url, "/", json!({})).await.starts_with("the hub is full"));
+
+    let publisher = TestClient::publisher(&hub.url).await;
+    let ack = publisher.request("publish", json!({"event": "news", "data": 1})).await;
+    assert_eq!(ack["delivered"], 2, "{ack}");
+    first.expect_published("news").await;
+    assert!(
+        TestClient::connect_error(&hub.url, "/", json!({})).await.starts_with("the hub is full"),
+        "the publishers' reserve is theirs alone"
+    );
+}
+
+/// Connects to `namespace` as soon as the hub has a place for it (a disconnect is noticed a moment later).
+async fn connect_when_possible(hub: &TestHub, namespace: &str) -> TestClient {
+    for _ in 0..100 {
+        if let Ok(client) = TestClient::connect_with(&hub.url, namespace, json!({})).await {
+            return client;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no place for {namespace} within 2 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaces_nobody_uses_any_more_are_reclaimed() {
+    let hub = TestHub::start_with(|config| config.max_namespaces = 2).await;
+    for name in ["/a", "/b", "/c", "/a"] {
+        let client = connect_when_possible(&hub, name).await;
+        assert_eq!(client.ack("echo", vec![json!(name)]).await, vec![json!(name)]);
+        let message = TestClient::connect_error(&hub.url, "/other", json!({})).await;
+        assert!(message.starts_with("too many namespaces in use (at most 2)"), "{message}");
+        client.disconnect().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

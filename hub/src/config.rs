@@ -444,9 +444,13 @@ mod tests {
 
     #[test]
     fn secrets_are_masked_when_printed() {
-        let config =
-            Config::load(&args(&["--publish-token", "s3cret-token-long-enough", "--redis-url", "redis://u:pw@h:1"]))
-                .unwrap();
+        let config = Config::load(&args(&[
+            "--publish-token",
+            "s3cret-token-long-enough",
+            "--redis-url",
+            "redis://u:pw@h:1",
+        ]))
+        .unwrap();
         let printed = config.to_masked_toml();
         assert!(!printed.contains("s3cret") && !printed.contains(":pw@"), "{printed}");
         assert!(printed.contains("publish-token = \"***\""), "{printed}");

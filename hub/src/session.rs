@@ -43,9 +43,15 @@ async fn admit<A: Adapter>(
             tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
         },
     )?;
-    let slot = hub.limits.admit(socket.ns()).map_err(ConnectRefusal::Full).inspect_err(|refusal| {
-        tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
-    })?;
+    let slot = hub.limits.admit(socket.ns(), identity.publisher).map_err(ConnectRefusal::from).inspect_err(
+        |refusal| {
+            tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
+        },
+    )?;
+    // Reclaimed as unused between the namespace check and the slot (see `admit_namespace`).
+    if io.of(socket.ns()).is_none() {
+        return Err(ConnectRefusal::Reclaimed);
+    }
     if identity.meta {
         socket.join(meta_rooms::ALL);
     }
@@ -57,10 +63,13 @@ async fn admit<A: Adapter>(
     Ok(())
 }
 
-/// Refuses a namespace with an invalid name, or a new one beyond `max-namespaces`.
+/// Refuses a namespace with an invalid name, or a new one beyond `max-namespaces` once the namespaces
+/// nobody uses any more are reclaimed.
 ///
 /// socketioxide creates a dynamic namespace before this check runs and would keep it forever, so a
-/// refused namespace that nobody uses is deleted again: names that clients make up cost nothing.
+/// refused namespace that nobody uses is deleted again: names that clients make up cost nothing. A
+/// namespace whose sockets have all gone is deleted when a new one needs its place, so clients that
+/// come and go cannot use up `max-namespaces` until a restart.
 fn admit_namespace<A: Adapter>(
     socket: &SocketRef<A>,
     io: &SocketIo<A>,
@@ -70,12 +79,18 @@ fn admit_namespace<A: Adapter>(
     if path == "/" {
         return Ok(());
     }
+    let too_many = || io.nsps().len() > hub.limits.max_namespaces;
     let refusal = match NamespacePath::parse(path) {
         Err(r) => ConnectRefusal::Namespace(r.message),
-        Ok(_) if io.nsps().len() > hub.limits.max_namespaces => ConnectRefusal::Namespace(format!(
-            "too many namespaces in use (at most {}); connect to an existing one",
-            hub.limits.max_namespaces
-        )),
+        Ok(_)
+            if too_many()
+                && (hub.limits.reclaim_unused(path, |unused| io.delete_ns(unused)) == 0 || too_many()) =>
+        {
+            ConnectRefusal::Namespace(format!(
+                "too many namespaces in use (at most {}); connect to an existing one (its operator can raise --max-namespaces)",
+                hub.limits.max_namespaces
+            ))
+        }
         Ok(_) => return Ok(()),
     };
     if io.of(path).is_some_and(|ns| ns.sockets().is_empty()) {

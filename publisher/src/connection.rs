@@ -302,6 +302,7 @@ fn normalize_url(url: &str) -> Result<String, PublishError> {
     Ok(parsed.into())
 }
 
+/// The wait before retry number `attempt` (from 1): 500 ms, 1 s, 2 s, then 4 s.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250u64.saturating_mul(1 << attempt.min(4)).min(4_000))
 }

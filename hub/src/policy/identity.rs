@@ -10,6 +10,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use super::jwt::{JwtError, JwtVerifier};
+use super::limits::Full;
 use super::token::PublishToken;
 
 /// What the hub knows about a connected socket.
@@ -45,8 +46,10 @@ pub enum ConnectRefusal {
     User(String),
     #[error(transparent)]
     Jwt(#[from] JwtError),
-    #[error("{0}")]
-    Full(String),
+    #[error(transparent)]
+    Full(#[from] Full),
+    #[error("the namespace was closed as unused just now: connect again")]
+    Reclaimed,
 }
 
 /// Who the auth payload says the socket is: a publisher (the publish token), a user vouched for by a

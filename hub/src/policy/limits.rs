@@ -1,9 +1,11 @@
-//! Limits that protect everyone else from one client: how many sockets may connect, how large a message
-//! may be, and how fast a socket may send `chat` and `publish`.
+//! Limits that protect everyone else from one client: how many sockets may connect (and how many more
+//! publishers), how many namespaces exist, how large a message may be, and how fast a socket may send
+//! `chat` and `publish`.
 
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -13,11 +15,32 @@ use hub_protocol::{ErrorCode, Rejection};
 use crate::Config;
 use crate::telemetry::metrics;
 
+/// Connections kept for publishers beyond `max-connections`: anonymous clients that fill the hub never
+/// lock out the backends and cron jobs that publish into it.
+pub const PUBLISHER_RESERVE: usize = 100;
+
+/// Why a socket was not admitted: the hub is full.
+#[derive(Debug, thiserror::Error)]
+pub enum Full {
+    #[error(
+        "the hub is full: it accepts at most {max} connections (its operator can raise --max-connections)"
+    )]
+    Connections { max: usize },
+    #[error(
+        "the hub is full, even for publishers: {max} connections and the {PUBLISHER_RESERVE} kept for \
+         publishers are taken (its operator can raise --max-connections)"
+    )]
+    Publishers { max: usize },
+}
+
 /// The limits of one hub, shared by all its sockets.
 #[derive(Debug)]
 pub struct Limits {
     max_connections: usize,
     connected: AtomicUsize,
+    /// Admitted sockets by namespace; a namespace that was used and is empty now stays at 0 until it is
+    /// reclaimed (see [`Limits::reclaim_unused`]).
+    namespaces: Mutex<HashMap<String, usize>>,
     /// Most namespaces in use, `/` included.
     pub max_namespaces: usize,
     /// Largest message, in bytes.
@@ -39,6 +62,9 @@ pub struct ConnectionSlot {
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         self.limits.connected.fetch_sub(1, Ordering::Relaxed);
+        if let Some(sockets) = self.limits.namespaces().get_mut(&self.namespace) {
+            *sockets = sockets.saturating_sub(1);
+        }
         metrics::socket_disconnected(&self.namespace);
     }
 }
@@ -72,6 +98,7 @@ impl Limits {
         Self {
             max_connections: config.max_connections,
             connected: AtomicUsize::new(0),
+            namespaces: Mutex::default(),
             max_namespaces: config.max_namespaces,
             max_payload: config.max_payload,
             chat: quota(config.rate_limit, config.rate_burst),
@@ -80,15 +107,44 @@ impl Limits {
         }
     }
 
-    /// Counts a new connection, or refuses it when the hub is full.
-    pub fn admit(self: &Arc<Self>, namespace: &str) -> Result<Arc<ConnectionSlot>, String> {
+    /// Counts a new connection, or refuses it when the hub is full. Publishers may use
+    /// [`PUBLISHER_RESERVE`] more connections than anyone else.
+    pub fn admit(self: &Arc<Self>, namespace: &str, publisher: bool) -> Result<Arc<ConnectionSlot>, Full> {
+        let max = self.max_connections;
         let taken = self.connected.fetch_add(1, Ordering::Relaxed);
-        if taken >= self.max_connections {
+        let refused = match publisher {
+            false if taken >= max => Some(Full::Connections { max }),
+            true if taken >= max.saturating_add(PUBLISHER_RESERVE) => Some(Full::Publishers { max }),
+            _ => None,
+        };
+        if let Some(full) = refused {
             self.connected.fetch_sub(1, Ordering::Relaxed);
-            return Err(format!("the hub is full: it accepts at most {} connections", self.max_connections));
+            return Err(full);
         }
+        *self.namespaces().entry(namespace.to_owned()).or_default() += 1;
         metrics::socket_connected(namespace);
         Ok(Arc::new(ConnectionSlot { limits: Arc::clone(self), namespace: namespace.to_owned() }))
+    }
+
+    /// Calls `delete` for every namespace but `/` and `keep` that was used and has no socket now, and
+    /// forgets it. Returns how many there were. Under the same lock as [`Limits::admit`], so no socket is
+    /// admitted to a namespace while it is deleted; a socket that passed the namespace check just before
+    /// finds its namespace gone once admitted (see `session.rs`).
+    pub fn reclaim_unused(&self, keep: &str, mut delete: impl FnMut(&str)) -> usize {
+        let mut namespaces = self.namespaces();
+        let before = namespaces.len();
+        namespaces.retain(|name, sockets| {
+            let unused = *sockets == 0 && name != "/" && name != keep;
+            if unused {
+                delete(name);
+            }
+            !unused
+        });
+        before - namespaces.len()
+    }
+
+    fn namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.namespaces.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Fresh token buckets for one socket.

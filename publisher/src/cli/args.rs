@@ -57,7 +57,7 @@ pub struct Args {
     #[arg(long, default_value = "5s", value_parser = super::parse_timeout)]
     pub timeout: Duration,
 
-    /// Retry a connection that could not reach the hub this many times, with backoff (250 ms doubling up
+    /// Retry a connection that could not reach the hub this many times, with backoff (500 ms doubling up
     /// to 4 s). An event the hub may have received is never sent twice.
     #[arg(long, default_value_t = 0, value_name = "N")]
     pub retries: u32,
