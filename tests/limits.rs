@@ -128,7 +128,8 @@ async fn chat_and_publish_beyond_their_rate_are_refused_per_socket() {
     assert_eq!(codes, ["ok", "ok", "ok", "rate_limited"]);
     let direct = publisher.request("direct", json!(1)).await;
     assert_eq!(direct["error"], "rate_limited", "direct emits count as publishes");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let retry_after = direct["retry_after_ms"].as_u64().expect("a refusal says when to try again");
+    tokio::time::sleep(Duration::from_millis(retry_after)).await;
     assert_eq!(
         publisher.request("publish", json!({"event": "tick"})).await["ok"],
         true,

@@ -110,9 +110,7 @@ async fn json_logs_carry_the_socket_id_or_the_request_id() {
         .await
         .unwrap();
     assert!(!generated.headers()["x-request-id"].is_empty(), "one is made when the client sent none");
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-
-    let log = hub.log();
+    let log = hub.wait_for_log("published event", 3).await;
     let lines: Vec<Value> =
         log.lines().map(|line| serde_json::from_str(line).expect("every line is JSON")).collect();
     let published = |event: &str| {

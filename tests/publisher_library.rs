@@ -142,6 +142,9 @@ async fn waits_out_the_rate_limit_and_sends_again() {
         }
     }
     let refusal = refusal.expect("the burst of 5 runs out");
+    for _ in 0..5 {
+        subscriber.expect_published("probe").await;
+    }
     assert_eq!(refusal["error"], "rate_limited", "{refusal}");
     let wait = refusal["retry_after_ms"].as_u64().unwrap_or_else(|| panic!("retry_after_ms in {refusal}"));
     assert!((1..=50).contains(&wait), "at 20 per second the next publish is at most 50 ms away: {refusal}");

@@ -154,6 +154,23 @@ impl HubProcess {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits until the log holds `count` lines containing `text`, and returns the log.
+    pub async fn wait_for_log(&self, text: &str, count: usize) -> String {
+        let deadline = tokio::time::Instant::now() + crate::WAIT;
+        loop {
+            let log = self.log();
+            if log.lines().filter(|line| line.contains(text)).count() >= count {
+                return log;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{count} log lines with {text:?} within {:?}:\n{log}",
+                crate::WAIT
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Kills the hub (SIGKILL, as in a crash) and waits for it to be gone.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill hub");

@@ -159,13 +159,18 @@ impl TestClient {
         ack
     }
 
-    /// Waits for the next event named `name` (skipping others) and returns its arguments.
+    /// Waits for the next event, which must be named `name`, and returns its arguments. Any other event
+    /// fails the test (an extra or misplaced delivery is a bug), except the hub's `members` counts,
+    /// which follow joins and leaves at their own pace and are skipped unless `name` is `members`.
     pub async fn expect_event(&mut self, name: &str) -> Vec<Value> {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Ok(Some((event, arguments))) if event == name => return arguments,
-                Ok(Some(_)) => continue,
+                Ok(Some((event, _))) if event == events::MEMBERS => continue,
+                Ok(Some((event, arguments))) => {
+                    panic!("expected `{name}`, got an unexpected `{event}` {arguments:?}")
+                }
                 Ok(None) => panic!("connection closed while waiting for `{name}`"),
                 Err(_) => panic!("no `{name}` event within {WAIT:?}"),
             }
