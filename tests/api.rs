@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use e2e::hub::TOKEN;
 use e2e::{TestClient, TestHub};
 use reqwest::StatusCode;
@@ -177,4 +179,53 @@ async fn a_repeated_idempotency_key_is_not_delivered_again() {
     let retried =
         client.post(&url).bearer_auth(TOKEN).header("Idempotency-Key", "k").json(&json!({"event": "ok"}));
     assert_eq!(send(retried).await.0, StatusCode::OK, "a refused request does not burn its key");
+}
+
+/// Sends the head of a POST to `/api/publish` that announces `length` bytes of body, and no body; returns
+/// the status line of the answer, or `None` if the hub did not answer within 2 seconds (it waits for the
+/// body).
+async fn answer_before_the_body(hub: &TestHub, authorization: &str, length: usize) -> Option<String> {
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", hub.port)).await.unwrap();
+    let head = format!(
+        "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Content-Type: application/json\r\n\
+         Content-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(2), stream.read(&mut answer)).await.ok()?.ok()?;
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    answer.lines().next().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_token_is_checked_before_the_body_is_read() {
+    let hub = TestHub::start().await;
+    let limit = 1 << 20;
+    for authorization in ["", "Authorization: Bearer wrong\r\n", "Authorization: Basic eDp5\r\n"] {
+        let status = answer_before_the_body(&hub, authorization, limit).await;
+        assert_eq!(status.as_deref(), Some("HTTP/1.1 401 Unauthorized"), "{authorization:?}");
+    }
+    // With the token, a body announced over the limit is refused before it is read, too.
+    let authorized = format!("Authorization: Bearer {TOKEN}\r\n");
+    let status = answer_before_the_body(&hub, &authorized, limit + 1).await;
+    assert_eq!(status.as_deref(), Some("HTTP/1.1 413 Payload Too Large"));
+    // A body within the limit is waited for (and the hub still answers everyone else meanwhile).
+    assert_eq!(answer_before_the_body(&hub, &authorized, 100).await, None);
+    let answer = post(&hub, "/api/publish", &json!({"event": "foo"})).await;
+    assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 0})));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunked_body_over_the_limit_is_too_large() {
+    let hub = TestHub::start_with(|config| config.max_payload = 2048).await;
+    let body = format!("{{\"event\":\"big\",\"data\":\"{}\"}}", "x".repeat(4096));
+    let stream = futures_util::stream::iter([Ok::<_, std::io::Error>(body.into_bytes())]);
+    let request = reqwest::Client::new()
+        .post(format!("{}/api/publish", hub.url))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stream));
+    assert_error(&send(request).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
+    hub.stop().await;
 }

@@ -149,6 +149,67 @@ async fn user_names_come_from_auth_or_are_anonymous() {
     hub.stop().await;
 }
 
+/// Names that look like another name, or hide what they are: invisible, format, private-use and
+/// unassigned characters, separators other than the space, and spaces at either end.
+const DECEPTIVE_NAMES: [&str; 12] = [
+    "al\u{202e}ice", // right-to-left override
+    "alice\u{200b}", // zero width space
+    "ali\u{200d}ce", // zero width joiner
+    "\u{feff}alice", // byte order mark
+    "alice\u{2066}", // left-to-right isolate
+    "al\u{ad}ice",   // soft hyphen
+    "alice\u{e000}", // private use
+    "alice\u{378}",  // unassigned
+    "ali\u{2028}ce", // line separator
+    "\u{a0}",        // no-break space
+    "alice\u{3000}", // ideographic space
+    " alice",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invisible_and_format_characters_are_refused_in_user_and_room_names() {
+    let hub = TestHub::start().await;
+    for name in DECEPTIVE_NAMES.iter().copied().chain(["alice ", "\u{301}alice"]) {
+        let message = TestClient::connect_error(&hub.url, "/", json!({"user": name})).await;
+        assert!(message.starts_with("invalid user: user name"), "{name:?}: {message}");
+    }
+    let message = TestClient::connect_error(&hub.url, "/", json!({"user": "al\u{202e}ice"})).await;
+    assert!(message.contains("U+202E") && message.contains("character 3"), "{message}");
+
+    let client = TestClient::connect(&hub.url).await;
+    for name in DECEPTIVE_NAMES.iter().copied().chain(["lobby ", "\u{301}lobby"]) {
+        let ack = client.request("join", json!(name)).await;
+        assert_error(&ack, ErrorCode::BadRequest);
+        assert!(ack["message"].as_str().unwrap().starts_with("room name"), "{ack}");
+    }
+    // Names in any script stay welcome, with their combining marks, and inner spaces.
+    for name in ["Zoë", "Zoe\u{308}", "नमस्ते", "مرحبا", "東京 タワー", "Ana María"] {
+        let user = TestClient::connect_with(&hub.url, "/", json!({"user": name})).await;
+        assert!(user.is_ok(), "{name:?}");
+        assert_eq!(client.request("join", json!(name)).await["room"], name);
+    }
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_text_refuses_bidi_overrides_and_isolates_but_keeps_marks() {
+    let hub = TestHub::start().await;
+    let alice = TestClient::connect_with(&hub.url, "/", json!({"user": "alice"})).await.unwrap();
+    let mut bob = TestClient::connect(&hub.url).await;
+    alice.join("lobby").await;
+    bob.join("lobby").await;
+    for control in ['\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2069}'] {
+        let ack = alice.request("chat", json!({"room": "lobby", "text": format!("hi {control}there")})).await;
+        assert_error(&ack, ErrorCode::BadRequest);
+        assert!(ack["message"].as_str().unwrap().contains("character 4"), "{ack}");
+    }
+    bob.expect_silence().await;
+    let text = "\u{5e9}\u{5dc}\u{5d5}\u{5dd}\u{200f} (shalom) \u{200e}ok\u{200b}";
+    assert_eq!(alice.request("chat", json!({"room": "lobby", "text": text})).await["ok"], true);
+    assert_eq!(bob.expect_event("chat").await[0]["text"], text, "marks and other format characters pass");
+    hub.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn echo_acks_with_the_same_arguments() {
     let hub = TestHub::start().await;

@@ -6,6 +6,10 @@ use e2e::binaries::HubProcess;
 use e2e::hub::TOKEN;
 use serde_json::{Value, json};
 
+/// Each client-chosen label value (published event names, namespaces) up to this many has its own series;
+/// later ones count as `other`.
+const OWN_LABELS: usize = 100;
+
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.expect("the hub answers");
     (response.status().as_u16(), response.text().await.unwrap())
@@ -84,6 +88,54 @@ async fn metrics_count_what_happened() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(connected, Some(2.0), "a disconnect counts");
+}
+
+/// The samples of the metric `name` in Prometheus text: each label value and its value.
+fn series(metrics: &str, name: &str, label: &str) -> Vec<(String, f64)> {
+    let prefix = format!("{name}{{{label}=\"");
+    metrics
+        .lines()
+        .filter_map(|line| {
+            let (value, rest) = line.strip_prefix(&prefix)?.split_once("\"}")?;
+            Some((value.to_owned(), rest.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_that_clients_choose_are_bounded() {
+    let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", TOKEN], &[]).await;
+    let _subscriber = TestClient::connect(&hub.url).await;
+    let client = reqwest::Client::new();
+    for batch in 0..10 {
+        let messages: Vec<Value> = (0..100).map(|n| json!({"event": format!("e{batch}-{n}")})).collect();
+        let response = client
+            .post(format!("{}/api/batch", hub.url))
+            .bearer_auth(TOKEN)
+            .json(&json!({ "messages": messages }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // An anonymous client opens 150 namespaces over one connection.
+    let mut ws = e2e::raw::connect(hub.port).await.unwrap();
+    for n in 0..150 {
+        e2e::raw::send(&mut ws, &format!("40/ns{n},")).await.unwrap();
+        let reply = e2e::raw::next_text(&mut ws).await.unwrap();
+        assert!(reply.starts_with(&format!("40/ns{n},")), "{reply}");
+    }
+
+    let (_, metrics) = get(&format!("{}/metrics", hub.url)).await;
+    let emitted = series(&metrics, "hub_events_emitted_total", "event");
+    assert!(emitted.len() <= OWN_LABELS + 1, "{} series of emitted events", emitted.len());
+    assert_eq!(emitted.iter().map(|(_, n)| n).sum::<f64>(), 1_000.0, "every emit counts: {emitted:?}");
+    assert!(emitted.iter().any(|(event, n)| event == "other" && *n >= 900.0), "{emitted:?}");
+    let connected = series(&metrics, "hub_connected_sockets", "namespace");
+    assert!(connected.len() <= OWN_LABELS + 1, "{} series of namespaces", connected.len());
+    assert_eq!(connected.iter().map(|(_, n)| n).sum::<f64>(), 152.0, "{connected:?}");
+    assert!(connected.iter().any(|(namespace, n)| namespace == "other" && *n >= 50.0), "{connected:?}");
+    assert_eq!(sample(&metrics, r#"hub_connected_sockets{namespace="/"}"#), Some(2.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use e2e::binaries::{HubProcess, publish, publish_in_bare_env};
+use e2e::binaries::{HubProcess, publish, publish_in_bare_env, publish_with_bytes};
 use e2e::hub::LateHub;
 use e2e::{QUIET, TestClient, TestHub, fake};
 use serde_json::json;
@@ -168,6 +168,35 @@ async fn exit_code_2_for_usage_and_input_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_too_large_for_a_flag_are_usage_errors_not_panics() {
+    let port = fake::free_port().await; // nothing is contacted: flags are checked first
+    let url = format!("http://127.0.0.1:{port}");
+    let cases: [(&[&str], &str); 10] = [
+        (&["--timeout", "1e19"], "--timeout"),
+        (&["--timeout", "1e300"], "--timeout"),
+        (&["--timeout", "inf"], "--timeout"),
+        (&["--timeout", "NaN"], "--timeout"),
+        (&["--timeout", "18446744073709551616"], "--timeout"),
+        (&["--timeout", "99999999999999999999ms"], "--timeout"),
+        (&["--timeout", "600000000000h"], "--timeout"),
+        (&["--timeout", "2d"], "--timeout"),
+        (&["--retries", "99999999999"], "--retries"),
+        (&["--retries=-1"], "--retries"),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec!["--url", url.as_str(), "--event", "foo"];
+        args.extend_from_slice(flags);
+        let output = publish(&args, &[("HUB_PUBLISH_TOKEN", TOKEN)], None).await;
+        assert_eq!(output.status.code(), Some(2), "{flags:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(message), "{flags:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("panicked"), "{flags:?}: {}", stderr(&output));
+    }
+    // The longest timeout allowed works: nothing overflows when deadlines are computed from it.
+    let output = publish(&["--url", &url, "--event", "foo", "--timeout", "1day"], &[], None).await;
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_code_3_when_the_hub_cannot_be_reached_in_time() {
     let port = fake::free_port().await;
     let down =
@@ -235,6 +264,55 @@ async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
     let refused_only = publish_to(&hub.url, &["--stdin-lines", "-q"], Some("{\"event\":\"echo\"}\n")).await;
     assert_eq!(refused_only.status.code(), Some(1));
     subscriber.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdin_lines_reports_a_line_that_is_not_utf8_and_goes_on() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let mut lines = b"{\"event\":\"a\",\"data\":1}\n".to_vec();
+    lines.extend_from_slice(b"{\"event\":\"b\",\"data\":\"caf\xe9\"}\n");
+    lines.extend_from_slice(b"{\"event\":\"c\",\"data\":3}\n");
+    let args = ["--url", hub.url.as_str(), "--stdin-lines"];
+    let output = publish_with_bytes(&args, &[("HUB_PUBLISH_TOKEN", TOKEN)], Some(&lines)).await;
+    assert_eq!(output.status.code(), Some(2), "an invalid line is an input error: {}", stderr(&output));
+    let errors = stderr(&output);
+    assert!(errors.contains("line 2: not valid UTF-8"), "{errors}");
+    assert_eq!(stdout(&output), "published 2 events, delivered to 2 in total, 1 failed\n", "{errors}");
+    assert_eq!(subscriber.expect_published("a").await.data, json!(1));
+    assert_eq!(subscriber.expect_published("c").await.data, json!(3), "the lines after it are sent");
+    subscriber.expect_no_event("b", QUIET).await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_the_hubs_frame_limit_is_too_large_not_a_lost_connection() {
+    // The default --max-payload, 1 MiB: the hub reads frames of up to 2 MiB and closes on larger ones.
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let dir = private_temp_dir("too-large");
+    let big = dir.join("big.txt");
+    std::fs::write(&big, "x".repeat(3_000_000)).unwrap();
+    let data = format!("@{}", big.display());
+
+    let output = publish_to(&hub.url, &["--event", "big", "--data", &data], None).await;
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "the hub's limit, as for its too_large ack: {errors}");
+    assert!(errors.contains("too_large") && errors.contains("--max-payload"), "{errors}");
+    assert!(!errors.contains("connection closed"), "{errors}");
+
+    // Over one connection, a line too large is refused and the next lines still go.
+    let mut lines = format!("{{\"event\":\"big\",\"data\":\"{}\"}}\n", "x".repeat(3_000_000));
+    lines.push_str("{\"event\":\"small\",\"data\":1}\n");
+    let output = publish_to(&hub.url, &["--stdin-lines"], Some(&lines)).await;
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert!(errors.contains("line 1:") && errors.contains("too_large"), "{errors}");
+    assert_eq!(stdout(&output), "published 1 events, delivered to 1 in total, 1 failed\n", "{errors}");
+    assert_eq!(subscriber.expect_published("small").await.data, json!(1));
+    subscriber.expect_no_event("big", QUIET).await;
+    std::fs::remove_dir_all(dir).unwrap();
     hub.stop().await;
 }
 

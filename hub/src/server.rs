@@ -217,3 +217,30 @@ fn cors(origins: AllowedOrigins) -> CorsLayer {
         .allow_headers([header::CONTENT_TYPE])
         .allow_credentials(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Settings that would make a limiter or the runtime panic are refused by `bind` itself, for a
+    /// `Config` built in code as for one loaded from flags.
+    #[tokio::test]
+    async fn bind_refuses_an_invalid_config_instead_of_panicking() {
+        type Spoil = fn(&mut Config);
+        let invalid: [(&str, Spoil); 4] = [
+            ("rate-limit", |config| config.rate_limit = 0),
+            ("rate-burst", |config| config.rate_burst = 0),
+            ("publish-rate-limit", |config| config.publish_rate_limit = Some(0)),
+            ("ping-interval", |config| config.ping_interval = Duration::ZERO),
+        ];
+        for (setting, spoil) in invalid {
+            let mut config = Config::with_token(([127, 0, 0, 1], 0).into(), "a-publish-token-of-16+");
+            spoil(&mut config);
+            match Server::bind(config).await {
+                Err(HubError::Config(e)) => assert!(e.to_string().contains(setting), "{e}"),
+                Err(e) => panic!("{setting}: another error: {e}"),
+                Ok(_) => panic!("{setting}: accepted"),
+            }
+        }
+    }
+}

@@ -1,7 +1,14 @@
 //! Validated names. Each `parse` checks one documented rule and explains a refusal in words;
 //! lengths count characters (Unicode scalar values), not bytes.
+//!
+//! User and room names are shown to people, so they must look like what they are: no character that is
+//! invisible or changes how the text around it is displayed (PROTOCOL.md, "Names", has the rule).
+//! Otherwise `al\u{202e}ecila` displays as `alice`, and `alice\u{200b}` is another user who looks the same.
 
 use std::fmt;
+use std::ops::RangeInclusive;
+
+use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCategory};
 
 use crate::ack::{ErrorCode, Rejection};
 use crate::events;
@@ -19,14 +26,89 @@ pub const CHAT_TEXT_MAX_CHARS: usize = 4096;
 /// Most target rooms in one `publish`.
 pub const PUBLISH_MAX_ROOMS: usize = 100;
 
-/// Checks that `value` has `1..=max` characters and no control characters.
-fn check_text(what: &str, value: &str, max: usize) -> Result<(), Rejection> {
+/// Letters and marks that display as nothing: the code points Unicode lists as `Default_Ignorable_Code_Point`
+/// outside the categories that [`refused_in_name`] refuses whole (Hangul fillers, the combining grapheme
+/// joiner, Khmer inherent vowels, variation selectors).
+const INVISIBLE: [RangeInclusive<char>; 9] = [
+    '\u{34f}'..='\u{34f}',
+    '\u{115f}'..='\u{1160}',
+    '\u{17b4}'..='\u{17b5}',
+    '\u{180b}'..='\u{180f}',
+    '\u{3164}'..='\u{3164}',
+    '\u{fe00}'..='\u{fe0f}',
+    '\u{ffa0}'..='\u{ffa0}',
+    '\u{e0100}'..='\u{e01ef}',
+    // Listed for completeness; unassigned in current Unicode, so also refused by category.
+    '\u{2065}'..='\u{2065}',
+];
+
+/// The bidi embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): they
+/// reorder the text displayed after them, beyond the character itself.
+const BIDI_CONTROLS: [RangeInclusive<char>; 2] = ['\u{202a}'..='\u{202e}', '\u{2066}'..='\u{2069}'];
+
+/// Why `c` may not appear in a user or room name, if it may not: what kind of character it is.
+fn refused_in_name(c: char) -> Option<&'static str> {
+    match c.general_category() {
+        GeneralCategory::Control => Some("a control character"),
+        GeneralCategory::Format => Some("an invisible format character"),
+        GeneralCategory::PrivateUse => Some("a private-use character"),
+        GeneralCategory::Surrogate => Some("a surrogate"),
+        GeneralCategory::Unassigned => Some("an unassigned code point"),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            Some("a line or paragraph separator")
+        }
+        GeneralCategory::SpaceSeparator if c != ' ' => Some("a space other than U+0020"),
+        _ if INVISIBLE.iter().any(|range| range.contains(&c)) => Some("an invisible character"),
+        _ => None,
+    }
+}
+
+/// `c` as people and Unicode charts name code points: `U+202E`.
+fn code_point(c: char) -> String {
+    format!("U+{:04X}", u32::from(c))
+}
+
+/// Checks that `value` has `1..=max` characters.
+fn check_length(what: &str, value: &str, max: usize) -> Result<(), Rejection> {
     let chars = value.chars().count();
     if chars == 0 || chars > max {
         return Err(Rejection::bad_request(format!("{what} must be 1 to {max} characters, got {chars}")));
     }
+    Ok(())
+}
+
+/// Checks that `value` has `1..=max` characters and no control characters.
+fn check_text(what: &str, value: &str, max: usize) -> Result<(), Rejection> {
+    check_length(what, value, max)?;
     if value.chars().any(char::is_control) {
         return Err(Rejection::bad_request(format!("{what} must not contain control characters")));
+    }
+    Ok(())
+}
+
+/// Checks a name people read: `1..=max` characters, none of them [refused](refused_in_name), no space at
+/// either end, and no combining mark first (it would combine with whatever the name is displayed after).
+fn check_visible_name(what: &str, value: &str, max: usize) -> Result<(), Rejection> {
+    check_length(what, value, max)?;
+    for (index, c) in value.chars().enumerate() {
+        if let Some(kind) = refused_in_name(c) {
+            return Err(Rejection::bad_request(format!(
+                "{what} must not contain {} ({kind}), found at character {}",
+                code_point(c),
+                index + 1
+            )));
+        }
+    }
+    if value.starts_with(' ') || value.ends_with(' ') {
+        return Err(Rejection::bad_request(format!("{what} must not start or end with a space")));
+    }
+    if let Some(first) = value.chars().next()
+        && first.general_category_group() == GeneralCategoryGroup::Mark
+    {
+        return Err(Rejection::bad_request(format!(
+            "{what} must not start with a combining mark ({})",
+            code_point(first)
+        )));
     }
     Ok(())
 }
@@ -62,7 +144,7 @@ macro_rules! name_type {
 }
 
 name_type!(
-    /// A room: 1..=128 characters, no control characters.
+    /// A room: 1..=128 characters, visible (see [`check_visible_name`]).
     RoomName
 );
 name_type!(
@@ -70,7 +152,7 @@ name_type!(
     EventName
 );
 name_type!(
-    /// A display name: 1..=64 characters, no control characters.
+    /// A display name: 1..=64 characters, visible (see [`check_visible_name`]).
     UserName
 );
 name_type!(
@@ -81,7 +163,7 @@ name_type!(
 impl RoomName {
     pub fn parse(value: impl Into<String>) -> Result<Self, Rejection> {
         let value = value.into();
-        check_text("room name", &value, ROOM_MAX_CHARS)?;
+        check_visible_name("room name", &value, ROOM_MAX_CHARS)?;
         Ok(Self(value))
     }
 }
@@ -100,7 +182,7 @@ impl EventName {
 impl UserName {
     pub fn parse(value: impl Into<String>) -> Result<Self, Rejection> {
         let value = value.into();
-        check_text("user name", &value, USER_MAX_CHARS)?;
+        check_visible_name("user name", &value, USER_MAX_CHARS)?;
         Ok(Self(value))
     }
 
@@ -148,7 +230,10 @@ pub fn parse_target_rooms(rooms: Vec<String>) -> Result<Vec<RoomName>, Rejection
 }
 
 /// Checks a chat text: 1..=4096 characters. Too long is `too_large`; empty is `bad_request`.
-/// Control characters such as newlines are allowed: chat text is multi-line.
+/// Control characters such as newlines are allowed: chat text is multi-line. The bidi embeddings,
+/// overrides and isolates are not: a page that shows anything after the text on its line (a time, a
+/// sender) would show it reordered. Writers of right-to-left scripts need none of them; the marks
+/// (U+200E, U+200F, U+061C), which reorder nothing beyond themselves, are allowed.
 pub fn check_chat_text(text: &str) -> Result<(), Rejection> {
     let chars = text.chars().count();
     if chars == 0 {
@@ -159,6 +244,15 @@ pub fn check_chat_text(text: &str) -> Result<(), Rejection> {
             ErrorCode::TooLarge,
             format!("chat text must be at most {CHAT_TEXT_MAX_CHARS} characters, got {chars}"),
         ));
+    }
+    let bidi_control = text.chars().enumerate().find(|(_, c)| BIDI_CONTROLS.iter().any(|r| r.contains(c)));
+    if let Some((index, c)) = bidi_control {
+        return Err(Rejection::bad_request(format!(
+            "chat text must not contain {} (a bidi embedding, override or isolate), found at character {}: \
+             it reorders the text shown after it; use the marks U+200E or U+200F instead",
+            code_point(c),
+            index + 1
+        )));
     }
     Ok(())
 }
@@ -175,6 +269,53 @@ mod tests {
         assert!(RoomName::parse("").is_err());
         assert!(RoomName::parse("a\nb").is_err());
         assert!(RoomName::parse("a\u{7f}b").is_err());
+    }
+
+    #[test]
+    fn names_people_read_are_visible() {
+        for name in ["alice", "Zoë", "Zoe\u{308}", "नमस्ते", "مرحبا", "東京 タワー", "Ana María", "❤"]
+        {
+            assert!(UserName::parse(name).is_ok(), "{name:?}");
+            assert!(RoomName::parse(name).is_ok(), "{name:?}");
+        }
+        for name in [
+            "al\u{202e}ice",
+            "alice\u{200b}",
+            "ali\u{200c}ce",
+            "\u{feff}alice",
+            "\u{a0}",
+            "a\u{3000}b",
+            "a\u{2029}b",
+            "a\u{e000}",
+            "a\u{378}",
+            "a\u{3164}b",
+            "a\u{fe0f}",
+            "a\u{e0100}",
+            "a\tb",
+            " alice",
+            "alice ",
+            " ",
+            "\u{301}alice",
+        ] {
+            assert_eq!(UserName::parse(name).unwrap_err().code, ErrorCode::BadRequest, "{name:?}");
+            assert_eq!(RoomName::parse(name).unwrap_err().code, ErrorCode::BadRequest, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_character_and_where_it_is() {
+        let refused = UserName::parse("al\u{202e}ice").unwrap_err();
+        assert_eq!(
+            refused.message,
+            "user name must not contain U+202E (an invisible format character), found at character 3"
+        );
+        let refused = RoomName::parse("lobby\u{a0}").unwrap_err();
+        assert_eq!(
+            refused.message,
+            "room name must not contain U+00A0 (a space other than U+0020), found at character 6"
+        );
+        let refused = RoomName::parse("\u{301}x").unwrap_err();
+        assert_eq!(refused.message, "room name must not start with a combining mark (U+0301)");
     }
 
     #[test]
@@ -214,6 +355,11 @@ mod tests {
         assert!(check_chat_text("hi\nthere").is_ok());
         assert_eq!(check_chat_text("").unwrap_err().code, ErrorCode::BadRequest);
         assert_eq!(check_chat_text(&"x".repeat(4097)).unwrap_err().code, ErrorCode::TooLarge);
+        for control in ['\u{202a}', '\u{202e}', '\u{2066}', '\u{2069}'] {
+            let refused = check_chat_text(&format!("ab{control}")).unwrap_err();
+            assert!(refused.message.contains("found at character 3"), "{}", refused.message);
+        }
+        assert!(check_chat_text("\u{5e9}\u{200f} \u{200e}x\u{200b}").is_ok(), "marks are allowed");
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //!
 //! An event the hub refused with `rate_limited` is sent again after the wait the hub named: the hub did not
 //! deliver it, so this cannot deliver it twice. Those waits share the event's deadline too.
+//!
+//! An event too large for the hub is not sent at all ([`PublishError::TooLarge`]): the hub would close the
+//! connection on it, which says nothing about why and loses the events after it. The hub's limit is in
+//! its Engine.IO handshake, which rust_socketio does not hand over, so [`frame_limit`] asks for it, once,
+//! and only when an event is large enough to need it.
 
 use std::time::Duration;
 
@@ -19,6 +24,14 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::error::{PublishError, Stage};
 
+/// The longest [`PublisherOptions::timeout`]: a day. Longer is taken as a day, so that no deadline
+/// computed from it can overflow.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Events whose frame is at most this long are sent without asking for the hub's limit: no hub reads
+/// less (its --max-payload is at least 1,024 bytes, and it reads frames of twice that).
+const SMALLEST_FRAME_LIMIT: usize = 2048;
+
 /// How to connect and how long to wait.
 #[derive(Debug, Clone)]
 pub struct PublisherOptions {
@@ -27,7 +40,7 @@ pub struct PublisherOptions {
     /// The hub's publish token; without it the hub answers `publish` with `forbidden`.
     pub token: Option<String>,
     /// Limit for connecting (each attempt) and for each event: its ack, and any waits for the hub's rate
-    /// limit before it.
+    /// limit before it. At most [`MAX_TIMEOUT`]; longer is taken as that.
     pub timeout: Duration,
     /// How many times to retry a connection that failed before reaching the hub.
     pub retries: u32,
@@ -52,8 +65,13 @@ enum Signal {
 pub struct Publisher {
     client: Client,
     signals: mpsc::UnboundedReceiver<Signal>,
+    /// The hub's URL, normalized.
+    url: String,
+    namespace: String,
     timeout: Duration,
     waited: Waited,
+    /// The longest frame the hub reads, once asked ([`frame_limit`]); `Some(None)`: it did not say.
+    frame_limit: Option<Option<usize>>,
 }
 
 /// How often, and how long in all, a [`Publisher`] waited because the hub refused an event with
@@ -92,7 +110,8 @@ impl Publisher {
     }
 
     async fn connect_once(url: &str, options: &PublisherOptions) -> Result<Self, PublishError> {
-        let deadline = Instant::now() + options.timeout;
+        let timeout = options.timeout.min(MAX_TIMEOUT);
+        let deadline = Instant::now() + timeout;
         let (tx, mut signals) = mpsc::unbounded_channel();
         let mut builder = ClientBuilder::new(url)
             .namespace(options.namespace.as_str())
@@ -105,7 +124,7 @@ impl Publisher {
             builder = builder.auth(serde_json::json!({ "token": token }));
         }
         let connect_failed = |reason: String| PublishError::Connect { url: url.to_owned(), reason };
-        let timed_out = PublishError::Timeout { stage: Stage::Connect, after: options.timeout };
+        let timed_out = PublishError::Timeout { stage: Stage::Connect, after: timeout };
 
         let client = match timeout_at(deadline, builder.connect()).await {
             Ok(Ok(client)) => client,
@@ -121,7 +140,15 @@ impl Publisher {
             Err(_) => Err(timed_out),
         };
         match accepted {
-            Ok(()) => Ok(Self { client, signals, timeout: options.timeout, waited: Waited::default() }),
+            Ok(()) => Ok(Self {
+                client,
+                signals,
+                url: url.to_owned(),
+                namespace: options.namespace.clone(),
+                timeout,
+                waited: Waited::default(),
+                frame_limit: None,
+            }),
             Err(e) => {
                 disconnect(&client).await;
                 Err(e)
@@ -148,10 +175,18 @@ impl Publisher {
     ///
     /// When the hub refuses it with `rate_limited`, waits as long as the hub says and sends it again, as
     /// often as needed, all within the timeout: a wait that would end past it is not begun, and the
-    /// refusal is returned instead.
+    /// refusal is returned instead. An event larger than the hub reads is not sent
+    /// ([`PublishError::TooLarge`]), and the connection stays usable.
     pub async fn send(&mut self, request: PublishRequest) -> Result<PublishAck, PublishError> {
         let payload = serde_json::to_value(&request).map_err(|e| PublishError::Protocol(e.to_string()))?;
         let deadline = Instant::now() + self.timeout;
+        let frame = frame_len(&self.namespace, &payload);
+        if frame > SMALLEST_FRAME_LIMIT
+            && let Some(limit) = self.frame_limit(deadline).await
+            && frame > limit
+        {
+            return Err(PublishError::TooLarge { frame, limit });
+        }
         loop {
             let refusal = match self.send_once(payload.clone(), deadline).await {
                 Err(PublishError::Refused(refusal)) if refusal.code == ErrorCode::RateLimited => refusal,
@@ -168,6 +203,15 @@ impl Publisher {
             self.waited.times += 1;
             self.waited.total += wait;
         }
+    }
+
+    /// The longest frame the hub reads, asked once per connection; `None` if it cannot be known by
+    /// `deadline` (the event is then sent, and the hub decides).
+    async fn frame_limit(&mut self, deadline: Instant) -> Option<usize> {
+        if self.frame_limit.is_none() {
+            self.frame_limit = Some(timeout_at(deadline, frame_limit(&self.url)).await.ok().flatten());
+        }
+        self.frame_limit.flatten()
     }
 
     /// The waits for the hub's rate limit so far, over the life of this connection.
@@ -209,6 +253,33 @@ impl Publisher {
     pub async fn close(self) {
         disconnect(&self.client).await;
     }
+}
+
+/// How long the websocket frame that carries `payload` as a `publish` event is, at most: Engine.IO's
+/// `4`, Socket.IO's `2`, the namespace, an ack id of up to 3 digits, and `["publish",PAYLOAD]`.
+fn frame_len(namespace: &str, payload: &Value) -> usize {
+    let namespace = if namespace == "/" { 0 } else { namespace.len() + 1 };
+    let arguments = serde_json::to_vec(&(events::PUBLISH, payload)).map_or(0, |json| json.len());
+    2 + namespace + 3 + arguments
+}
+
+/// The longest frame the hub at `url` (normalized) reads: `maxPayload` in a new Engine.IO handshake,
+/// whose session is closed again at once. `None` if the hub does not say.
+async fn frame_limit(url: &str) -> Option<usize> {
+    let mut endpoint = url::Url::parse(url).ok()?;
+    if endpoint.path() == "/" {
+        endpoint.set_path("/socket.io/");
+    }
+    endpoint.query_pairs_mut().append_pair("EIO", "4").append_pair("transport", "polling");
+    let http = reqwest::Client::new();
+    let open = http.get(endpoint.clone()).send().await.ok()?.error_for_status().ok()?.text().await.ok()?;
+    let handshake: Value = serde_json::from_str(open.strip_prefix('0')?).ok()?;
+    if let Some(sid) = handshake.get("sid").and_then(Value::as_str) {
+        endpoint.query_pairs_mut().append_pair("sid", sid);
+        // Engine.IO's close packet, so that the hub forgets the session now rather than at its timeout.
+        let _ = http.post(endpoint).body("1").send().await;
+    }
+    handshake.get("maxPayload")?.as_u64()?.try_into().ok()
 }
 
 /// An error and its sources on one line: rust_socketio's own messages are terse ("EngineIO Error").
@@ -338,6 +409,14 @@ mod tests {
         assert_eq!(normalize_url("ws://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000/");
         assert!(normalize_url("ftp://x").is_err());
         assert!(normalize_url("127.0.0.1:3000").is_err());
+    }
+
+    #[test]
+    fn frame_lengths_count_what_goes_on_the_wire() {
+        let payload = serde_json::json!({"event": "e", "data": "x"});
+        let frame = format!("42/orders,999[\"publish\",{payload}]");
+        assert_eq!(frame_len("/orders", &payload), frame.len());
+        assert_eq!(frame_len("/", &payload), frame.len() - "/orders,".len());
     }
 
     #[test]

@@ -37,6 +37,12 @@ pub enum PublishError {
     /// The hub could not be reached, or the connection broke while connecting.
     #[error("cannot connect to {url}: {reason}")]
     Connect { url: String, reason: String },
+    /// The event is larger than the hub reads: it was not sent (the hub would close the connection).
+    #[error(
+        "the event is too large for the hub (too_large): its frame would be {frame} bytes, over the {limit} \
+         bytes the hub reads (twice its --max-payload); send less data, or raise the hub's --max-payload"
+    )]
+    TooLarge { frame: usize, limit: usize },
     /// The connection closed before the hub's ack arrived.
     #[error("the connection closed before {0}")]
     ConnectionLost(Stage),
@@ -61,7 +67,10 @@ impl PublishError {
 
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            PublishError::ConnectRefused(_) | PublishError::Refused(_) => ExitCode::Refused,
+            // The hub's own rule, as when it acks `too_large` itself: sending again would not help.
+            PublishError::ConnectRefused(_) | PublishError::Refused(_) | PublishError::TooLarge { .. } => {
+                ExitCode::Refused
+            }
             PublishError::InvalidUrl { .. } => ExitCode::Usage,
             PublishError::Connect { .. }
             | PublishError::ConnectionLost(_)
@@ -76,9 +85,9 @@ impl PublishError {
 pub enum ExitCode {
     /// 0: the hub confirmed every event.
     Delivered = 0,
-    /// 1: the hub refused (forbidden, bad_request, invalid token, ...); its message is printed.
+    /// 1: the hub refused (forbidden, bad_request, invalid token, too large, ...); its message is printed.
     Refused = 1,
-    /// 2: usage or input error (bad flags, invalid --json, unreadable file).
+    /// 2: usage or input error (bad flags, invalid --json, unreadable file, a line not in UTF-8).
     Usage = 2,
     /// 3: could not connect, the connection broke, or time ran out.
     Unreachable = 3,

@@ -20,5 +20,5 @@ pub mod cli;
 mod connection;
 mod error;
 
-pub use connection::{Publisher, PublisherOptions, Waited};
+pub use connection::{MAX_TIMEOUT, Publisher, PublisherOptions, Waited};
 pub use error::{ExitCode, PublishError, Stage};

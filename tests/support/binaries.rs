@@ -27,6 +27,11 @@ pub fn path(name: &str) -> PathBuf {
 
 /// Runs `publish` with `args`, extra environment variables and optional stdin, and waits for it.
 pub async fn publish(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    publish_with_bytes(args, env, stdin.map(str::as_bytes)).await
+}
+
+/// Runs `publish` like [`publish`], with stdin given as bytes (which need not be UTF-8).
+pub async fn publish_with_bytes(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
     let mut command = Command::new(path("publish"));
     command
         .args(args)
@@ -41,7 +46,8 @@ pub async fn publish(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -
     let mut child = command.spawn().expect("spawn publish");
     if let Some(input) = stdin {
         let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(input.as_bytes()).await.unwrap();
+        // A `publish` that stops early (a usage error) closes its end: what it did is in its output.
+        let _ = pipe.write_all(input).await;
         drop(pipe);
     }
     tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())

@@ -6,19 +6,22 @@
 //! Both need `Authorization: Bearer <publish token>` and `Content-Type: application/json`, take an
 //! optional `Idempotency-Key`, and validate messages exactly like the `publish` event. Every error is
 //! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status.
+//!
+//! The body is read only once the request is admitted (token, rate, content type, announced size): so a
+//! client without the token cannot make the hub read, or hold, a byte of body.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use governor::clock::Clock;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hub_protocol::payloads::API_BATCH_MAX_MESSAGES;
 use hub_protocol::{
     Ack, ApiBatch, ApiBatchAck, ApiPublish, Argument, ErrorCode, NamespacePath, PublishAck, PublishRequest,
@@ -49,12 +52,10 @@ struct Api<A: Adapter> {
 
 /// The API routes, publishing through `io`.
 pub fn routes<A: Adapter>(io: SocketIo<A>, hub: HubState) -> Router {
-    let max_payload = hub.limits.max_payload;
     let api = Arc::new(Api { io, hub, answers: IdempotencyCache::default() });
     Router::new()
         .route("/api/publish", post(publish::<A>))
         .route("/api/batch", post(batch::<A>))
-        .layer(DefaultBodyLimit::max(max_payload))
         .with_state(api)
 }
 
@@ -104,11 +105,12 @@ async fn publish<A: Adapter>(
     State(api): State<Arc<Api<A>>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let started = Instant::now();
     let outcome = async {
-        let body = admit(&api, peer, &headers, body)?;
+        admit(&api, peer, &headers)?;
+        let body = read_body(&api, &headers, body).await?;
         let message: ApiPublish = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
         let request_id = request_id(&headers);
         answer(&api, "publish", &headers, || async {
@@ -124,10 +126,11 @@ async fn batch<A: Adapter>(
     State(api): State<Arc<Api<A>>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let outcome = async {
-        let body = admit(&api, peer, &headers, body)?;
+        admit(&api, peer, &headers)?;
+        let body = read_body(&api, &headers, body).await?;
         let batch: ApiBatch = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
         if batch.messages.len() > API_BATCH_MAX_MESSAGES {
             let message = format!(
@@ -157,13 +160,8 @@ async fn batch<A: Adapter>(
     respond(outcome.await)
 }
 
-/// The checks every API request passes before its body is read: token, rate, content type, size.
-fn admit<A: Adapter>(
-    api: &Api<A>,
-    peer: SocketAddr,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Bytes, ApiError> {
+/// The checks every API request passes before its body is read: token, rate, content type.
+fn admit<A: Adapter>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -195,14 +193,32 @@ fn admit<A: Adapter>(
             "send the body as `Content-Type: application/json`",
         ));
     }
-    body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            let limit = api.hub.limits.max_payload;
-            ApiError::new(ErrorCode::TooLarge, format!("the body is over the limit of {limit} bytes"))
-        } else {
-            ApiError::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))
-        }
-    })
+    Ok(())
+}
+
+/// Reads the body of an admitted request, up to `--max-payload` bytes. A body announced as larger
+/// (`Content-Length`) is refused before any of it is read; one that turns out larger while it arrives
+/// (chunked), as soon as it passes the limit.
+async fn read_body<A: Adapter>(api: &Api<A>, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let limit = api.hub.limits.max_payload;
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::TooLarge,
+            format!("the body is over the limit of {limit} bytes (the hub's --max-payload)"),
+        )
+    };
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(ApiError::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))),
+    }
 }
 
 /// Validates and delivers one message, exactly as the `publish` event would.

@@ -5,16 +5,21 @@
 //! | `hub_connected_sockets` | `namespace` | sockets connected now |
 //! | `hub_events_received_total` | `event` | events received from sockets (the hub's own names; `other`) |
 //! | `hub_events_emitted_total` | `event` | broadcasts sent (one per emit, whatever the number of receivers) |
+//!
+//! Clients choose namespaces and the names of published events, and every label value is a series that
+//! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
+//! only, and `other` for the rest ([`BoundedLabels`]).
 //! | `hub_publishes_total` | `via` (`socket`, `api`) | accepted publishes |
 //! | `hub_deliveries_total` | | sockets reached by publishes |
 //! | `hub_rejections_total` | `code` | refused requests, by error code |
 //! | `hub_publish_duration_seconds` | `via` | time to carry out a publish (histogram) |
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use hub_protocol::{ErrorCode, events};
-use metrics::{Counter, counter, gauge, histogram};
+use metrics::{Counter, SharedString, counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 const PUBLISH_BUCKETS: &[f64] =
@@ -39,12 +44,62 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// How many client-chosen values of one label get a series of their own.
+pub const OWN_LABELS: usize = 100;
+
+/// The label value for every client-chosen value past the first [`OWN_LABELS`].
+const OTHER_LABEL: &str = "other";
+
+/// The values of one label that clients choose: the first `own` values seen keep their own label, later
+/// ones are `other`. A value's label never changes (the set only grows, and stops growing once full), so a
+/// gauge raised and lowered under it stays right.
+#[derive(Debug)]
+struct BoundedLabels {
+    own: usize,
+    known: RwLock<HashSet<Arc<str>>>,
+}
+
+impl BoundedLabels {
+    fn new(own: usize) -> Self {
+        Self { own, known: RwLock::new(HashSet::new()) }
+    }
+
+    fn label(&self, value: &str) -> SharedString {
+        {
+            let known = self.known.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(known) = known.get(value) {
+                return SharedString::from(Arc::clone(known));
+            }
+            if known.len() >= self.own {
+                return SharedString::const_str(OTHER_LABEL);
+            }
+        }
+        let mut known = self.known.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(known) = known.get(value) {
+            return SharedString::from(Arc::clone(known));
+        }
+        if known.len() >= self.own {
+            return SharedString::const_str(OTHER_LABEL);
+        }
+        let value: Arc<str> = Arc::from(value);
+        known.insert(Arc::clone(&value));
+        SharedString::from(value)
+    }
+}
+
+/// The `namespace` labels of `hub_connected_sockets`: any client may open namespaces (up to
+/// `--max-namespaces`).
+static NAMESPACES: LazyLock<BoundedLabels> = LazyLock::new(|| BoundedLabels::new(OWN_LABELS));
+
+/// The `event` labels of `hub_events_emitted_total`: publishers name their events freely.
+static EMITTED: LazyLock<BoundedLabels> = LazyLock::new(|| BoundedLabels::new(OWN_LABELS));
+
 pub fn socket_connected(namespace: &str) {
-    gauge!("hub_connected_sockets", "namespace" => namespace.to_owned()).increment(1.0);
+    gauge!("hub_connected_sockets", "namespace" => NAMESPACES.label(namespace)).increment(1.0);
 }
 
 pub fn socket_disconnected(namespace: &str) {
-    gauge!("hub_connected_sockets", "namespace" => namespace.to_owned()).decrement(1.0);
+    gauge!("hub_connected_sockets", "namespace" => NAMESPACES.label(namespace)).decrement(1.0);
 }
 
 /// The `event` labels of `hub_events_received_total`: the hub's own names, and `other` for the rest
@@ -71,7 +126,7 @@ pub fn event_received(event: &str) {
 
 /// One broadcast of `event`.
 pub fn event_emitted(event: &str) {
-    counter!("hub_events_emitted_total", "event" => event.to_owned()).increment(1);
+    counter!("hub_events_emitted_total", "event" => EMITTED.label(event)).increment(1);
 }
 
 /// A publish carried out: how many sockets it reached and how long it took.
@@ -83,4 +138,20 @@ pub fn published(via: &'static str, delivered: usize, took: Duration) {
 
 pub fn rejected(code: ErrorCode) {
     counter!("hub_rejections_total", "code" => code.as_str()).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_values_keep_their_label_and_later_ones_are_other() {
+        let labels = BoundedLabels::new(2);
+        let label = |value| labels.label(value).to_string();
+        assert_eq!(label("/a"), "/a");
+        assert_eq!(label("/b"), "/b");
+        assert_eq!(label("/c"), OTHER_LABEL);
+        assert_eq!(label("/a"), "/a", "a value keeps its label");
+        assert_eq!(label("/c"), OTHER_LABEL, "and so does one past the limit");
+    }
 }

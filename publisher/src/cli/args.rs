@@ -14,7 +14,7 @@ use super::input::{self, Source};
     name = "publish",
     version,
     group(ArgGroup::new("payload").args(["data", "json"])),
-    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, rate_limited for longer than --timeout, ...\n     (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line, unsafe token file\n  3  could not connect, the connection broke, or --timeout ran out"
+    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, too_large, rate_limited for longer than\n     --timeout, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line, unsafe token file\n  3  could not connect, the connection broke, or --timeout ran out"
 )]
 pub struct Args {
     /// Event name the subscribers receive (1 to 64 characters; not a reserved name such as `connect`).
@@ -53,7 +53,7 @@ pub struct Args {
     pub token_file: Option<PathBuf>,
 
     /// Limit for connecting and for the hub's confirmation of each event, waits for the hub's rate limit
-    /// included: seconds (`5`, `0.5`) or a duration (`300ms`, `2s`).
+    /// included: seconds (`5`, `0.5`) or a duration (`300ms`, `2s`), at most a day.
     #[arg(long, default_value = "5s", value_parser = super::parse_timeout)]
     pub timeout: Duration,
 

@@ -22,26 +22,40 @@ pub async fn publish_stdin_lines(
             return e.exit_code();
         }
     };
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin = BufReader::new(tokio::io::stdin());
+    let mut bytes = Vec::new();
     let mut summary = Summary::default();
     let mut number = 0usize;
     let mut forbidden = false;
     let mut rate_limit_hint = None;
     loop {
-        let line = match lines.next_line().await {
-            Ok(Some(line)) => line,
-            Ok(None) => break,
+        bytes.clear();
+        match stdin.read_until(b'\n', &mut bytes).await {
+            Ok(0) => break,
+            Ok(_) => number += 1,
             Err(e) => {
                 eprintln!("publish: cannot read stdin after line {number}: {e}");
                 summary.fail(ExitCode::Usage);
                 break;
             }
+        }
+        // Read as bytes, so that one line that is not UTF-8 is reported like any invalid line, and the
+        // lines after it still go.
+        let line = match std::str::from_utf8(&bytes) {
+            Ok(line) => line.strip_suffix('\n').map_or(line, |line| line.strip_suffix('\r').unwrap_or(line)),
+            Err(e) => {
+                eprintln!(
+                    "publish: line {number}: not valid UTF-8 (at byte {}); skipped",
+                    e.valid_up_to() + 1
+                );
+                summary.fail(ExitCode::Usage);
+                continue;
+            }
         };
-        number += 1;
         if line.trim().is_empty() {
             continue;
         }
-        let request = match serde_json::from_str::<PublishRequest>(&line) {
+        let request = match serde_json::from_str::<PublishRequest>(line) {
             Ok(request) => request,
             Err(e) => {
                 eprintln!("publish: line {number}: invalid message: {e}");

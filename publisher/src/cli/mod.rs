@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hub_protocol::ErrorCode;
 
-use crate::{ExitCode, PublishError, Publisher, PublisherOptions, Waited};
+use crate::{ExitCode, MAX_TIMEOUT, PublishError, Publisher, PublisherOptions, Waited};
 
 /// Runs the command and returns its exit code; messages go to stdout (results) and stderr (errors).
 pub async fn run(args: Args) -> ExitCode {
@@ -121,14 +121,23 @@ fn is_forbidden(e: &PublishError) -> bool {
     matches!(e, PublishError::Refused(r) if r.code == ErrorCode::Forbidden)
 }
 
-/// Parses `--timeout`: a bare number of seconds (`5`, `0.5`) or a duration (`5s`, `300ms`).
+/// Parses `--timeout`: a bare number of seconds (`5`, `0.5`) or a duration (`5s`, `300ms`), more than
+/// zero and at most [`MAX_TIMEOUT`].
 fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let too_long = || format!("must be at most 1 day ({} s)", MAX_TIMEOUT.as_secs());
     let duration = match value.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Duration::from_secs_f64(seconds),
-        Ok(_) => return Err("must be more than zero".to_owned()),
+        Ok(seconds) if seconds.is_nan() => return Err("must be a number of seconds or a duration".to_owned()),
+        Ok(seconds) if seconds <= 0.0 => return Err("must be more than zero".to_owned()),
+        Ok(seconds) => Duration::try_from_secs_f64(seconds).map_err(|_| too_long())?,
         Err(_) => humantime::parse_duration(value).map_err(|e| e.to_string())?,
     };
-    if duration.is_zero() { Err("must be more than zero".to_owned()) } else { Ok(duration) }
+    if duration.is_zero() {
+        Err("must be more than zero".to_owned())
+    } else if duration > MAX_TIMEOUT {
+        Err(too_long())
+    } else {
+        Ok(duration)
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +153,10 @@ mod tests {
         assert!(parse_timeout("0").is_err());
         assert!(parse_timeout("-1").is_err());
         assert!(parse_timeout("soon").is_err());
+        assert_eq!(parse_timeout("1day").unwrap(), MAX_TIMEOUT);
+        for too_long in ["86401", "1e19", "1e300", "inf", "2days", "99999999999999999999ms"] {
+            assert!(parse_timeout(too_long).is_err(), "{too_long}");
+        }
+        assert!(parse_timeout("NaN").is_err());
     }
 }
