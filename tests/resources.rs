@@ -79,6 +79,7 @@ async fn silent_half_sent_and_idle_connections_are_closed_but_a_long_poll_is_not
     })
     .await;
     let mut silent = open(hub.port).await;
+    assert!(!closed_within(&mut silent, idle_timeout / 4).await, "not before its time");
     let mut half_sent = open(hub.port).await;
     half_sent.write_all(b"GET /healthz HTTP/1.1\r\nHost: hub\r\nX-Slow: ").await.unwrap();
     let mut kept_alive = open(hub.port).await;
@@ -98,13 +99,11 @@ async fn silent_half_sent_and_idle_connections_are_closed_but_a_long_poll_is_not
         (status, payload, started.elapsed())
     });
 
-    let started = Instant::now();
     for (name, stream) in
         [("silent", &mut silent), ("half-sent", &mut half_sent), ("kept alive", &mut kept_alive)]
     {
         assert!(closed_within(stream, WAIT).await, "the {name} connection is closed");
     }
-    assert!(started.elapsed() >= idle_timeout / 2, "not before its time: {:?}", started.elapsed());
     let (status, payload, waited) = long_poll.await.unwrap();
     assert_eq!((status, payload.as_str()), (200, "2"));
     assert!(waited > idle_timeout * 2, "the poll was long: {waited:?}");
@@ -178,9 +177,7 @@ async fn handshakes_beyond_max_pending_sessions_are_refused_until_a_session_conn
     let third = Polling::open(hub.port).await.expect("a place is free again");
 
     // Those that never connect are closed after the connect timeout, and their places freed.
-    let started = Instant::now();
     let _ws = websocket_session_within_wait(hub.port).await;
-    assert!(started.elapsed() >= Duration::from_millis(500), "{:?}", started.elapsed());
     let gone = async { while third.get().await.0 == 200 {} };
     tokio::time::timeout(WAIT, gone).await.expect("the session is gone");
 }
