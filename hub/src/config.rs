@@ -514,6 +514,22 @@ mod tests {
     }
 
     #[test]
+    fn the_bounds_before_a_session_are_set_and_checked() {
+        let config = Config::load(&args(&[])).unwrap();
+        assert_eq!(
+            (config.connect_timeout, config.idle_timeout),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+        assert_eq!((config.max_pending_sessions, config.max_idle_connections), (1000, 1024));
+        let error = Config::load(&args(&["--connect-timeout", "0s"])).unwrap_err();
+        assert_eq!(error.to_string(), "invalid setting connect-timeout: must be longer than 0s");
+        let error = Config::load(&args(&["--max-idle-connections", "0"])).unwrap_err();
+        assert_eq!(error.to_string(), "invalid setting max-idle-connections: must be at least 1");
+        let file: Settings = toml::from_str("idle-timeout = \"3s\"\nmax-pending-sessions = 5").unwrap();
+        assert_eq!((file.idle_timeout, file.max_pending_sessions), (Some(Duration::from_secs(3)), Some(5)));
+    }
+
+    #[test]
     fn secrets_are_masked_when_printed() {
         let config = Config::load(&args(&[
             "--publish-token",
