@@ -471,13 +471,18 @@ async fn a_session_that_never_connects_is_closed_by_the_heartbeat() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "slow (about 45 s): socketioxide's default connect timeout, which the hub leaves unchanged"]
 async fn a_session_that_answers_pings_but_never_connects_is_closed() {
-    let hub = quick_heartbeat_hub().await;
+    // The suite's `connectTimeout`.
+    let hub = TestHub::start_with(|config| {
+        config.ping_interval = PING_INTERVAL;
+        config.ping_timeout = PING_TIMEOUT;
+        config.connect_timeout = Duration::from_secs(1);
+    })
+    .await;
     let (mut ws, _) = ws_session(hub.port).await;
-    let outcome = tokio::time::timeout(Duration::from_secs(50), raw::next_text(&mut ws))
+    let outcome = tokio::time::timeout(Duration::from_secs(5), raw::next_text(&mut ws))
         .await
-        .expect("closed within 50 s");
+        .expect("closed within 5 s");
     if let Ok(packet) = outcome {
         assert_eq!(packet, "1", "nothing but a close packet comes");
     }

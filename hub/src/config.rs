@@ -31,6 +31,18 @@ pub const DEFAULT_RATE_BURST: u32 = 40;
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
 /// Default Engine.IO ping timeout.
 pub const DEFAULT_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default time a new session has to connect its socket: ten times what a client across the world
+/// needs, a quarter of Node's 45 s, which kept sessions that never connect alive four times as long.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default most sessions waiting for their CONNECT at once. A client waits one round trip, so this covers
+/// bursts of thousands of handshakes a second, and bounds what sessions that never connect hold.
+pub const DEFAULT_MAX_PENDING_SESSIONS: usize = 1000;
+/// Default time a connection has to send a request head, after opening or between requests (Node closes
+/// idle keep-alive connections after 5 s).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default most connections waiting for a request at once: real clients send theirs at once, so few
+/// wait at any moment; 1,024 of them take about 10 MiB and 1,024 open files.
+pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 1024;
 
 /// A Socket.IO v5 hub: browsers join rooms and chat, backends publish events into rooms.
 ///
@@ -126,6 +138,28 @@ pub struct Settings {
     #[serde(default, deserialize_with = "duration")]
     pub ping_timeout: Option<Duration>,
 
+    /// How long a new Engine.IO session may take to connect its socket (Socket.IO CONNECT) before it is
+    /// closed, e.g. 10s [default: 10s].
+    #[arg(long, env = "HUB_CONNECT_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[serde(default, deserialize_with = "duration")]
+    pub connect_timeout: Option<Duration>,
+
+    /// Most Engine.IO sessions waiting for their CONNECT at once; a handshake beyond it is answered 503
+    /// [default: 1000].
+    #[arg(long, env = "HUB_MAX_PENDING_SESSIONS", value_name = "N")]
+    pub max_pending_sessions: Option<usize>,
+
+    /// How long a connection may take to send a complete request head, counted from its opening or from
+    /// the end of its previous response; then it is closed, e.g. 10s [default: 10s].
+    #[arg(long, env = "HUB_IDLE_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[serde(default, deserialize_with = "duration")]
+    pub idle_timeout: Option<Duration>,
+
+    /// Most connections waiting for a request at once (just opened, or kept alive between requests);
+    /// beyond it the one that has waited longest is closed [default: 1024].
+    #[arg(long, env = "HUB_MAX_IDLE_CONNECTIONS", value_name = "N")]
+    pub max_idle_connections: Option<usize>,
+
     /// Serve the page at `/` from this directory instead of the built-in demo.
     #[arg(long, env = "HUB_STATIC_DIR", value_name = "DIR")]
     pub static_dir: Option<PathBuf>,
@@ -193,6 +227,14 @@ pub struct Config {
     pub publish_rate_burst: Option<u32>,
     pub ping_interval: Duration,
     pub ping_timeout: Duration,
+    /// How long a session may wait for its socket's CONNECT.
+    pub connect_timeout: Duration,
+    /// Most sessions waiting for their CONNECT.
+    pub max_pending_sessions: usize,
+    /// How long a connection may take to send a request head.
+    pub idle_timeout: Duration,
+    /// Most connections waiting for a request.
+    pub max_idle_connections: usize,
     pub static_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     /// Whether socket.io v2 clients (Engine.IO 3) may connect.
@@ -235,6 +277,13 @@ impl Config {
             publish_rate_burst: pick(&cli.publish_rate_burst, &file.publish_rate_burst),
             ping_interval: pick(&cli.ping_interval, &file.ping_interval).unwrap_or(DEFAULT_PING_INTERVAL),
             ping_timeout: pick(&cli.ping_timeout, &file.ping_timeout).unwrap_or(DEFAULT_PING_TIMEOUT),
+            connect_timeout: pick(&cli.connect_timeout, &file.connect_timeout)
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            max_pending_sessions: pick(&cli.max_pending_sessions, &file.max_pending_sessions)
+                .unwrap_or(DEFAULT_MAX_PENDING_SESSIONS),
+            idle_timeout: pick(&cli.idle_timeout, &file.idle_timeout).unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            max_idle_connections: pick(&cli.max_idle_connections, &file.max_idle_connections)
+                .unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
             static_dir: pick(&cli.static_dir, &file.static_dir),
             log_format: pick(&cli.log_format, &file.log_format).unwrap_or_default(),
             allow_eio3: pick(&cli.allow_eio3, &file.allow_eio3).unwrap_or_default(),
@@ -261,6 +310,10 @@ impl Config {
             publish_rate_burst: None,
             ping_interval: DEFAULT_PING_INTERVAL,
             ping_timeout: DEFAULT_PING_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_pending_sessions: DEFAULT_MAX_PENDING_SESSIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS,
             static_dir: None,
             log_format: LogFormat::Pretty,
             allow_eio3: false,
@@ -299,9 +352,23 @@ impl Config {
                 return invalid(setting, "must be at least 1");
             }
         }
-        if self.ping_interval.is_zero() || self.ping_timeout.is_zero() {
-            let setting = if self.ping_interval.is_zero() { "ping-interval" } else { "ping-timeout" };
-            return invalid(setting, "must be longer than 0s");
+        for (setting, value) in [
+            ("ping-interval", self.ping_interval),
+            ("ping-timeout", self.ping_timeout),
+            ("connect-timeout", self.connect_timeout),
+            ("idle-timeout", self.idle_timeout),
+        ] {
+            if value.is_zero() {
+                return invalid(setting, "must be longer than 0s");
+            }
+        }
+        for (setting, value) in [
+            ("max-pending-sessions", self.max_pending_sessions),
+            ("max-idle-connections", self.max_idle_connections),
+        ] {
+            if value == 0 {
+                return invalid(setting, "must be at least 1");
+            }
         }
         for origin in self.allowed_origins.iter().flatten() {
             if origin != "*" && !is_origin(origin) {
@@ -352,6 +419,10 @@ impl Config {
             ("publish-rate-burst", self.publish_rate_burst.map(|n| n.to_string())),
             ("ping-interval", Some(quote(&duration(self.ping_interval)))),
             ("ping-timeout", Some(quote(&duration(self.ping_timeout)))),
+            ("connect-timeout", Some(quote(&duration(self.connect_timeout)))),
+            ("max-pending-sessions", Some(self.max_pending_sessions.to_string())),
+            ("idle-timeout", Some(quote(&duration(self.idle_timeout)))),
+            ("max-idle-connections", Some(self.max_idle_connections.to_string())),
             ("static-dir", self.static_dir.as_ref().map(|p| quote(&p.display().to_string()))),
             ("log-format", Some(quote(&self.log_format.to_string()))),
             ("allow-eio3", Some(self.allow_eio3.to_string())),
@@ -440,6 +511,22 @@ mod tests {
         assert_eq!(error.to_string(), "invalid setting max-connections: must be at least 1");
         let error = Config::load(&args(&["--jwt-secret", "short"])).unwrap_err();
         assert!(error.to_string().starts_with("invalid setting jwt-secret:"), "{error}");
+    }
+
+    #[test]
+    fn the_bounds_before_a_session_are_set_and_checked() {
+        let config = Config::load(&args(&[])).unwrap();
+        assert_eq!(
+            (config.connect_timeout, config.idle_timeout),
+            (Duration::from_secs(10), Duration::from_secs(10))
+        );
+        assert_eq!((config.max_pending_sessions, config.max_idle_connections), (1000, 1024));
+        let error = Config::load(&args(&["--connect-timeout", "0s"])).unwrap_err();
+        assert_eq!(error.to_string(), "invalid setting connect-timeout: must be longer than 0s");
+        let error = Config::load(&args(&["--max-idle-connections", "0"])).unwrap_err();
+        assert_eq!(error.to_string(), "invalid setting max-idle-connections: must be at least 1");
+        let file: Settings = toml::from_str("idle-timeout = \"3s\"\nmax-pending-sessions = 5").unwrap();
+        assert_eq!((file.idle_timeout, file.max_pending_sessions), (Some(Duration::from_secs(3)), Some(5)));
     }
 
     #[test]

@@ -25,8 +25,9 @@ use crate::delivery::room_sizes::RoomSizes;
 use crate::http::api::{self, REQUEST_ID};
 use crate::http::origins::{self, AllowedOrigins};
 use crate::http::{demo, health};
-use crate::net::listener::{Peer, TunedListener};
-use crate::net::{connect_wait, engine_io, file_limit, request_head};
+use crate::net::listener::TunedListener;
+use crate::net::pending::PendingSessions;
+use crate::net::{connect_wait, engine_io, file_limit, pending, request_head, serve};
 use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
 use crate::policy::token::{PublishToken, TokenError, TokenFile};
@@ -65,6 +66,7 @@ pub struct Server {
     /// Disconnects every client (`SocketIo::close`, whichever the adapter).
     close: Pin<Box<dyn Future<Output = ()> + Send>>,
     token_file: Option<TokenFile>,
+    serving: serve::Settings,
 }
 
 impl Server {
@@ -111,7 +113,9 @@ impl Server {
                 (serve_io(&config, &io, layer, state), close(io))
             }
         };
-        Ok(Self { listener, addr, router, close, token_file })
+        let serving =
+            serve::Settings { head_timeout: config.idle_timeout, max_idle: config.max_idle_connections };
+        Ok(Self { listener, addr, router, close, token_file, serving })
     }
 
     /// The address the hub listens on (useful after binding port 0).
@@ -121,7 +125,7 @@ impl Server {
 
     /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
-        let Self { listener, addr, router, close, token_file } = self;
+        let Self { listener, addr, router, close, token_file, serving } = self;
         if let Some(file) = &token_file {
             tracing::info!(
                 "publish token written to {} (`publish` reads it from there)",
@@ -136,14 +140,13 @@ impl Server {
             let _ = stopping_tx.send(true);
             close.await;
         };
-        let app = router.into_make_service_with_connect_info::<Peer>();
-        let serve = axum::serve(TunedListener(listener), app).with_graceful_shutdown(graceful);
+        let serve = serve::serve(TunedListener(listener), router, serving, graceful);
         let deadline = async move {
             let _ = stopping.wait_for(|stopping| *stopping).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
         };
         tokio::select! {
-            served = serve => served?,
+            () = serve => {}
             () = deadline => tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown; exiting anyway"),
         }
         tracing::info!("hub stopped");
@@ -167,6 +170,7 @@ fn socket_io(config: &Config) -> SocketIoBuilder {
         .with_parser(parser)
         .ping_interval(config.ping_interval)
         .ping_timeout(config.ping_timeout)
+        .connect_timeout(config.connect_timeout)
         .max_payload(hard_cap as u64)
         .max_buffer_size(SEND_QUEUE_PACKETS)
         .ws_max_message_size(hard_cap)
@@ -194,6 +198,8 @@ fn serve_io<A: Adapter>(
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
     let router =
         demo::routes(config.static_dir.as_deref()).merge(api).merge(health::routes(mode)).layer(layer);
+    let pending = PendingSessions::new(config.max_pending_sessions, config.connect_timeout);
+    let router = router.layer(middleware::from_fn_with_state(pending, pending::admit));
     let router =
         if config.allow_eio3 { router } else { router.layer(middleware::from_fn(engine_io::refuse_eio3)) };
     let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());

@@ -18,6 +18,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::delivery::meta_rooms;
 use crate::events;
+use crate::net::pending::PendingSlot;
 use crate::policy::identity::{ConnectRefusal, Identity, identify, query_auth};
 use crate::policy::limits::ConnectionSlot;
 use crate::state::HubState;
@@ -117,6 +118,10 @@ async fn on_connect<A: Adapter>(
     );
     // The CONNECT reply is queued by now: a polling POST that carried the CONNECT may be answered.
     hub.connect_waits.connected(&socket.id.to_string());
+    // The session no longer waits for a CONNECT: its place among the pending sessions is free.
+    if let Some(slot) = socket.req_parts().extensions.get::<Arc<PendingSlot>>() {
+        slot.connected();
+    }
 }
 
 async fn on_disconnect<A: Adapter>(

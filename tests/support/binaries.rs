@@ -85,6 +85,13 @@ fn hub_command_with_open_files(limit: u64) -> Command {
     without_hub_settings(command)
 }
 
+/// The `hub` binary started with soft and hard open-files limits of `limit`.
+fn hub_command_with_hard_open_files(limit: u64) -> Command {
+    let mut command = Command::new("bash");
+    command.arg("-c").arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\"")).arg(path("hub"));
+    without_hub_settings(command)
+}
+
 fn without_hub_settings(mut command: Command) -> Command {
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("HUB_")) {
         command.env_remove(name);
@@ -116,6 +123,11 @@ impl HubProcess {
     /// Starts `hub` like [`start`](Self::start), under a soft open-files limit of `limit`.
     pub async fn start_with_open_files(limit: u64, args: &[&str], env: &[(&str, &str)]) -> Self {
         Self::spawn(hub_command_with_open_files(limit), args, env).await
+    }
+
+    /// Starts `hub` like [`start`](Self::start), under a hard open-files limit of `limit`: it cannot raise it.
+    pub async fn start_with_hard_open_files(limit: u64, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(hub_command_with_hard_open_files(limit), args, env).await
     }
 
     async fn spawn(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Self {

@@ -17,12 +17,11 @@
 //! are settled. Before and after, a connection is a plain pass-through.
 
 use std::io;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::extract::connect_info::Connected;
-use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -31,32 +30,20 @@ use super::first_frames::{FirstFrames, SWITCHING_PROTOCOLS};
 /// A [`TcpListener`] whose connections are [`TunedStream`]s.
 pub struct TunedListener(pub TcpListener);
 
-impl Listener for TunedListener {
-    type Io = TunedStream;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (stream, addr) = Listener::accept(&mut self.0).await;
+impl TunedListener {
+    /// The next connection, tuned.
+    pub async fn accept(&self) -> io::Result<(TunedStream, SocketAddr)> {
+        let (stream, addr) = self.0.accept().await?;
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(%addr, "cannot set TCP_NODELAY: {e}");
         }
-        (TunedStream::new(stream), addr)
-    }
-
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        self.0.local_addr()
+        Ok((TunedStream::new(stream), addr))
     }
 }
 
 /// The client's address, for handlers that extract `ConnectInfo<Peer>` (the HTTP API's rate limit).
 #[derive(Debug, Clone, Copy)]
-pub struct Peer(pub std::net::SocketAddr);
-
-impl Connected<IncomingStream<'_, TunedListener>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, TunedListener>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
+pub struct Peer(pub SocketAddr);
 
 /// Reads at the start of a connection after which quick-ack is always re-armed.
 const HANDSHAKE_READS: u32 = 8;
