@@ -30,3 +30,5 @@ mod ordering;
 mod elephantio;
 #[path = "protocol_conformance.rs"]
 mod protocol_conformance;
+#[path = "resources.rs"]
+mod resources;
