@@ -202,3 +202,41 @@ async fn a_hub_whose_redis_is_unreachable_at_start_exits_with_a_clear_error() {
     assert!(stderr.contains(&format!("hub: cannot connect to Redis at {url}")), "{stderr}");
     assert!(started.elapsed() < Duration::from_secs(8), "gave up in {:?}", started.elapsed());
 }
+
+/// `POST /api/publish` with the publish token: the JSON answer.
+async fn api_publish(hub: &HubProcess, body: serde_json::Value) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/publish", hub.url))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .expect("the hub answers");
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.expect("a JSON body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_api_of_any_node_reaches_every_node_in_any_namespace() {
+    let redis = RedisServer::start().await;
+    let hubs = cluster(&redis, 2).await;
+    // Hub 0 never had a socket in `/orders`: it has not created the namespace.
+    let mut orders = TestClient::connect_with(&hubs[1].url, "/orders", json!({})).await.unwrap();
+    let mut lobby = joined(&hubs[1].url, "lobby").await;
+
+    let ack = api_publish(&hubs[0], json!({"event": "order", "data": 7, "namespace": "/orders"})).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 1}), "the other node's socket in /orders");
+    assert_eq!(orders.expect_published("order").await.data, json!(7));
+    let ack = api_publish(&hubs[0], json!({"event": "news", "data": 1, "rooms": ["lobby"]})).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 1}), "the other node's socket in / ");
+    assert_eq!(lobby.expect_published("news").await.data, json!(1));
+
+    // A namespace nobody uses on any node: nobody to deliver to, and nothing breaks.
+    let ack = api_publish(&hubs[0], json!({"event": "x", "namespace": "/nobody-here"})).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 0}));
+    // The namespace the API opened serves clients as any other.
+    let mut late = TestClient::connect_with(&hubs[0].url, "/nobody-here", json!({})).await.unwrap();
+    let ack = api_publish(&hubs[1], json!({"event": "y", "data": 2, "namespace": "/nobody-here"})).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 1}));
+    assert_eq!(late.expect_published("y").await.data, json!(2));
+}
