@@ -31,7 +31,7 @@ use crate::net::{connect_wait, engine_io, file_limit, pending, request_head, ser
 use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
 use crate::policy::token::{PublishToken, TokenError, TokenFile};
-use crate::session;
+use crate::session::{self, OpenOnDemand};
 use crate::state::HubState;
 use crate::{Config, HubError};
 
@@ -180,7 +180,7 @@ fn socket_io(config: &Config) -> SocketIoBuilder {
 
 /// Socket.IO, the page, the HTTP API (with request ids and request spans), health and metrics, behind
 /// the checks in front of Engine.IO.
-fn serve_io<A: Adapter>(
+fn serve_io<A: OpenOnDemand>(
     config: &Config,
     io: &SocketIo<A>,
     layer: SocketIoLayer<A>,

@@ -10,12 +10,14 @@ use std::sync::Arc;
 
 use hub_protocol::{ConnectAuth, NamespacePath};
 use socketioxide::SocketIo;
-use socketioxide::adapter::Adapter;
+use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
+use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
+use crate::delivery::cluster::{ClusterAdapter, ClusterError};
 use crate::delivery::meta_rooms;
 use crate::events;
 use crate::net::pending::PendingSlot;
@@ -28,6 +30,61 @@ pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
     io.dyn_ns("/{namespace}", on_connect::<A>.with(admit::<A>))
         .expect("`/{namespace}` is a valid namespace pattern");
     io.ns("/", on_connect::<A>.with(admit::<A>))
+}
+
+/// A namespace opened on this hub before any of its clients used it, for a publish from the HTTP API.
+///
+/// Alone, a namespace nobody connected to has nobody to deliver to. In a cluster, other hubs may have
+/// clients in it, and this hub reaches them only through the namespace's adapter, which subscribes to the
+/// namespace's channels in Redis once the namespace exists. (The other hubs need nothing: a hub whose
+/// clients never used the namespace is not subscribed to its channels, so Redis sends it nothing, and it
+/// has nobody to deliver to either.)
+pub trait OpenOnDemand: Adapter + DefinedAdapter {
+    /// Opens `path` on `io` as if a client had connected to it, unless `io` already serves
+    /// `max_namespaces`; `None` when opening it would reach nobody.
+    fn open(
+        io: &SocketIo<Self>,
+        path: &str,
+        max_namespaces: usize,
+    ) -> impl Future<Output = Result<Option<BroadcastOperators<Self>>, OpenError>> + Send;
+}
+
+/// Why a namespace could not be opened for a publish.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "this hub already serves {0} namespaces (--max-namespaces) and none of its clients uses this one: \
+         publish through a hub whose clients use it, or raise --max-namespaces"
+    )]
+    Full(usize),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+impl OpenOnDemand for LocalAdapter {
+    async fn open(
+        _: &SocketIo<Self>,
+        _: &str,
+        _: usize,
+    ) -> Result<Option<BroadcastOperators<Self>>, OpenError> {
+        Ok(None)
+    }
+}
+
+impl OpenOnDemand for ClusterAdapter {
+    async fn open(
+        io: &SocketIo<Self>,
+        path: &str,
+        max_namespaces: usize,
+    ) -> Result<Option<BroadcastOperators<Self>>, OpenError> {
+        if io.nsps().len() >= max_namespaces {
+            return Err(OpenError::Full(max_namespaces));
+        }
+        // The namespace exists once its adapter has subscribed: nothing the other hubs answer is missed.
+        io.ns(path.to_owned(), on_connect::<Self>.with(admit::<Self>)).await.map_err(ClusterError::Init)?;
+        tracing::info!(ns = path, "namespace opened for a publish from the HTTP API");
+        Ok(io.of(path))
+    }
 }
 
 async fn admit<A: Adapter>(

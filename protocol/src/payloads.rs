@@ -10,6 +10,10 @@ use serde_json::Value;
 pub struct RoomMembers {
     pub room: String,
     pub members: usize,
+    /// In a cluster: `members` may leave out other hubs' sockets (Redis is unreachable, or a message
+    /// between the hubs was lost). Absent when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// `chat` from a client.
@@ -57,8 +61,9 @@ pub struct PublishRequest<D = Value> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck {
     pub delivered: usize,
-    /// Present and `true` only when a hub in a cluster could not reach the other hubs (Redis is down):
-    /// the event went to this hub's own sockets only, and `delivered` counts those.
+    /// Present and `true` only when a hub in a cluster could not reach the other hubs (Redis is down:
+    /// the event went to this hub's own sockets only, and `delivered` counts those), or may have missed
+    /// some of them (a message between the hubs was lost, or a hub did not answer in time).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
 }

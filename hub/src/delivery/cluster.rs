@@ -5,20 +5,23 @@
 //! What this module adds is behaviour when Redis goes away: the [`LinkDriver`] refuses at once instead of
 //! queueing commands until Redis returns, so every cross-node operation fails fast and
 //! [`delivery`](crate::delivery) falls back to this node's own sockets. fred retries the connection every
-//! [`RECONNECT_DELAY`] and, once connected, re-subscribes the adapter's channels.
+//! [`RECONNECT_DELAY`] and, once connected, re-subscribes the adapter's channels. And it sizes the queues
+//! that messages between the nodes pass through ([`NOTIFICATION_SLOTS`], [`CHANNEL_QUEUE`]); the
+//! [`link`](super::link) counts what they still lose.
 
 use std::fmt;
 use std::time::Duration;
 
 use socketioxide::adapter::Emitter;
+use socketioxide_redis::drivers::fred::fred_client::clients::SubscriberClient;
 use socketioxide_redis::drivers::fred::fred_client::error::Error as RedisError;
 use socketioxide_redis::drivers::fred::fred_client::prelude::{
     Builder, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy,
 };
 use socketioxide_redis::drivers::fred::fred_client::types::RespVersion;
-use socketioxide_redis::drivers::fred::{FredDriver, FredError, fred_client::clients::SubscriberClient};
-use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+
+use super::link::LinkDriver;
 
 /// The adapter of a hub in a cluster.
 pub type ClusterAdapter = CustomRedisAdapter<Emitter, LinkDriver>;
@@ -28,9 +31,23 @@ pub const RECONNECT_DELAY: Duration = Duration::from_millis(500);
 /// How long the first connection may take before the hub gives up starting.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a node waits for the others' answers (member counts, deliveries).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// Backstop for a command sent just before the connection dropped.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Messages from Redis that may wait for the [`link`](super::link) to route them (fred's
+/// `broadcast_channel_capacity`; its default of 32 lost messages about 60 times while 3,000 sockets
+/// joined across 3 hubs on 2 cores, each join being a request to every node and an answer from each).
+/// A join anywhere sends every node a request, and the joining socket's node an answer from each of the
+/// others; a busy machine may not run the router for tens of milliseconds. 8,192 holds more than a
+/// second of messages at 2,000 joins a second, Node's pace on this workload.
+/// fred allocates its 9 notification channels with this many slots each at start: 4 MiB more resident
+/// memory per hub than with 32 (10 to 14 MiB at start, release build).
+pub const NOTIFICATION_SLOTS: usize = 8_192;
+/// Messages of one subscribed channel waiting for the namespace's adapter (socketioxide-redis's
+/// `stream_buffer`, 1,024 by default). The adapter handles a broadcast to many local sockets while
+/// messages queue behind it; the queue allocates as it fills, so an idle one costs nothing.
+pub const CHANNEL_QUEUE: usize = 65_536;
 
 /// Why the hub could not join its cluster at start.
 #[derive(Debug, thiserror::Error)]
@@ -71,20 +88,25 @@ pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<LinkDriver>, ClusterL
     let client = Builder::from_config(config)
         .set_policy(ReconnectPolicy::new_constant(0, RECONNECT_DELAY.as_millis() as u32))
         .with_connection_config(|c| c.connection_timeout = CONNECT_TIMEOUT)
-        .with_performance_config(|p| p.default_command_timeout = COMMAND_TIMEOUT)
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+            p.broadcast_channel_capacity = NOTIFICATION_SLOTS;
+        })
         .build_subscriber_client()
         .map_err(ClusterError::Url)?;
 
-    let driver = tokio::time::timeout(CONNECT_TIMEOUT, FredDriver::new(client.clone()))
+    // Routing first, so that no message arrives before its reader.
+    let driver = LinkDriver::new(client.clone());
+    tokio::time::timeout(CONNECT_TIMEOUT, client.init())
         .await
         .map_err(|_| ClusterError::Timeout { url: redact(url) })?
         .map_err(|source| ClusterError::Connect { url: redact(url), source })?;
     watch_connection(&client);
     tracing::info!(url = redact(url), "joined the cluster through Redis");
 
-    let config = RedisAdapterConfig::default().with_request_timeout(REQUEST_TIMEOUT);
-    let link = ClusterLink(client.clone());
-    Ok((RedisAdapterCtr::new_with_driver(LinkDriver { inner: driver, client }, config), link))
+    let config =
+        RedisAdapterConfig::default().with_request_timeout(REQUEST_TIMEOUT).with_stream_buffer(CHANNEL_QUEUE);
+    Ok((RedisAdapterCtr::new_with_driver(driver, config), ClusterLink(client)))
 }
 
 /// Logs when the link to Redis drops, and when it is back subscribes the adapter's channels again.
@@ -120,49 +142,5 @@ fn redact(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
-    }
-}
-
-/// socketioxide-redis's fred driver, made to refuse at once while Redis is unreachable.
-#[derive(Clone)]
-pub struct LinkDriver {
-    inner: FredDriver,
-    client: SubscriberClient,
-}
-
-impl LinkDriver {
-    fn ensure_up(&self) -> Result<(), LinkError> {
-        if self.client.is_connected() { Ok(()) } else { Err(LinkError::Down) }
-    }
-}
-
-/// A failed cross-node operation.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    #[error("Redis is unreachable")]
-    Down,
-    #[error("Redis: {0}")]
-    Redis(#[from] FredError),
-}
-
-impl Driver for LinkDriver {
-    type Error = LinkError;
-
-    async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), LinkError> {
-        self.ensure_up()?;
-        self.inner.publish(chan, val).await.map_err(LinkError::from)
-    }
-
-    async fn subscribe(&self, chan: String, size: usize) -> Result<MessageStream<ChanItem>, LinkError> {
-        self.inner.subscribe(chan, size).await.map_err(LinkError::from)
-    }
-
-    async fn unsubscribe(&self, chan: String) -> Result<(), LinkError> {
-        self.inner.unsubscribe(chan).await.map_err(LinkError::from)
-    }
-
-    async fn num_serv(&self, chan: &str) -> Result<u16, LinkError> {
-        self.ensure_up()?;
-        self.inner.num_serv(chan).await.map_err(LinkError::from)
     }
 }

@@ -4,9 +4,12 @@
 //! socket, a full buffer). Failures are logged, so no message is lost without anyone being told.
 //!
 //! In a cluster, when the other nodes cannot be reached (Redis is down), every operation falls back to
-//! this node's own sockets and reports [`Scope::ThisNode`]: local clients keep being served.
+//! this node's own sockets and reports [`Scope::ThisNode`]: local clients keep being served. An
+//! operation during which a message between the nodes was lost ([`link`]), or that waited out the
+//! request timeout for a node's answer, reports [`Scope::Incomplete`].
 
 pub mod cluster;
+pub mod link;
 pub mod meta_rooms;
 pub mod mode;
 pub mod presence;
@@ -15,6 +18,7 @@ pub mod room_sizes;
 
 use std::fmt;
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use hub_protocol::{ErrorCode, Rejection};
 use serde::Serialize;
@@ -22,7 +26,11 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::{AdapterError, BroadcastError};
 
+use crate::telemetry::log_throttle::LogThrottle;
 use crate::telemetry::metrics;
+
+/// At most one warning a minute about results that may have missed another node.
+static INCOMPLETE_WARNING: LogThrottle = LogThrottle::new(Duration::from_secs(60));
 
 /// Delivery failed as a whole, even to this node's own sockets.
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +47,23 @@ impl From<DeliveryError> for Rejection {
     }
 }
 
-/// How far an operation reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How far an operation reached, from the best to the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
     /// Every node (a lone hub is its whole cluster).
     Cluster,
+    /// Every node as far as this node knows, but a message between the nodes was lost meanwhile or a
+    /// node did not answer in time: a count may be low, a broadcast may have missed a node.
+    Incomplete,
     /// Only this node's sockets: the link to the other nodes is down.
     ThisNode,
+}
+
+impl Scope {
+    /// Whether the result may leave out sockets of other nodes (`partial` in acks).
+    pub fn is_partial(self) -> bool {
+        self != Scope::Cluster
+    }
 }
 
 /// A result, and how far it reached.
@@ -58,8 +76,7 @@ pub struct Reached<T> {
 impl Reached<usize> {
     /// Both counts added up; reached as far as the shorter of the two.
     pub fn and(self, other: Reached<usize>) -> Reached<usize> {
-        let scope = if self.scope == Scope::ThisNode { Scope::ThisNode } else { other.scope };
-        Reached { value: self.value + other.value, scope }
+        Reached { value: self.value + other.value, scope: self.scope.max(other.scope) }
     }
 }
 
@@ -76,8 +93,22 @@ where
     F: Fn(BroadcastOperators<A>) -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
+    let (lost_before, started) = (link::lost_messages(), Instant::now());
     match op(select()).await {
-        Ok(value) => Ok(Reached { value, scope: Scope::Cluster }),
+        Ok(value) => {
+            // Only an answer that never came makes a cluster operation last the request timeout.
+            let lost = link::lost_messages() != lost_before;
+            let late = started.elapsed() >= cluster::REQUEST_TIMEOUT;
+            if !lost && !late {
+                return Ok(Reached { value, scope: Scope::Cluster });
+            }
+            if let Some(held_back) = INCOMPLETE_WARNING.due(Instant::now()) {
+                let why =
+                    if lost { "a message between the hubs was lost" } else { "a hub did not answer in time" };
+                tracing::warn!(held_back, "{what} may have missed another hub's sockets: {why}");
+            }
+            Ok(Reached { value, scope: Scope::Incomplete })
+        }
         Err(cluster_error) => {
             tracing::warn!(
                 "{what} reached this node only: the other nodes are unreachable ({cluster_error})"
@@ -147,9 +178,8 @@ where
     }
     // Emitted with the same scope as counted, so that the count matches the receivers.
     let failed = match targets.scope {
-        Scope::Cluster => emit(&select, event, data).await?,
+        Scope::Cluster | Scope::Incomplete => emit(&select, event, data).await?,
         Scope::ThisNode => emit(|| select().local(), event, data).await?,
     };
-    let scope = if failed.scope == Scope::ThisNode { Scope::ThisNode } else { targets.scope };
-    Ok(Reached { value: targets.value.saturating_sub(failed.value), scope })
+    Ok(Reached { value: targets.value.saturating_sub(failed.value), scope: targets.scope.max(failed.scope) })
 }

@@ -9,7 +9,7 @@ use socketioxide::extract::SocketRef;
 
 use super::cluster::ClusterLink;
 use super::room_sizes::RoomSizes;
-use super::{DeliveryError, count};
+use super::{DeliveryError, Reached, Scope, count};
 
 /// A lone hub, or one node of a cluster.
 #[derive(Debug, Clone)]
@@ -31,9 +31,13 @@ impl Mode {
     }
 
     /// Puts `socket` in `room` and returns the room's size afterwards.
-    pub async fn join<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<usize, Rejection> {
+    pub async fn join<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+    ) -> Result<Reached<usize>, Rejection> {
         match self {
-            Mode::Alone(sizes) => Ok(sizes.join(socket, room)),
+            Mode::Alone(sizes) => Ok(Reached { value: sizes.join(socket, room), scope: Scope::Cluster }),
             Mode::Cluster(_) => {
                 socket.join(room.to_owned());
                 Ok(self.size(socket, room).await?)
@@ -42,9 +46,13 @@ impl Mode {
     }
 
     /// Takes `socket` out of `room` and returns the room's size afterwards.
-    pub async fn leave<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<usize, Rejection> {
+    pub async fn leave<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+    ) -> Result<Reached<usize>, Rejection> {
         match self {
-            Mode::Alone(sizes) => Ok(sizes.leave(socket, room)),
+            Mode::Alone(sizes) => Ok(Reached { value: sizes.leave(socket, room), scope: Scope::Cluster }),
             Mode::Cluster(_) => {
                 socket.leave(room.to_owned());
                 Ok(self.size(socket, room).await?)
@@ -60,10 +68,14 @@ impl Mode {
     }
 
     /// How many sockets are in `room` of `socket`'s namespace (in a cluster: on every node).
-    pub async fn size<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> Result<usize, DeliveryError> {
+    pub async fn size<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+    ) -> Result<Reached<usize>, DeliveryError> {
         match self {
-            Mode::Alone(sizes) => Ok(sizes.size(socket.ns(), room)),
-            Mode::Cluster(_) => Ok(count(|| socket.within(room.to_owned())).await?.value),
+            Mode::Alone(sizes) => Ok(Reached { value: sizes.size(socket.ns(), room), scope: Scope::Cluster }),
+            Mode::Cluster(_) => count(|| socket.within(room.to_owned())).await,
         }
     }
 }

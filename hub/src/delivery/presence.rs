@@ -13,8 +13,8 @@ use hub_protocol::events::{MEMBERS, MEMBERS_INTERVAL_MS};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use super::emit;
 use super::mode::Mode;
+use super::{Reached, emit};
 
 /// The rooms, by namespace, whose `members` event is scheduled and not yet sent.
 #[derive(Debug, Default)]
@@ -46,14 +46,14 @@ impl Presence {
 /// names the namespace, and is not excluded from the selection.
 async fn announce<A: Adapter>(socket: &SocketRef<A>, room: String, mode: &Mode) {
     let members = match mode.size(socket, &room).await {
-        Ok(0) => return,
+        Ok(Reached { value: 0, .. }) => return,
         Ok(members) => members,
         Err(e) => {
             tracing::warn!(ns = socket.ns(), room, "member count not sent: {e}");
             return;
         }
     };
-    let update = RoomMembers { room, members };
+    let update = RoomMembers { room, members: members.value, partial: members.scope.is_partial() };
     if let Err(e) = emit(|| socket.within(update.room.clone()), MEMBERS, &update).await {
         tracing::warn!(ns = socket.ns(), room = update.room, "member count not sent: {e}");
     }

@@ -140,7 +140,7 @@ pub fn published(
     reached: Reached<usize>,
     started: Instant,
 ) -> PublishAck {
-    let (delivered, partial) = (reached.value, reached.scope == Scope::ThisNode);
+    let (delivered, partial) = (reached.value, reached.scope.is_partial());
     match via {
         Via::Socket(sid) => {
             tracing::info!(sid, event = %event, %target, delivered, partial, "published event");

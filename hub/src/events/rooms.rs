@@ -32,7 +32,11 @@ pub async fn join<A: Adapter>(
             socket.join(meta_rooms::shadow(room.as_str()));
         }
         hub.presence.changed(&socket, room.as_str(), &hub.mode);
-        Ok(RoomMembers { room: room.into_string(), members })
+        Ok(RoomMembers {
+            room: room.into_string(),
+            members: members.value,
+            partial: members.scope.is_partial(),
+        })
     };
     reply(&socket, ack, events::JOIN, outcome.await);
 }
@@ -49,7 +53,11 @@ pub async fn leave<A: Adapter>(
         socket.leave(meta_rooms::shadow(room.as_str()));
         let members = hub.mode.leave(&socket, room.as_str()).await?;
         hub.presence.changed(&socket, room.as_str(), &hub.mode);
-        Ok(RoomMembers { room: room.into_string(), members })
+        Ok(RoomMembers {
+            room: room.into_string(),
+            members: members.value,
+            partial: members.scope.is_partial(),
+        })
     };
     reply(&socket, ack, events::LEAVE, outcome.await);
 }

@@ -30,11 +30,14 @@ use hub_protocol::{
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::SocketIo;
-use socketioxide::adapter::Adapter;
+use socketioxide::operators::BroadcastOperators;
+use tokio::sync::Mutex;
 
 use super::idempotency::{self, IdempotencyCache};
 use crate::delivery::publishing::{Publication, Via, published};
+use crate::delivery::{Reached, Scope};
 use crate::net::listener::Peer;
+use crate::session::{OpenError, OpenOnDemand};
 use crate::state::HubState;
 use crate::telemetry::metrics;
 
@@ -43,16 +46,38 @@ const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// Header that carries the request id (set by the hub when the client sent none).
 pub const REQUEST_ID: &str = "x-request-id";
 
-struct Api<A: Adapter> {
+struct Api<A: OpenOnDemand> {
     io: SocketIo<A>,
     hub: HubState,
     /// Successful answers (status 200 bodies) by idempotency key.
     answers: IdempotencyCache<Value>,
+    /// Held while a namespace is opened, so that two requests do not open the same one twice.
+    opening: Mutex<()>,
+}
+
+impl<A: OpenOnDemand> Api<A> {
+    /// The namespace at `path`; in a cluster, opened on this hub if none of its clients used it yet.
+    async fn namespace(&self, path: &str) -> Result<Option<BroadcastOperators<A>>, OpenError> {
+        if let Some(namespace) = self.io.of(path) {
+            return Ok(Some(namespace));
+        }
+        let _opening = self.opening.lock().await;
+        match self.io.of(path) {
+            Some(namespace) => Ok(Some(namespace)),
+            None => A::open(&self.io, path, self.hub.limits.max_namespaces).await,
+        }
+    }
+}
+
+impl From<OpenError> for ApiError {
+    fn from(e: OpenError) -> Self {
+        ApiError::new(ErrorCode::Unavailable, e.to_string())
+    }
 }
 
 /// The API routes, publishing through `io`.
-pub fn routes<A: Adapter>(io: SocketIo<A>, hub: HubState) -> Router {
-    let api = Arc::new(Api { io, hub, answers: IdempotencyCache::default() });
+pub fn routes<A: OpenOnDemand>(io: SocketIo<A>, hub: HubState) -> Router {
+    let api = Arc::new(Api { io, hub, answers: IdempotencyCache::default(), opening: Mutex::default() });
     Router::new()
         .route("/api/publish", post(publish::<A>))
         .route("/api/batch", post(batch::<A>))
@@ -101,7 +126,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-async fn publish<A: Adapter>(
+async fn publish<A: OpenOnDemand>(
     State(api): State<Arc<Api<A>>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
@@ -122,7 +147,7 @@ async fn publish<A: Adapter>(
     respond(outcome.await)
 }
 
-async fn batch<A: Adapter>(
+async fn batch<A: OpenOnDemand>(
     State(api): State<Arc<Api<A>>>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     headers: HeaderMap,
@@ -161,7 +186,7 @@ async fn batch<A: Adapter>(
 }
 
 /// The checks every API request passes before its body is read: token, rate, content type.
-fn admit<A: Adapter>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
+fn admit<A: OpenOnDemand>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -199,7 +224,7 @@ fn admit<A: Adapter>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -> Res
 /// Reads the body of an admitted request, up to `--max-payload` bytes. A body announced as larger
 /// (`Content-Length`) is refused before any of it is read; one that turns out larger while it arrives
 /// (chunked), as soon as it passes the limit.
-async fn read_body<A: Adapter>(api: &Api<A>, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+async fn read_body<A: OpenOnDemand>(api: &Api<A>, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let limit = api.hub.limits.max_payload;
     let too_large = || {
         ApiError::new(
@@ -222,7 +247,7 @@ async fn read_body<A: Adapter>(api: &Api<A>, headers: &HeaderMap, body: Body) ->
 }
 
 /// Validates and delivers one message, exactly as the `publish` event would.
-async fn publish_one<A: Adapter>(
+async fn publish_one<A: OpenOnDemand>(
     api: &Api<A>,
     message: ApiPublish,
     request_id: &str,
@@ -233,16 +258,16 @@ async fn publish_one<A: Adapter>(
     let request =
         PublishRequest { event: request.event, data: Argument::from(request.data), rooms: request.rooms };
     let publication = Publication::parse(request, namespace.as_str(), &api.hub.limits)?;
-    let reached = match api.io.of(namespace.as_str()) {
+    let reached = match api.namespace(namespace.as_str()).await? {
         Some(operators) => publication.deliver(|| operators.clone(), namespace.as_str()).await?,
-        // Nobody ever connected to this namespace: nobody to deliver to.
-        None => crate::delivery::Reached { value: 0, scope: crate::delivery::Scope::Cluster },
+        // Alone, and nobody ever connected to this namespace: nobody to deliver to.
+        None => Reached { value: 0, scope: Scope::Cluster },
     };
     Ok(published(Via::Api(request_id), &publication.event, &publication.target, reached, started))
 }
 
 /// Runs `run`, or returns the remembered answer when the request carries an idempotency key seen before.
-async fn answer<F, Fut, A: Adapter>(
+async fn answer<F, Fut, A: OpenOnDemand>(
     api: &Api<A>,
     endpoint: &'static str,
     headers: &HeaderMap,

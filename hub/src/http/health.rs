@@ -21,6 +21,10 @@ struct Health {
 /// The routes; `/readyz` answers as the hub's `mode` is ready.
 pub fn routes(mode: Mode) -> Router {
     let prometheus = metrics::handle();
+    if let Mode::Cluster(_) = mode {
+        // Shown from the start, so that a dashboard sees 0 rather than nothing.
+        metrics::cluster_messages_lost(0);
+    }
     Router::new()
         .route("/healthz", get(|| async { Json(Health { ok: true, status: "alive", redis: None }) }))
         .route(

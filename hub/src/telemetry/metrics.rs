@@ -13,6 +13,7 @@
 //! | `hub_deliveries_total` | | sockets reached by publishes |
 //! | `hub_rejections_total` | `code` | refused requests, by error code |
 //! | `hub_publish_duration_seconds` | `via` | time to carry out a publish (histogram) |
+//! | `hub_cluster_messages_lost_total` | | messages from other hubs lost before this one read them (0 unless `--redis-url`) |
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
@@ -134,6 +135,11 @@ pub fn published(via: &'static str, delivered: usize, took: Duration) {
     counter!("hub_publishes_total", "via" => via).increment(1);
     counter!("hub_deliveries_total").increment(delivered as u64);
     histogram!("hub_publish_duration_seconds", "via" => via).record(took.as_secs_f64());
+}
+
+/// `n` messages from other hubs lost on their way in (`n` may be 0: the counter shows from the start).
+pub fn cluster_messages_lost(n: u64) {
+    counter!("hub_cluster_messages_lost_total").increment(n);
 }
 
 pub fn rejected(code: ErrorCode) {
