@@ -1,5 +1,7 @@
-//! The HTTP publish API against the real hub: success, every error status, batches, idempotency.
+//! The HTTP publish API against the real hub: success, every error status, batches, idempotency, the
+//! throttle on failed authentications.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -228,4 +230,66 @@ async fn a_chunked_body_over_the_limit_is_too_large() {
         .body(reqwest::Body::wrap_stream(stream));
     assert_error(&send(request).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
     hub.stop().await;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let hub = TestHub::start().await;
+    let request = reqwest::Client::new()
+        .post(format!("{}/api/publish", hub.url))
+        .header("Authorization", format!("bearer {TOKEN}"))
+        .json(&json!({"event": "foo"}));
+    assert_eq!(send(request).await, (StatusCode::OK, json!({"ok": true, "delivered": 0})));
+}
+
+/// An HTTP client whose connections come from `ip` (any of 127.0.0.0/8 reaches a hub on 127.0.0.1).
+fn client_from(ip: Ipv4Addr) -> reqwest::Client {
+    reqwest::Client::builder().local_address(IpAddr::V4(ip)).build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_tokens_are_throttled_per_address() {
+    let hub = TestHub::start().await;
+    let url = format!("{}/api/publish", hub.url);
+    let guesser = client_from(Ipv4Addr::new(127, 0, 0, 1));
+    let guess =
+        |n: u32| guesser.post(&url).bearer_auth(format!("guess-{n:016}")).json(&json!({"event": "e"}));
+
+    for n in 0..10 {
+        assert_error(&send(guess(n)).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let response = guess(10).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=6).contains(&retry_after), "Retry-After: {retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "rate_limited", "{body}");
+    assert!(body["message"].as_str().unwrap().contains("failed authentications"), "{body}");
+    // The gate closes before the token is compared: the right token is no way to tell a hit.
+    let right = guesser.post(&url).bearer_auth(TOKEN).json(&json!({"event": "e"}));
+    assert_error(&send(right).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+
+    // Another address is not concerned, with the right token or a wrong one.
+    let neighbour = client_from(Ipv4Addr::new(127, 0, 0, 2));
+    let right = neighbour.post(&url).bearer_auth(TOKEN).json(&json!({"event": "e"}));
+    assert_eq!(send(right).await.0, StatusCode::OK);
+    let wrong = neighbour.post(&url).bearer_auth("another-wrong-guess").json(&json!({"event": "e"}));
+    assert_error(&send(wrong).await, StatusCode::UNAUTHORIZED, "unauthorized");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_publishers_are_never_throttled() {
+    let hub = TestHub::start().await;
+    for _ in 0..200 {
+        assert_eq!(post(&hub, "/api/publish", &json!({"event": "e"})).await.0, StatusCode::OK);
+    }
+    let missing =
+        reqwest::Client::new().post(format!("{}/api/publish", hub.url)).json(&json!({"event": "e"}));
+    for _ in 0..20 {
+        assert_error(&send(missing.try_clone().unwrap()).await, StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    assert_eq!(
+        post(&hub, "/api/publish", &json!({"event": "e"})).await.0,
+        StatusCode::OK,
+        "no token at all is not a guess"
+    );
 }

@@ -92,8 +92,15 @@ pub struct Settings {
     #[arg(long, env = "HUB_ALLOWED_ORIGINS", value_delimiter = ',', value_name = "ORIGINS")]
     pub allowed_origins: Option<Vec<String>>,
 
+    /// Host names (no port) the hub answers to, comma-separated; other `Host` headers get 403 (health
+    /// excepted); `*` allows any [default: localhost, 127.0.0.1 and [::1] when bound to loopback; else
+    /// any, but then only addresses and localhost vouch for a page's origin].
+    #[arg(long, env = "HUB_ALLOWED_HOSTS", value_delimiter = ',', value_name = "HOSTS")]
+    pub allowed_hosts: Option<Vec<String>>,
+
     /// Require browsers to connect with `auth: {token: JWT}` signed with this HS256 secret; the `sub`
-    /// claim is the user name, an optional `rooms` claim lists the rooms it may join. Unset: open mode.
+    /// claim is the user name, an optional `ns` claim lists the namespaces it admits (default `/`),
+    /// an optional `rooms` claim the rooms it may join. Unset: open mode.
     #[arg(long, env = "HUB_JWT_SECRET", hide_env_values = true, value_name = "SECRET")]
     pub jwt_secret: Option<String>,
 
@@ -215,6 +222,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// `None`: the default (same origin and localhost); `Some(["*"])`: any origin.
     pub allowed_origins: Option<Vec<String>>,
+    /// `None`: the default (loopback names when bound to loopback, else any); `Some(["*"])`: any host.
+    pub allowed_hosts: Option<Vec<String>>,
     pub jwt_secret: Option<String>,
     pub max_connections: usize,
     pub max_namespaces: usize,
@@ -266,6 +275,7 @@ impl Config {
             token_file: pick(&cli.token_file, &file.token_file),
             redis_url: pick(&cli.redis_url, &file.redis_url),
             allowed_origins: pick(&cli.allowed_origins, &file.allowed_origins),
+            allowed_hosts: pick(&cli.allowed_hosts, &file.allowed_hosts),
             jwt_secret: pick(&cli.jwt_secret, &file.jwt_secret),
             max_connections: pick(&cli.max_connections, &file.max_connections)
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
@@ -300,6 +310,7 @@ impl Config {
             token_file: None,
             redis_url: None,
             allowed_origins: None,
+            allowed_hosts: None,
             jwt_secret: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_namespaces: DEFAULT_MAX_NAMESPACES,
@@ -378,6 +389,14 @@ impl Config {
                 );
             }
         }
+        for host in self.allowed_hosts.iter().flatten() {
+            if host != "*" && !is_host_name(host) {
+                return invalid(
+                    "allowed-hosts",
+                    &format!("{host:?} is not a host name like hub.example.com (no scheme, no port)"),
+                );
+            }
+        }
         if let Some(dir) = &self.static_dir
             && !dir.is_dir()
         {
@@ -407,6 +426,12 @@ impl Config {
                 "allowed-origins",
                 self.allowed_origins.as_ref().map(|list| {
                     format!("[{}]", list.iter().map(|o| quote(o)).collect::<Vec<_>>().join(", "))
+                }),
+            ),
+            (
+                "allowed-hosts",
+                self.allowed_hosts.as_ref().map(|list| {
+                    format!("[{}]", list.iter().map(|h| quote(h)).collect::<Vec<_>>().join(", "))
                 }),
             ),
             ("jwt-secret", masked(&self.jwt_secret).map(|s| quote(&s))),
@@ -458,6 +483,15 @@ fn is_origin(text: &str) -> bool {
     })
 }
 
+/// Whether `text` is a bare host name or address as `Host` carries it, without a port: `example.com`,
+/// `10.0.0.5`, `[2001:db8::1]`.
+fn is_host_name(text: &str) -> bool {
+    let bare =
+        !text.is_empty() && !text.contains(['/', '@', '?', '#']) && !text.trim_matches(['[', ']']).is_empty();
+    let without_port = text.starts_with('[') || !text.contains(':');
+    bare && without_port && url::Host::parse(text).is_ok()
+}
+
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {
     let text = std::fs::read_to_string(path)
         .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
@@ -503,6 +537,20 @@ mod tests {
         for bad in ["example.com", "https://example.com/", "https://example.com/app", "ftp://x.org"] {
             assert!(!is_origin(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn hosts_must_be_bare_host_names() {
+        for good in ["hub.example.com", "localhost", "10.0.0.5", "[2001:db8::1]"] {
+            assert!(is_host_name(good), "{good}");
+        }
+        for bad in ["https://hub.example.com", "hub.example.com:443", "hub.example.com/x", "", "::1", "[]"] {
+            assert!(!is_host_name(bad), "{bad}");
+        }
+        let error = Config::load(&args(&["--allowed-hosts", "hub.example.com:443"])).unwrap_err();
+        assert!(error.to_string().starts_with("invalid setting allowed-hosts:"), "{error}");
+        let config = Config::load(&args(&["--allowed-hosts", "a.example,b.example"])).unwrap();
+        assert_eq!(config.allowed_hosts, Some(vec!["a.example".to_owned(), "b.example".to_owned()]));
     }
 
     #[test]

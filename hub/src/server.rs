@@ -23,6 +23,7 @@ use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
 use crate::delivery::mode::Mode;
 use crate::delivery::room_sizes::RoomSizes;
 use crate::http::api::{self, REQUEST_ID};
+use crate::http::hosts::{self, AllowedHosts};
 use crate::http::origins::{self, AllowedOrigins};
 use crate::http::{demo, health};
 use crate::net::listener::TunedListener;
@@ -202,12 +203,14 @@ fn serve_io<A: OpenOnDemand>(
     let router = router.layer(middleware::from_fn_with_state(pending, pending::admit));
     let router =
         if config.allow_eio3 { router } else { router.layer(middleware::from_fn(engine_io::refuse_eio3)) };
-    let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref());
+    let hosts = AllowedHosts::from_config(config.allowed_hosts.as_deref(), config.bind);
+    let origins = AllowedOrigins::from_config(config.allowed_origins.as_deref(), hosts.clone());
     router
         .layer(middleware::from_fn_with_state(connect_waits, connect_wait::hold))
         .layer(middleware::from_fn(request_head::detach))
         .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
         .layer(cors(origins))
+        .layer(middleware::from_fn_with_state(hosts, hosts::check))
 }
 
 /// A future that disconnects every client of `io`.
@@ -218,7 +221,9 @@ fn close<A: Adapter + DefinedAdapter>(io: SocketIo<A>) -> Pin<Box<dyn Future<Out
 /// CORS for the polling transport, mirroring the origin check.
 fn cors(origins: AllowedOrigins) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |_, request| origins.allows(&request.headers)))
+        .allow_origin(AllowOrigin::predicate(move |_, request| {
+            origins.allows(&request.uri, &request.headers)
+        }))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE])
         .allow_credentials(true)

@@ -6,8 +6,11 @@
 //! event always finds its handler; handlers registered in the (spawned) connect handler could miss it,
 //! and a socket that dropped before that handler ran would never be taken out of the room sizes.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use axum::extract::ConnectInfo;
 use hub_protocol::{ConnectAuth, NamespacePath};
 use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
@@ -20,10 +23,12 @@ use socketioxide_core::adapter::DefinedAdapter;
 use crate::delivery::cluster::{ClusterAdapter, ClusterError};
 use crate::delivery::meta_rooms;
 use crate::events;
+use crate::net::listener::Peer;
 use crate::net::pending::PendingSlot;
 use crate::policy::identity::{ConnectRefusal, Identity, identify, query_auth};
 use crate::policy::limits::ConnectionSlot;
 use crate::state::HubState;
+use crate::telemetry::log_throttle::LogThrottle;
 
 /// Serves `/` and every namespace matching `/[A-Za-z0-9_-]{1,64}` with the same events.
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
@@ -96,11 +101,7 @@ async fn admit<A: Adapter>(
     admit_namespace(&socket, &io, &hub)?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
     let auth = query_auth(&socket).unwrap_or(auth);
-    let identity = identify(&hub.publish_token, hub.jwt.as_ref(), auth, &socket.id.to_string()).inspect_err(
-        |refusal| {
-            tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
-        },
-    )?;
+    let identity = authenticate(&socket, &hub, auth)?;
     let slot = hub.limits.admit(socket.ns(), identity.publisher).map_err(ConnectRefusal::from).inspect_err(
         |refusal| {
             tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
@@ -119,6 +120,41 @@ async fn admit<A: Adapter>(
     events::register(&socket);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
+}
+
+/// Who the socket is, behind the gate on its address's failed authentications: an address that failed
+/// too often is refused before its token is even looked at (`policy::auth_failures`).
+fn authenticate<A: Adapter>(
+    socket: &SocketRef<A>,
+    hub: &HubState,
+    auth: ConnectAuth,
+) -> Result<Identity, ConnectRefusal> {
+    let peer = peer_ip(socket);
+    if auth.token.is_some()
+        && let Some(ip) = peer
+        && let Err(throttled) = hub.auth_failures.check(ip)
+    {
+        static THROTTLED: LogThrottle = LogThrottle::new(Duration::from_secs(60));
+        if let Some(held_back) = THROTTLED.due(Instant::now()) {
+            tracing::warn!(%ip, held_back, "connections refused: too many failed authentications from this address");
+        }
+        return Err(ConnectRefusal::Throttled(throttled.retry_after));
+    }
+    identify(&hub.publish_token, hub.jwt.as_ref(), auth, socket.ns(), &socket.id.to_string()).inspect_err(
+        |refusal| {
+            if refusal.is_guess()
+                && let Some(ip) = peer
+            {
+                hub.auth_failures.failed(ip);
+            }
+            tracing::warn!(sid = %socket.id, ns = socket.ns(), ?peer, "connection refused: {refusal}");
+        },
+    )
+}
+
+/// The client's address, from the request that opened its session.
+fn peer_ip<A: Adapter>(socket: &SocketRef<A>) -> Option<IpAddr> {
+    socket.req_parts().extensions.get::<ConnectInfo<Peer>>().map(|ConnectInfo(Peer(addr))| addr.ip())
 }
 
 /// Refuses a namespace with an invalid name, or a new one beyond `max-namespaces` once the namespaces

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::delivery::mode::Mode;
 use crate::delivery::presence::Presence;
 use crate::net::connect_wait::ConnectWaits;
+use crate::policy::auth_failures::AuthFailures;
 use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
 use crate::policy::token::PublishToken;
@@ -21,6 +22,8 @@ pub struct HubState {
     pub mode: Mode,
     /// Polling POSTs waiting for their CONNECT to be handled.
     pub connect_waits: Arc<ConnectWaits>,
+    /// Failed authentications per client address, on Socket.IO and the HTTP API alike.
+    pub auth_failures: Arc<AuthFailures>,
 }
 
 impl HubState {
@@ -31,6 +34,14 @@ impl HubState {
         mode: Mode,
     ) -> Self {
         let presence = Arc::default();
-        Self { publish_token, presence, limits, jwt, mode, connect_waits: Arc::default() }
+        Self {
+            publish_token,
+            presence,
+            limits,
+            jwt,
+            mode,
+            connect_waits: Arc::default(),
+            auth_failures: Arc::default(),
+        }
     }
 }

@@ -12,7 +12,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
@@ -39,6 +39,7 @@ use crate::delivery::{Reached, Scope};
 use crate::net::listener::Peer;
 use crate::session::{OpenError, OpenOnDemand};
 use crate::state::HubState;
+use crate::telemetry::log_throttle::LogThrottle;
 use crate::telemetry::metrics;
 
 /// Header that makes a request idempotent.
@@ -185,16 +186,24 @@ async fn batch<A: OpenOnDemand>(
     respond(outcome.await)
 }
 
-/// The checks every API request passes before its body is read: token, rate, content type.
+/// The checks every API request passes before its body is read: its address's failed authentications,
+/// token, rate, content type.
 fn admit<A: OpenOnDemand>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::new(ErrorCode::Unauthorized, "send the publish token as `Authorization: Bearer TOKEN`")
-        })?;
-    if !api.hub.publish_token.matches(token.trim()) {
+    let failures = &api.hub.auth_failures;
+    if let Err(throttled) = failures.check(peer.ip()) {
+        static THROTTLED: LogThrottle = LogThrottle::new(Duration::from_secs(60));
+        if let Some(held_back) = THROTTLED.due(Instant::now()) {
+            tracing::warn!(%peer, held_back, "API requests refused: too many failed authentications from this address");
+        }
+        let message =
+            "too many failed authentications from your address: retry later with the right publish token";
+        return Err(Rejection::rate_limited(message, throttled.retry_after).into());
+    }
+    let token = bearer_token(headers).ok_or_else(|| {
+        ApiError::new(ErrorCode::Unauthorized, "send the publish token as `Authorization: Bearer TOKEN`")
+    })?;
+    if !api.hub.publish_token.matches(token) {
+        failures.failed(peer.ip());
         tracing::warn!(%peer, "API request refused: wrong publish token");
         return Err(ApiError::new(ErrorCode::Unauthorized, "wrong publish token"));
     }
@@ -224,7 +233,11 @@ fn admit<A: OpenOnDemand>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -
 /// Reads the body of an admitted request, up to `--max-payload` bytes. A body announced as larger
 /// (`Content-Length`) is refused before any of it is read; one that turns out larger while it arrives
 /// (chunked), as soon as it passes the limit.
-async fn read_body<A: OpenOnDemand>(api: &Api<A>, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+async fn read_body<A: OpenOnDemand>(
+    api: &Api<A>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ApiError> {
     let limit = api.hub.limits.max_payload;
     let too_large = || {
         ApiError::new(
@@ -244,6 +257,13 @@ async fn read_body<A: OpenOnDemand>(api: &Api<A>, headers: &HeaderMap, body: Bod
         Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
         Err(e) => Err(ApiError::new(ErrorCode::BadRequest, format!("cannot read the body: {e}"))),
     }
+}
+
+/// The credentials of `Authorization: Bearer TOKEN`; the scheme's name is case-insensitive (RFC 7235).
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Validates and delivers one message, exactly as the `publish` event would.
@@ -326,6 +346,20 @@ fn request_id(headers: &HeaderMap) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let token = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            bearer_token(&headers).map(str::to_owned)
+        };
+        for value in ["Bearer tok", "bearer tok", "BEARER  tok "] {
+            assert_eq!(token(value).as_deref(), Some("tok"), "{value}");
+        }
+        assert_eq!(token("Basic dG9rOg=="), None);
+        assert_eq!(token("Bearertok"), None);
+    }
 
     #[tokio::test]
     async fn a_429_says_when_to_retry_in_the_body_and_in_retry_after() {

@@ -18,6 +18,11 @@ struct Health {
     redis: Option<&'static str>,
 }
 
+/// Whether `path` is `/healthz` or `/readyz`, which say nothing but whether the hub serves.
+pub fn is_health(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
+}
+
 /// The routes; `/readyz` answers as the hub's `mode` is ready.
 pub fn routes(mode: Mode) -> Router {
     let prometheus = metrics::handle();

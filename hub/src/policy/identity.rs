@@ -2,6 +2,7 @@
 //! for by a JWT (JWT mode), or a user with a name of its own choosing (open mode).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hub_protocol::auth::INVALID_TOKEN_MESSAGE;
 use hub_protocol::{ConnectAuth, UserName};
@@ -50,14 +51,33 @@ pub enum ConnectRefusal {
     Full(#[from] Full),
     #[error("the namespace was closed as unused just now: connect again")]
     Reclaimed,
+    #[error(
+        "too many failed authentications from your address: retry in {} s with a valid token",
+        .0.as_secs_f64().ceil()
+    )]
+    Throttled(Duration),
 }
 
-/// Who the auth payload says the socket is: a publisher (the publish token), a user vouched for by a
-/// JWT (JWT mode), or a user with a name of its own choosing (open mode).
+impl ConnectRefusal {
+    /// Whether the refusal counts as a failed guess of a secret (see `auth_failures`): a wrong publish
+    /// token, a JWT with a bad signature or that does not parse.
+    pub fn is_guess(&self) -> bool {
+        match self {
+            ConnectRefusal::InvalidToken => true,
+            ConnectRefusal::Jwt(e) => e.is_guess(),
+            _ => false,
+        }
+    }
+}
+
+/// Who the auth payload says the socket of `namespace` is: a publisher (the publish token), a user
+/// vouched for by a JWT that admits `namespace` (JWT mode), or a user with a name of its own choosing
+/// (open mode).
 pub fn identify(
     publish_token: &PublishToken,
     jwt: Option<&JwtVerifier>,
     auth: ConnectAuth,
+    namespace: &str,
     sid: &str,
 ) -> Result<Identity, ConnectRefusal> {
     let own_name = |user: Option<String>| match user {
@@ -71,6 +91,9 @@ pub fn identify(
         }
         (Some(token), Some(jwt)) => {
             let claims = jwt.verify(&token)?;
+            if !claims.admits(namespace) {
+                return Err(JwtError::Namespace(namespace.to_owned()).into());
+            }
             let user = UserName::parse(claims.sub)
                 .map_err(|r| JwtError::Invalid(format!("`sub` is not a valid user name: {}", r.message)))?;
             Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from), meta })

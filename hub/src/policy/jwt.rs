@@ -1,8 +1,11 @@
 //! Client authentication with JSON Web Tokens (HS256), for hubs started with `--jwt-secret`.
 //!
 //! The application's backend signs a token per user; the browser connects with `auth: {token: JWT}`.
-//! The `sub` claim is the user's name (a self-chosen `user` is ignored), an optional `rooms` claim lists
-//! the only rooms the socket may join, and `exp` is required and enforced (60 s leeway for clock skew).
+//! The `sub` claim is the user's name (a self-chosen `user` is ignored); an optional `ns` claim lists
+//! the namespaces the token admits (without it: `/` only), so that a grant for one namespace is not one
+//! for all of them; an optional `rooms` claim lists the only rooms the socket may join in those (without
+//! it: any room). `exp` is required and enforced, `nbf` enforced when present, both with 60 s leeway for
+//! clock skew.
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -21,12 +24,32 @@ impl std::fmt::Debug for JwtVerifier {
     }
 }
 
+/// Leeway for clock skew between the token's issuer and the hub, for `exp` and `nbf` alike.
+const LEEWAY_SECONDS: u64 = 60;
+
+/// The namespace a token without an `ns` claim admits.
+const DEFAULT_NAMESPACE: &str = "/";
+
 /// The claims the hub reads.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Claims {
     pub sub: String,
+    /// The namespaces the token admits; `None`: `/` only.
+    #[serde(default)]
+    pub ns: Option<Vec<String>>,
+    /// The only rooms the socket may join; `None`: any room.
     #[serde(default)]
     pub rooms: Option<Vec<String>>,
+}
+
+impl Claims {
+    /// Whether the token admits a socket of `namespace`.
+    pub fn admits(&self, namespace: &str) -> bool {
+        match &self.ns {
+            Some(list) => list.iter().any(|ns| ns == namespace),
+            None => namespace == DEFAULT_NAMESPACE,
+        }
+    }
 }
 
 /// Why a token was refused; the text is the `connect_error` message.
@@ -36,6 +59,13 @@ pub enum JwtError {
     Missing,
     #[error("invalid token: expired")]
     Expired,
+    #[error("invalid token: not valid yet (its `nbf` is in the future)")]
+    NotYetValid,
+    #[error(
+        "invalid token: not valid for namespace {0} (its `ns` claim lists the namespaces it admits; \
+         without one, only `/`)"
+    )]
+    Namespace(String),
     #[error("invalid token: bad signature")]
     BadSignature,
     #[error("invalid token: {0}")]
@@ -46,19 +76,31 @@ impl JwtVerifier {
     pub fn new(secret: &str) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
         Self { key: DecodingKey::from_secret(secret.as_bytes()), validation }
     }
 
-    /// Checks the signature, `exp` and the claims' shapes.
+    /// Checks the signature, `exp`, `nbf` and the claims' shapes.
     pub fn verify(&self, token: &str) -> Result<Claims, JwtError> {
         jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|data| data.claims).map_err(
             |e| match e.kind() {
                 ErrorKind::ExpiredSignature => JwtError::Expired,
+                ErrorKind::ImmatureSignature => JwtError::NotYetValid,
                 ErrorKind::InvalidSignature => JwtError::BadSignature,
                 ErrorKind::MissingRequiredClaim(claim) => JwtError::Invalid(format!("no `{claim}` claim")),
                 _ => JwtError::Invalid(e.to_string()),
             },
         )
+    }
+}
+
+impl JwtError {
+    /// Whether the refused token may be a guess: one that only the secret's holders could have signed
+    /// (expired, not valid yet, for another namespace) is not. A token that does not parse counts, even
+    /// when its signature was good: the library does not say which part failed.
+    pub fn is_guess(&self) -> bool {
+        matches!(self, JwtError::BadSignature | JwtError::Invalid(_))
     }
 }
 
@@ -92,5 +134,28 @@ mod tests {
         let eternal = sign(json!({"sub": "ann"}), SECRET);
         assert_eq!(verifier.verify(&eternal).unwrap_err(), JwtError::Invalid("no `exp` claim".into()));
         assert!(matches!(verifier.verify("not a jwt"), Err(JwtError::Invalid(_))));
+    }
+
+    #[test]
+    fn nbf_is_enforced_with_the_leeway_of_exp() {
+        let verifier = JwtVerifier::new(SECRET);
+        let later = sign(json!({"sub": "ann", "exp": now() + 7200, "nbf": now() + 3600}), SECRET);
+        assert_eq!(verifier.verify(&later).unwrap_err(), JwtError::NotYetValid);
+        let skewed = sign(json!({"sub": "ann", "exp": now() + 7200, "nbf": now() + 30}), SECRET);
+        assert!(verifier.verify(&skewed).is_ok(), "within the leeway");
+        let expired_by_30s = sign(json!({"sub": "ann", "exp": now() - 30}), SECRET);
+        assert!(verifier.verify(&expired_by_30s).is_ok(), "the same leeway for exp");
+    }
+
+    #[test]
+    fn a_token_admits_its_namespaces_and_without_ns_only_the_main_one() {
+        let verifier = JwtVerifier::new(SECRET);
+        let plain = verifier.verify(&sign(json!({"sub": "ann", "exp": now() + 60}), SECRET)).unwrap();
+        assert!(plain.admits("/"));
+        assert!(!plain.admits("/orders"));
+        let scoped = sign(json!({"sub": "ann", "exp": now() + 60, "ns": ["/orders"]}), SECRET);
+        let scoped = verifier.verify(&scoped).unwrap();
+        assert!(scoped.admits("/orders"));
+        assert!(!scoped.admits("/") && !scoped.admits("/billing"));
     }
 }
