@@ -230,6 +230,7 @@ async fn a_chunked_body_over_the_limit_is_too_large() {
         .body(reqwest::Body::wrap_stream(stream));
     assert_error(&send(request).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large");
     hub.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bearer_scheme_is_case_insensitive() {
