@@ -452,7 +452,11 @@ async fn publish_run_by_cron_finds_the_token_of_a_hub_started_with_xdg_runtime_d
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_token_file_is_read_only_for_a_hub_on_a_loopback_address() {
-    let hub = TestHub::start().await;
+    // The hub answers to `0.0.0.0` too, so that what it refuses below is the missing token.
+    let hub = TestHub::start_with(|config| {
+        config.allowed_hosts = Some(["127.0.0.1", "0.0.0.0"].map(String::from).to_vec());
+    })
+    .await;
     let mut subscriber = TestClient::connect(&hub.url).await;
     let base = private_temp_dir("loopback");
     let token_dir = base.join("socketio-hub");
