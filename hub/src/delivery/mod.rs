@@ -1,12 +1,15 @@
 //! Emitting to a selection of sockets and counting how many it reached.
 //!
 //! The count is the number of sockets the selection held, less those whose send failed (a closed
-//! socket, a full buffer). Failures are logged, so no message is lost without anyone being told.
+//! socket, a full buffer). Failures are logged, so no message is lost without anyone being told: one line
+//! a second at most, counting the others (`held_back`), since a client that stops reading makes one per
+//! event it misses.
 //!
 //! In a cluster, when the other nodes cannot be reached (Redis is down), every operation falls back to
 //! this node's own sockets and reports [`Scope::ThisNode`]: local clients keep being served.
 
 pub mod cluster;
+pub mod joined_rooms;
 pub mod meta_rooms;
 pub mod mode;
 pub mod presence;
@@ -15,6 +18,7 @@ pub mod room_sizes;
 
 use std::fmt;
 use std::future::Future;
+use std::time::{Duration, Instant};
 
 use hub_protocol::{ErrorCode, Rejection};
 use serde::Serialize;
@@ -22,6 +26,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::{AdapterError, BroadcastError};
 
+use crate::telemetry::log_throttle::LogThrottle;
 use crate::telemetry::metrics;
 
 /// Delivery failed as a whole, even to this node's own sockets.
@@ -118,7 +123,10 @@ where
             Err(BroadcastError::Socket(failures)) => {
                 metrics::event_emitted(event);
                 for failure in &failures {
-                    tracing::warn!(event, "event not delivered to a socket: {failure}");
+                    static NOT_DELIVERED: LogThrottle = LogThrottle::new(Duration::from_secs(1));
+                    if let Some(held_back) = NOT_DELIVERED.due(Instant::now()) {
+                        tracing::warn!(event, held_back, "event not delivered to a socket: {failure}");
+                    }
                 }
                 Ok(failures.len())
             }
