@@ -13,10 +13,10 @@ fn parse_ack(packet: &str) -> Option<(u64, Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_then_chat_sent_back_to_back_is_never_not_in_room() {
-    let pairs = 300;
+    let pairs: u64 = 300;
     let hub = TestHub::start_with(|config| {
         config.rate_limit = 100_000;
-        config.join_rate_burst = pairs;
+        config.join_rate_burst = pairs as u32;
         config.max_rooms_per_socket = pairs as usize;
     })
     .await;
