@@ -32,3 +32,5 @@ mod publish_cli;
 mod publisher_library;
 #[path = "resources.rs"]
 mod resources;
+#[path = "rooms.rs"]
+mod rooms;

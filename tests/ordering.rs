@@ -13,9 +13,14 @@ fn parse_ack(packet: &str) -> Option<(u64, Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_then_chat_sent_back_to_back_is_never_not_in_room() {
-    let hub = TestHub::start_with(|config| config.rate_limit = 100_000).await;
+    let pairs: u64 = 300;
+    let hub = TestHub::start_with(|config| {
+        config.rate_limit = 100_000;
+        config.join_rate_burst = pairs as u32;
+        config.max_rooms_per_socket = pairs as usize;
+    })
+    .await;
     let mut ws = raw::connect(hub.port).await.unwrap();
-    let pairs = 300;
     // Every frame written before any answer is read.
     for n in 0..pairs {
         raw::send(&mut ws, &format!(r#"42{}["join","room-{n}"]"#, 2 * n)).await.unwrap();

@@ -27,6 +27,12 @@ pub const MIN_SECRET_LEN: usize = 16;
 pub const DEFAULT_RATE_LIMIT: u32 = 20;
 /// Default burst above the sustained rate.
 pub const DEFAULT_RATE_BURST: u32 = 40;
+/// Default most rooms one socket may be in at once (publishers are not capped).
+pub const DEFAULT_MAX_ROOMS_PER_SOCKET: usize = 100;
+/// Default sustained `join`s and `leave`s per socket (publishers are not limited).
+pub const DEFAULT_JOIN_RATE_LIMIT: u32 = 20;
+/// Default burst of `join`s and `leave`s: enough to join `DEFAULT_MAX_ROOMS_PER_SOCKET` rooms at once.
+pub const DEFAULT_JOIN_RATE_BURST: u32 = 100;
 /// Default Engine.IO ping interval.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(25);
 /// Default Engine.IO ping timeout.
@@ -123,6 +129,21 @@ pub struct Settings {
     /// How many `chat` messages above the sustained rate a quiet socket may send at once [default: 40].
     #[arg(long, env = "HUB_RATE_BURST", value_name = "N")]
     pub rate_burst: Option<u32>,
+
+    /// Most rooms one socket may be in at once; a `join` beyond it is refused with `too_many_rooms`
+    /// [default: 100]. Publishers are not capped.
+    #[arg(long, env = "HUB_MAX_ROOMS_PER_SOCKET", value_name = "N")]
+    pub max_rooms_per_socket: Option<usize>,
+
+    /// Sustained `join`s and `leave`s per second per socket, counting those that change its rooms
+    /// [default: 20]. Publishers are not limited.
+    #[arg(long, env = "HUB_JOIN_RATE_LIMIT", value_name = "PER_SECOND")]
+    pub join_rate_limit: Option<u32>,
+
+    /// How many `join`s and `leave`s above the sustained rate a quiet socket may send at once
+    /// [default: 100].
+    #[arg(long, env = "HUB_JOIN_RATE_BURST", value_name = "N")]
+    pub join_rate_burst: Option<u32>,
 
     /// Sustained publishes per second per publisher socket (`publish` and direct emits), and HTTP API
     /// requests per second per client address [default: none: publishers hold the publish token and
@@ -230,6 +251,10 @@ pub struct Config {
     pub max_payload: usize,
     pub rate_limit: u32,
     pub rate_burst: u32,
+    /// Most rooms one non-publisher socket may be in.
+    pub max_rooms_per_socket: usize,
+    pub join_rate_limit: u32,
+    pub join_rate_burst: u32,
     /// `None`: publishers are not rate-limited.
     pub publish_rate_limit: Option<u32>,
     /// Only used with `publish_rate_limit`.
@@ -283,6 +308,12 @@ impl Config {
             max_payload: pick(&cli.max_payload, &file.max_payload).unwrap_or(DEFAULT_MAX_PAYLOAD),
             rate_limit: pick(&cli.rate_limit, &file.rate_limit).unwrap_or(DEFAULT_RATE_LIMIT),
             rate_burst: pick(&cli.rate_burst, &file.rate_burst).unwrap_or(DEFAULT_RATE_BURST),
+            max_rooms_per_socket: pick(&cli.max_rooms_per_socket, &file.max_rooms_per_socket)
+                .unwrap_or(DEFAULT_MAX_ROOMS_PER_SOCKET),
+            join_rate_limit: pick(&cli.join_rate_limit, &file.join_rate_limit)
+                .unwrap_or(DEFAULT_JOIN_RATE_LIMIT),
+            join_rate_burst: pick(&cli.join_rate_burst, &file.join_rate_burst)
+                .unwrap_or(DEFAULT_JOIN_RATE_BURST),
             publish_rate_limit: pick(&cli.publish_rate_limit, &file.publish_rate_limit),
             publish_rate_burst: pick(&cli.publish_rate_burst, &file.publish_rate_burst),
             ping_interval: pick(&cli.ping_interval, &file.ping_interval).unwrap_or(DEFAULT_PING_INTERVAL),
@@ -317,6 +348,9 @@ impl Config {
             max_payload: DEFAULT_MAX_PAYLOAD,
             rate_limit: DEFAULT_RATE_LIMIT,
             rate_burst: DEFAULT_RATE_BURST,
+            max_rooms_per_socket: DEFAULT_MAX_ROOMS_PER_SOCKET,
+            join_rate_limit: DEFAULT_JOIN_RATE_LIMIT,
+            join_rate_burst: DEFAULT_JOIN_RATE_BURST,
             publish_rate_limit: None,
             publish_rate_burst: None,
             ping_interval: DEFAULT_PING_INTERVAL,
@@ -350,12 +384,17 @@ impl Config {
         if self.max_namespaces == 0 {
             return invalid("max-namespaces", "must be at least 1 (`/`)");
         }
+        if self.max_rooms_per_socket == 0 {
+            return invalid("max-rooms-per-socket", "must be at least 1");
+        }
         if self.max_payload < 1024 {
             return invalid("max-payload", "must be at least 1024 bytes");
         }
         for (setting, value) in [
             ("rate-limit", self.rate_limit),
             ("rate-burst", self.rate_burst),
+            ("join-rate-limit", self.join_rate_limit),
+            ("join-rate-burst", self.join_rate_burst),
             ("publish-rate-limit", self.publish_rate_limit.unwrap_or(1)),
             ("publish-rate-burst", self.publish_rate_burst.unwrap_or(1)),
         ] {
@@ -440,6 +479,9 @@ impl Config {
             ("max-payload", Some(self.max_payload.to_string())),
             ("rate-limit", Some(self.rate_limit.to_string())),
             ("rate-burst", Some(self.rate_burst.to_string())),
+            ("max-rooms-per-socket", Some(self.max_rooms_per_socket.to_string())),
+            ("join-rate-limit", Some(self.join_rate_limit.to_string())),
+            ("join-rate-burst", Some(self.join_rate_burst.to_string())),
             ("publish-rate-limit", self.publish_rate_limit.map(|n| n.to_string())),
             ("publish-rate-burst", self.publish_rate_burst.map(|n| n.to_string())),
             ("ping-interval", Some(quote(&duration(self.ping_interval)))),
@@ -516,6 +558,10 @@ mod tests {
         assert_eq!(config.bind.to_string(), DEFAULT_BIND);
         assert_eq!((config.max_connections, config.max_payload), (100_000, 1 << 20));
         assert_eq!((config.rate_limit, config.rate_burst), (20, 40));
+        assert_eq!(
+            (config.max_rooms_per_socket, config.join_rate_limit, config.join_rate_burst),
+            (100, 20, 100)
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use socketioxide::socket::DisconnectReason;
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::delivery::cluster::{ClusterAdapter, ClusterError};
+use crate::delivery::joined_rooms::JoinedRooms;
 use crate::delivery::meta_rooms;
 use crate::events;
 use crate::net::listener::Peer;
@@ -29,6 +30,9 @@ use crate::policy::identity::{ConnectRefusal, Identity, identify, query_auth};
 use crate::policy::limits::ConnectionSlot;
 use crate::state::HubState;
 use crate::telemetry::log_throttle::LogThrottle;
+
+/// Each kind of connection refusal is logged at most once per this interval.
+const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
 
 /// Serves `/` and every namespace matching `/[A-Za-z0-9_-]{1,64}` with the same events.
 pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
@@ -101,12 +105,13 @@ async fn admit<A: Adapter>(
     admit_namespace(&socket, &io, &hub)?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
     let auth = query_auth(&socket).unwrap_or(auth);
+    static FULL: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
     let identity = authenticate(&socket, &hub, auth)?;
-    let slot = hub.limits.admit(socket.ns(), identity.publisher).map_err(ConnectRefusal::from).inspect_err(
-        |refusal| {
-            tracing::warn!(sid = %socket.id, ns = socket.ns(), "connection refused: {refusal}");
-        },
-    )?;
+    let slot = hub
+        .limits
+        .admit(socket.ns(), identity.publisher)
+        .map_err(ConnectRefusal::from)
+        .inspect_err(|refusal| log_refusal(&FULL, socket.ns(), refusal))?;
     // Reclaimed as unused between the namespace check and the slot (see `admit_namespace`).
     if io.of(socket.ns()).is_none() {
         return Err(ConnectRefusal::Reclaimed);
@@ -114,6 +119,7 @@ async fn admit<A: Adapter>(
     if identity.meta {
         socket.join(meta_rooms::ALL);
     }
+    socket.extensions.insert(Arc::new(JoinedRooms::new(identity.meta)));
     socket.extensions.insert(identity);
     socket.extensions.insert(slot);
     socket.extensions.insert(hub.limits.socket_rate());
@@ -140,6 +146,7 @@ fn authenticate<A: Adapter>(
         }
         return Err(ConnectRefusal::Throttled(throttled.retry_after));
     }
+    static UNIDENTIFIED: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
     identify(&hub.publish_token, hub.jwt.as_ref(), auth, socket.ns(), &socket.id.to_string()).inspect_err(
         |refusal| {
             if refusal.is_guess()
@@ -147,7 +154,7 @@ fn authenticate<A: Adapter>(
             {
                 hub.auth_failures.failed(ip);
             }
-            tracing::warn!(sid = %socket.id, ns = socket.ns(), ?peer, "connection refused: {refusal}");
+            log_refusal(&UNIDENTIFIED, socket.ns(), refusal);
         },
     )
 }
@@ -192,8 +199,17 @@ fn admit_namespace<A: Adapter>(
     }
     // socket.io v2 clients append their query string, token included, to any namespace but `/`: never log it.
     let ns = path.split_once('?').map_or(path, |(name, _query)| name);
-    tracing::warn!(sid = %socket.id, ns, "connection refused: {refusal}");
+    static NAMESPACE: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
+    log_refusal(&NAMESPACE, ns, &refusal);
     Err(refusal)
+}
+
+/// Logs a refused connection, one line per `throttle` interval (`held_back` counts the others): any
+/// client can be refused as often as it likes, and must not fill the log doing so.
+fn log_refusal(throttle: &LogThrottle, ns: &str, refusal: &ConnectRefusal) {
+    if let Some(held_back) = throttle.due(Instant::now()) {
+        tracing::warn!(ns, held_back, "connection refused: {refusal}");
+    }
 }
 
 async fn on_connect<A: Adapter>(
@@ -225,14 +241,10 @@ async fn on_disconnect<A: Adapter>(
     tracing::info!(sid = %socket.id, ns = socket.ns(), ?reason, "socket disconnected");
     // Frees its place under max-connections now, not whenever the last reference to it goes.
     socket.extensions.remove::<Arc<ConnectionSlot>>();
-    // The socket is still in its rooms here; socketioxide removes it once this handler returns.
-    let rooms: Vec<String> = socket
-        .rooms()
-        .into_iter()
-        .filter(|room| !meta_rooms::is_hidden(room))
-        .map(|room| room.to_string())
-        .collect();
-    hub.mode.forget(&socket, &rooms);
+    // socketioxide takes the socket out of the adapter's rooms once this handler returns; from here on
+    // it can join none, even with a `join` still queued.
+    let Some(joined) = socket.extensions.get::<Arc<JoinedRooms>>() else { return };
+    let rooms = hub.mode.forget(&socket, &joined);
     for room in &rooms {
         hub.presence.changed(&socket, room, &hub.mode);
     }

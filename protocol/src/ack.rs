@@ -21,6 +21,8 @@ pub enum ErrorCode {
     TooLarge,
     /// The socket sends faster than its rate limit allows.
     RateLimited,
+    /// A `join` beyond the most rooms one socket may be in (`--max-rooms-per-socket`).
+    TooManyRooms,
     /// The hub could not carry out a valid request (e.g. its cluster adapter failed); retry later.
     Unavailable,
     /// HTTP API only: the `Authorization: Bearer` publish token is missing or wrong.
@@ -38,6 +40,7 @@ impl ErrorCode {
             ErrorCode::NotInRoom => "not_in_room",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::TooManyRooms => "too_many_rooms",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",

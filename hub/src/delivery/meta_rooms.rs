@@ -15,20 +15,13 @@ pub fn shadow(room: &str) -> String {
     format!("\u{1}meta:{room}")
 }
 
-/// Whether `room` is one of these hidden rooms rather than a room clients named.
-pub fn is_hidden(room: &str) -> bool {
-    room.starts_with('\u{1}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn hidden_rooms_are_not_valid_room_names() {
-        assert!(is_hidden(ALL) && is_hidden(&shadow("lobby")));
         assert!(hub_protocol::RoomName::parse(ALL).is_err());
         assert!(hub_protocol::RoomName::parse(shadow("lobby")).is_err());
-        assert!(!is_hidden("lobby"));
     }
 }

@@ -1,7 +1,9 @@
 //! Emitting to a selection of sockets and counting how many it reached.
 //!
 //! The count is the number of sockets the selection held, less those whose send failed (a closed
-//! socket, a full buffer). Failures are logged, so no message is lost without anyone being told.
+//! socket, a full buffer). Failures are logged, so no message is lost without anyone being told: one line
+//! a second at most, counting the others (`held_back`), since a client that stops reading makes one per
+//! event it misses.
 //!
 //! In a cluster, when the other nodes cannot be reached (Redis is down), every operation falls back to
 //! this node's own sockets and reports [`Scope::ThisNode`]: local clients keep being served. An
@@ -9,6 +11,7 @@
 //! request timeout for a node's answer, reports [`Scope::Incomplete`].
 
 pub mod cluster;
+pub mod joined_rooms;
 pub mod link;
 pub mod meta_rooms;
 pub mod mode;
@@ -149,7 +152,10 @@ where
             Err(BroadcastError::Socket(failures)) => {
                 metrics::event_emitted(event);
                 for failure in &failures {
-                    tracing::warn!(event, "event not delivered to a socket: {failure}");
+                    static NOT_DELIVERED: LogThrottle = LogThrottle::new(Duration::from_secs(1));
+                    if let Some(held_back) = NOT_DELIVERED.due(Instant::now()) {
+                        tracing::warn!(event, held_back, "event not delivered to a socket: {failure}");
+                    }
                 }
                 Ok(failures.len())
             }

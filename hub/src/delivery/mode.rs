@@ -1,13 +1,15 @@
 //! The hub's mode: alone, or one node of a cluster. The one place where the two differ: who counts a
-//! room's members, and when the hub is ready to serve.
+//! room's members, and when the hub is ready to serve. Membership itself is the socket's
+//! [`JoinedRooms`] in both.
 
 use std::sync::Arc;
 
-use hub_protocol::Rejection;
+use hub_protocol::{ErrorCode, Rejection};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use super::cluster::ClusterLink;
+use super::joined_rooms::{JoinRefused, JoinedRooms};
 use super::room_sizes::RoomSizes;
 use super::{DeliveryError, Reached, Scope, count};
 
@@ -21,6 +23,31 @@ pub enum Mode {
     Cluster(ClusterLink),
 }
 
+/// A room's size after a `join` or `leave` (and how far the count reached), and whether the socket's
+/// membership changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Membership {
+    pub members: Reached<usize>,
+    pub changed: bool,
+}
+
+/// A count that is complete: a lone hub's own.
+fn whole(value: usize) -> Reached<usize> {
+    Reached { value, scope: Scope::Cluster }
+}
+
+impl From<JoinRefused> for Rejection {
+    fn from(refused: JoinRefused) -> Self {
+        match refused {
+            JoinRefused::Disconnected => Rejection::new(ErrorCode::Unavailable, refused.to_string()),
+            JoinRefused::Full(_) => Rejection::new(
+                ErrorCode::TooManyRooms,
+                format!("{refused} (--max-rooms-per-socket): leave one first"),
+            ),
+        }
+    }
+}
+
 impl Mode {
     /// Whether the hub can serve: a lone hub always, a node while Redis is reachable.
     pub fn is_ready(&self) -> bool {
@@ -30,41 +57,67 @@ impl Mode {
         }
     }
 
-    /// Puts `socket` in `room` and returns the room's size afterwards.
+    /// Puts `socket` in `room` (once), at most `max` rooms, and returns the room's size afterwards.
     pub async fn join<A: Adapter>(
         &self,
         socket: &SocketRef<A>,
+        joined: &JoinedRooms,
         room: &str,
-    ) -> Result<Reached<usize>, Rejection> {
+        max: Option<usize>,
+    ) -> Result<Membership, Rejection> {
+        let enter = || socket.join(joined.adapter_rooms(room));
         match self {
-            Mode::Alone(sizes) => Ok(Reached { value: sizes.join(socket, room), scope: Scope::Cluster }),
+            Mode::Alone(sizes) => {
+                let entered = joined.join(room, max, || {
+                    enter();
+                    sizes.add(socket.ns(), room)
+                })?;
+                Ok(match entered {
+                    Some(members) => Membership { members: whole(members), changed: true },
+                    None => Membership { members: whole(sizes.size(socket.ns(), room)), changed: false },
+                })
+            }
             Mode::Cluster(_) => {
-                socket.join(room.to_owned());
-                Ok(self.size(socket, room).await?)
+                let changed = joined.join(room, max, enter)?.is_some();
+                Ok(Membership { members: self.size(socket, room).await?, changed })
             }
         }
     }
 
-    /// Takes `socket` out of `room` and returns the room's size afterwards.
+    /// Takes `socket` out of `room` and returns the room's size afterwards. A socket that was not in
+    /// `room` learns nothing about it: the size is 0.
     pub async fn leave<A: Adapter>(
         &self,
         socket: &SocketRef<A>,
+        joined: &JoinedRooms,
         room: &str,
-    ) -> Result<Reached<usize>, Rejection> {
+    ) -> Result<Membership, Rejection> {
+        let exit = || socket.leave(joined.adapter_rooms(room));
+        let unchanged = Membership { members: whole(0), changed: false };
         match self {
-            Mode::Alone(sizes) => Ok(Reached { value: sizes.leave(socket, room), scope: Scope::Cluster }),
-            Mode::Cluster(_) => {
-                socket.leave(room.to_owned());
-                Ok(self.size(socket, room).await?)
-            }
+            Mode::Alone(sizes) => Ok(joined
+                .leave(room, || {
+                    exit();
+                    sizes.remove(socket.ns(), room)
+                })
+                .map_or(unchanged, |members| Membership { members: whole(members), changed: true })),
+            Mode::Cluster(_) => match joined.leave(room, exit) {
+                Some(()) => Ok(Membership { members: self.size(socket, room).await?, changed: true }),
+                None => Ok(unchanged),
+            },
         }
     }
 
-    /// Forgets a disconnecting socket that was in `rooms`.
-    pub fn forget<A: Adapter>(&self, socket: &SocketRef<A>, rooms: &[String]) {
+    /// Forgets a disconnecting socket and returns the rooms it was in; it can join none from now on.
+    /// (socketioxide takes it out of the adapter's rooms itself.)
+    pub fn forget<A: Adapter>(&self, socket: &SocketRef<A>, joined: &JoinedRooms) -> Vec<String> {
+        let rooms = joined.close();
         if let Mode::Alone(sizes) = self {
-            sizes.forget(socket, rooms);
+            for room in &rooms {
+                sizes.remove(socket.ns(), room);
+            }
         }
+        rooms
     }
 
     /// How many sockets are in `room` of `socket`'s namespace (in a cluster: on every node).

@@ -3,72 +3,65 @@
 //! socketioxide can only count a room by listing its sockets, so 10,000 sockets joining one room listed
 //! 50 million sockets: with that, the `idle` benchmark connected 1,686 sockets/s; with these sizes, 6,330
 //! (medians, BENCHMARKS.md). In a cluster the sizes must be cluster-wide and still come from the adapter.
+//!
+//! Whether a socket is in a room is [`JoinedRooms`](super::joined_rooms::JoinedRooms)' business; this
+//! only counts. The map is sharded ([`DashMap`]): joins to different rooms rarely wait for each other.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
 
-use socketioxide::adapter::Adapter;
-use socketioxide::extract::SocketRef;
-
-/// Sockets per room, by namespace.
+/// Sockets per room, by namespace and room.
 #[derive(Debug, Default)]
 pub struct RoomSizes {
-    sizes: Mutex<HashMap<String, HashMap<String, usize>>>,
+    sizes: DashMap<(String, String), usize>,
 }
 
 impl RoomSizes {
-    /// Puts `socket` in `room` (once) and returns the room's size afterwards.
-    pub fn join<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> usize {
-        // The lock spans the membership check and the join, so that concurrent joins count once.
-        let mut sizes = self.sizes.lock().expect("room sizes lock poisoned");
-        let size = sizes.entry(socket.ns().to_owned()).or_default().entry(room.to_owned()).or_default();
-        if !is_in(socket, room) {
-            socket.join(room.to_owned());
-            *size += 1;
-        }
+    /// One more socket in `room`; returns the room's size afterwards.
+    pub fn add(&self, namespace: &str, room: &str) -> usize {
+        let mut size = self.sizes.entry((namespace.to_owned(), room.to_owned())).or_default();
+        *size += 1;
         *size
     }
 
-    /// Takes `socket` out of `room` (if it was in) and returns the room's size afterwards.
-    pub fn leave<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) -> usize {
-        let mut sizes = self.sizes.lock().expect("room sizes lock poisoned");
-        if is_in(socket, room) {
-            socket.leave(room.to_owned());
-            return decrement(&mut sizes, socket.ns(), room);
-        }
-        sizes.get(socket.ns()).and_then(|rooms| rooms.get(room)).copied().unwrap_or(0)
-    }
-
-    /// Forgets a disconnecting socket: one less in each of its rooms.
-    pub fn forget<A: Adapter>(&self, socket: &SocketRef<A>, rooms: &[String]) {
-        let mut sizes = self.sizes.lock().expect("room sizes lock poisoned");
-        for room in rooms {
-            decrement(&mut sizes, socket.ns(), room);
+    /// One less in `room`; an empty room is removed. Returns the size afterwards.
+    pub fn remove(&self, namespace: &str, room: &str) -> usize {
+        match self.sizes.entry((namespace.to_owned(), room.to_owned())) {
+            Entry::Occupied(mut size) if *size.get() > 1 => {
+                *size.get_mut() -= 1;
+                *size.get()
+            }
+            Entry::Occupied(size) => {
+                size.remove();
+                0
+            }
+            Entry::Vacant(_) => 0,
         }
     }
 
     /// The size of `room` in `namespace`.
     pub fn size(&self, namespace: &str, room: &str) -> usize {
-        let sizes = self.sizes.lock().expect("room sizes lock poisoned");
-        sizes.get(namespace).and_then(|rooms| rooms.get(room)).copied().unwrap_or(0)
+        self.sizes.get(&(namespace.to_owned(), room.to_owned())).map_or(0, |size| *size)
+    }
+
+    /// How many rooms hold at least one socket, in every namespace.
+    #[cfg(test)]
+    fn rooms(&self) -> usize {
+        self.sizes.len()
     }
 }
 
-fn is_in<A: Adapter>(socket: &SocketRef<A>, room: &str) -> bool {
-    socket.rooms().iter().any(|joined| joined == room)
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// One less in `room`; an empty room is removed. Returns the size afterwards.
-fn decrement(sizes: &mut HashMap<String, HashMap<String, usize>>, namespace: &str, room: &str) -> usize {
-    let Some(rooms) = sizes.get_mut(namespace) else { return 0 };
-    let Some(size) = rooms.get_mut(room) else { return 0 };
-    *size = size.saturating_sub(1);
-    let left = *size;
-    if left == 0 {
-        rooms.remove(room);
-        if rooms.is_empty() {
-            sizes.remove(namespace);
-        }
+    #[test]
+    fn counts_per_namespace_and_forgets_empty_rooms() {
+        let sizes = RoomSizes::default();
+        assert_eq!((sizes.add("/", "r"), sizes.add("/", "r"), sizes.add("/x", "r")), (1, 2, 1));
+        assert_eq!((sizes.size("/", "r"), sizes.size("/x", "r"), sizes.size("/", "other")), (2, 1, 0));
+        assert_eq!((sizes.remove("/", "r"), sizes.remove("/", "r"), sizes.remove("/", "r")), (1, 0, 0));
+        assert_eq!(sizes.remove("/x", "r"), 0);
+        assert_eq!(sizes.rooms(), 0, "empty rooms take no memory");
     }
-    left
 }

@@ -1,5 +1,6 @@
 //! `chat`: a message to the other members of a room the sender has joined.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hub_protocol::names::check_chat_text;
@@ -9,6 +10,7 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
 use crate::delivery;
+use crate::delivery::joined_rooms::JoinedRooms;
 use crate::policy::identity::Identity;
 use crate::policy::limits::{Action, SocketRate};
 use crate::state::HubState;
@@ -17,6 +19,7 @@ pub async fn chat<A: Adapter>(
     socket: SocketRef<A>,
     Extension(identity): Extension<Identity>,
     Extension(rate): Extension<SocketRate>,
+    Extension(joined): Extension<Arc<JoinedRooms>>,
     State(hub): State<HubState>,
     TryData(request): TryData<ChatRequest>,
     ack: AckSender<A>,
@@ -26,7 +29,7 @@ pub async fn chat<A: Adapter>(
         let request = request.map_err(|_| malformed(events::CHAT, r#"{"room": string, "text": string}"#))?;
         let room = RoomName::parse(request.room)?;
         check_chat_text(&request.text)?;
-        if !socket.rooms().iter().any(|joined| joined == room.as_str()) {
+        if !joined.contains(room.as_str()) {
             return Err(Rejection::new(
                 ErrorCode::NotInRoom,
                 format!("join room {:?} before chatting in it", room.as_str()),

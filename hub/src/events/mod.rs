@@ -19,6 +19,7 @@ use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryDa
 
 pub use in_order::EventQueue;
 
+use crate::delivery::joined_rooms::JoinedRooms;
 use crate::policy::identity::Identity;
 use crate::policy::limits::SocketRate;
 use crate::state::HubState;
@@ -44,17 +45,20 @@ pub fn register<A: Adapter>(socket: &SocketRef<A>) {
     socket.on(
         events::JOIN,
         in_order!(rooms::join, socket: SocketRef<A>, room: TryData<String>, hub: State<HubState>,
-            identity: Extension<Identity>, ack: AckSender<A>),
+            identity: Extension<Identity>, rate: Extension<SocketRate>, joined: Extension<Arc<JoinedRooms>>,
+            ack: AckSender<A>),
     );
     socket.on(
         events::LEAVE,
         in_order!(rooms::leave, socket: SocketRef<A>, room: TryData<String>, hub: State<HubState>,
+            identity: Extension<Identity>, rate: Extension<SocketRate>, joined: Extension<Arc<JoinedRooms>>,
             ack: AckSender<A>),
     );
     socket.on(
         events::CHAT,
         in_order!(chat::chat, socket: SocketRef<A>, identity: Extension<Identity>, rate: Extension<SocketRate>,
-            hub: State<HubState>, request: TryData<ChatRequest>, ack: AckSender<A>),
+            joined: Extension<Arc<JoinedRooms>>, hub: State<HubState>, request: TryData<ChatRequest>,
+            ack: AckSender<A>),
     );
     socket.on(
         events::ECHO,

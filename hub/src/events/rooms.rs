@@ -1,6 +1,12 @@
 //! `join` and `leave`: room membership, acked with the room's size afterwards (counted as the hub's
-//! [`Mode`](crate::delivery::mode::Mode) counts). The room's other members hear of the change through
-//! [`presence`](crate::delivery::presence).
+//! [`Mode`](crate::delivery::mode::Mode) counts). The room's other members hear of a change through
+//! [`presence`](crate::delivery::presence); a request that changes nothing (joining a room twice, leaving
+//! one the socket is not in) is not a change, costs no rate and tells nobody.
+//!
+//! A socket learns a room's size only as a member: leaving a room it is not in is acked with 0, so a
+//! socket cannot count the members of rooms it may not join (JWT `rooms` claim).
+
+use std::sync::Arc;
 
 use hub_protocol::{ErrorCode, Rejection, RoomMembers, RoomName, events};
 use socketioxide::ParserError;
@@ -8,8 +14,9 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
-use crate::delivery::meta_rooms;
+use crate::delivery::joined_rooms::JoinedRooms;
 use crate::policy::identity::Identity;
+use crate::policy::limits::{Action, SocketRate};
 use crate::state::HubState;
 
 pub async fn join<A: Adapter>(
@@ -17,6 +24,8 @@ pub async fn join<A: Adapter>(
     TryData(room): TryData<String>,
     State(hub): State<HubState>,
     Extension(identity): Extension<Identity>,
+    Extension(rate): Extension<SocketRate>,
+    Extension(joined): Extension<Arc<JoinedRooms>>,
     ack: AckSender<A>,
 ) {
     let outcome = async {
@@ -27,15 +36,20 @@ pub async fn join<A: Adapter>(
                 format!("your token does not allow room {:?}", room.as_str()),
             ));
         }
-        let members = hub.mode.join(&socket, room.as_str()).await?;
-        if identity.meta {
-            socket.join(meta_rooms::shadow(room.as_str()));
+        // Events of one socket run one at a time: only a disconnect can change its rooms meanwhile, and
+        // `Mode::join` refuses a disconnected socket.
+        if !identity.publisher && !joined.contains(room.as_str()) {
+            hub.limits.check_rate(&rate, Action::Join)?;
         }
-        hub.presence.changed(&socket, room.as_str(), &hub.mode);
+        let max = hub.limits.max_rooms(identity.publisher);
+        let membership = hub.mode.join(&socket, &joined, room.as_str(), max).await?;
+        if membership.changed {
+            hub.presence.changed(&socket, room.as_str(), &hub.mode);
+        }
         Ok(RoomMembers {
             room: room.into_string(),
-            members: members.value,
-            partial: members.scope.is_partial(),
+            members: membership.members.value,
+            partial: membership.members.scope.is_partial(),
         })
     };
     reply(&socket, ack, events::JOIN, outcome.await);
@@ -45,18 +59,24 @@ pub async fn leave<A: Adapter>(
     socket: SocketRef<A>,
     TryData(room): TryData<String>,
     State(hub): State<HubState>,
+    Extension(identity): Extension<Identity>,
+    Extension(rate): Extension<SocketRate>,
+    Extension(joined): Extension<Arc<JoinedRooms>>,
     ack: AckSender<A>,
 ) {
     let outcome = async {
         let room = parse(events::LEAVE, room)?;
-        // Harmless for a socket that is not in it.
-        socket.leave(meta_rooms::shadow(room.as_str()));
-        let members = hub.mode.leave(&socket, room.as_str()).await?;
-        hub.presence.changed(&socket, room.as_str(), &hub.mode);
+        if !identity.publisher && joined.contains(room.as_str()) {
+            hub.limits.check_rate(&rate, Action::Join)?;
+        }
+        let membership = hub.mode.leave(&socket, &joined, room.as_str()).await?;
+        if membership.changed {
+            hub.presence.changed(&socket, room.as_str(), &hub.mode);
+        }
         Ok(RoomMembers {
             room: room.into_string(),
-            members: members.value,
-            partial: members.scope.is_partial(),
+            members: membership.members.value,
+            partial: membership.members.scope.is_partial(),
         })
     };
     reply(&socket, ack, events::LEAVE, outcome.await);

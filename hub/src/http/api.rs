@@ -98,7 +98,7 @@ impl ApiError {
 impl From<Rejection> for ApiError {
     fn from(rejection: Rejection) -> Self {
         let status = match rejection.code {
-            ErrorCode::BadRequest | ErrorCode::NotInRoom => StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest | ErrorCode::NotInRoom | ErrorCode::TooManyRooms => StatusCode::BAD_REQUEST,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

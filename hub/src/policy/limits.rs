@@ -1,6 +1,6 @@
 //! Limits that protect everyone else from one client: how many sockets may connect (and how many more
-//! publishers), how many namespaces exist, how large a message may be, and how fast a socket may send
-//! `chat` and `publish`.
+//! publishers), how many namespaces exist, how large a message may be, how many rooms a socket may be
+//! in, and how fast a socket may send `chat`, `join`/`leave` and `publish`.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -46,6 +46,9 @@ pub struct Limits {
     /// Largest message, in bytes.
     pub max_payload: usize,
     chat: Quota,
+    /// `join` and `leave` together.
+    join: Quota,
+    max_rooms_per_socket: usize,
     /// `None`: publishers are trusted and not limited (the default).
     publish: Option<Quota>,
     /// The HTTP API's limiter, per client address, when publishers are limited.
@@ -73,6 +76,7 @@ impl Drop for ConnectionSlot {
 #[derive(Debug)]
 pub struct SocketRates {
     chat: DefaultDirectRateLimiter,
+    join: DefaultDirectRateLimiter,
     publish: Option<DefaultDirectRateLimiter>,
 }
 
@@ -80,6 +84,8 @@ pub struct SocketRates {
 #[derive(Debug, Clone, Copy)]
 pub enum Action {
     Chat,
+    /// A `join` or `leave` that changes the socket's rooms.
+    Join,
     Publish,
 }
 
@@ -102,6 +108,8 @@ impl Limits {
             max_namespaces: config.max_namespaces,
             max_payload: config.max_payload,
             chat: quota(config.rate_limit, config.rate_burst),
+            join: quota(config.join_rate_limit, config.join_rate_burst),
+            max_rooms_per_socket: config.max_rooms_per_socket,
             publish,
             api: publish.map(RateLimiter::keyed),
         }
@@ -151,6 +159,7 @@ impl Limits {
     pub fn socket_rate(&self) -> SocketRate {
         Arc::new(SocketRates {
             chat: RateLimiter::direct(self.chat),
+            join: RateLimiter::direct(self.join),
             publish: self.publish.map(RateLimiter::direct),
         })
     }
@@ -159,11 +168,17 @@ impl Limits {
     pub fn check_rate(&self, rate: &SocketRate, action: Action) -> Result<(), Rejection> {
         match action {
             Action::Chat => check(&rate.chat, self.chat, "messages"),
+            Action::Join => check(&rate.join, self.join, "joins and leaves"),
             Action::Publish => match (&rate.publish, self.publish) {
                 (Some(limiter), Some(quota)) => check(limiter, quota, "publishes"),
                 _ => Ok(()),
             },
         }
+    }
+
+    /// Most rooms a socket may be in: `None` (no cap) for a publisher, which is trusted.
+    pub fn max_rooms(&self, publisher: bool) -> Option<usize> {
+        (!publisher).then_some(self.max_rooms_per_socket)
     }
 
     /// The refusal for an HTTP API client over its rate, which may try again after `wait`.

@@ -1,0 +1,134 @@
+//! The rooms one socket has joined, as the hub itself records them (in the socket's extensions).
+//!
+//! The adapter can only answer "is this socket in that room?" by listing every room of the namespace,
+//! so a socket that joined 50,000 rooms made each further `join` slower than the last and pinned a core.
+//! This set answers at once, caps how many rooms one socket may be in (`--max-rooms-per-socket`, the
+//! same on every node of a cluster), and is closed for good when the socket disconnects: a `join` still
+//! queued behind the disconnect is refused instead of putting a gone socket back into a room.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::meta_rooms;
+
+/// Why a socket could not join a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefused {
+    #[error("the socket has disconnected")]
+    Disconnected,
+    #[error("this socket is already in {0} rooms, the most it may be in")]
+    Full(usize),
+}
+
+/// One socket's rooms.
+#[derive(Debug)]
+pub struct JoinedRooms {
+    /// `None` once the socket has disconnected.
+    rooms: Mutex<Option<HashSet<String>>>,
+    /// The socket asked for published events' metadata: it is in each room's shadow too.
+    meta: bool,
+}
+
+impl JoinedRooms {
+    pub fn new(meta: bool) -> Self {
+        Self { rooms: Mutex::new(Some(HashSet::new())), meta }
+    }
+
+    /// The adapter's rooms that stand for `room`: the room, and its [`meta_rooms::shadow`] for a socket
+    /// that asked for metadata.
+    pub fn adapter_rooms(&self, room: &str) -> Vec<String> {
+        match self.meta {
+            true => vec![room.to_owned(), meta_rooms::shadow(room)],
+            false => vec![room.to_owned()],
+        }
+    }
+
+    /// Records `room` unless it is in it already, at most `max` rooms (`None`: no cap). `enter` runs
+    /// only for a new room, under the lock, so that a disconnect cannot pass between the check and
+    /// whatever `enter` does: it returns `Some(enter())`, or `None` when the socket was in `room`.
+    pub fn join<T>(
+        &self,
+        room: &str,
+        max: Option<usize>,
+        enter: impl FnOnce() -> T,
+    ) -> Result<Option<T>, JoinRefused> {
+        let mut guard = self.lock();
+        let rooms = guard.as_mut().ok_or(JoinRefused::Disconnected)?;
+        if rooms.contains(room) {
+            return Ok(None);
+        }
+        if let Some(max) = max
+            && rooms.len() >= max
+        {
+            return Err(JoinRefused::Full(max));
+        }
+        rooms.insert(room.to_owned());
+        Ok(Some(enter()))
+    }
+
+    /// Forgets `room`; `exit` runs under the lock when the socket was in it, and its result is returned.
+    /// `None`: the socket was not in `room` (or has disconnected), and nothing changed.
+    pub fn leave<T>(&self, room: &str, exit: impl FnOnce() -> T) -> Option<T> {
+        let mut guard = self.lock();
+        guard.as_mut()?.remove(room).then(exit)
+    }
+
+    /// Whether the socket is in `room`.
+    pub fn contains(&self, room: &str) -> bool {
+        self.lock().as_ref().is_some_and(|rooms| rooms.contains(room))
+    }
+
+    /// Closes the set for a disconnecting socket and returns the rooms it was in. Called once; later
+    /// calls return nothing.
+    pub fn close(&self) -> Vec<String> {
+        self.lock().take().map(|rooms| rooms.into_iter().collect()).unwrap_or_default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<HashSet<String>>> {
+        // Only set operations and the caller's `enter`/`exit` (joining the adapter's room, counting)
+        // run under the lock; a panic there leaves the set as consistent as the adapter.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn joins_once_up_to_the_cap() {
+        let joined = JoinedRooms::new(false);
+        assert_eq!(joined.join("a", Some(2), || 1), Ok(Some(1)));
+        assert_eq!(joined.join("a", Some(2), || 2), Ok(None), "already in: `enter` does not run");
+        assert_eq!(joined.join("b", Some(2), || 3), Ok(Some(3)));
+        assert_eq!(joined.join("c", Some(2), || 4), Err(JoinRefused::Full(2)));
+        assert_eq!(joined.join("a", Some(2), || 5), Ok(None), "a room it is in is not refused");
+        assert_eq!(joined.join("c", None, || 6), Ok(Some(6)), "no cap");
+        assert!(joined.contains("c") && !joined.contains("d"));
+    }
+
+    #[test]
+    fn leaves_only_rooms_it_is_in() {
+        let joined = JoinedRooms::new(false);
+        assert_eq!(joined.leave("a", || 1), None);
+        joined.join("a", None, || ()).unwrap();
+        assert_eq!(joined.leave("a", || 2), Some(2));
+        assert_eq!(joined.leave("a", || 3), None);
+    }
+
+    #[test]
+    fn a_closed_set_refuses_joins_and_forgets_nothing_twice() {
+        let joined = JoinedRooms::new(false);
+        joined.join("a", None, || ()).unwrap();
+        assert_eq!(joined.close(), ["a"]);
+        assert_eq!(joined.join("b", None, || ()), Err(JoinRefused::Disconnected));
+        assert_eq!(joined.leave("a", || ()), None);
+        assert!(joined.close().is_empty());
+    }
+
+    #[test]
+    fn a_socket_that_asked_for_metadata_is_in_the_shadow_rooms_too() {
+        assert_eq!(JoinedRooms::new(false).adapter_rooms("r"), ["r"]);
+        assert_eq!(JoinedRooms::new(true).adapter_rooms("r"), ["r".to_owned(), meta_rooms::shadow("r")]);
+    }
+}
