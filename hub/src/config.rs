@@ -21,6 +21,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 pub const DEFAULT_MAX_NAMESPACES: usize = 1000;
 /// Default largest message: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+/// Longest duration setting: clients time pings with `setTimeout`, which misfires past about 24 days.
+const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 /// Fewest characters a publish token or bytes a JWT secret may have: guessing one must be hopeless.
 pub const MIN_SECRET_LEN: usize = 16;
 /// Default sustained rate of `chat` per socket. Publishers have no rate unless the operator sets one.
@@ -411,6 +413,10 @@ impl Config {
             if value.is_zero() {
                 return invalid(setting, "must be longer than 0s");
             }
+            // Clients time pings with JavaScript's `setTimeout`, which fires at once past 2^31 ms.
+            if value > MAX_DURATION {
+                return invalid(setting, "must be at most 1day");
+            }
         }
         for (setting, value) in [
             ("max-pending-sessions", self.max_pending_sessions),
@@ -605,6 +611,8 @@ mod tests {
         assert_eq!(error.to_string(), "invalid setting max-connections: must be at least 1");
         let error = Config::load(&args(&["--jwt-secret", "short"])).unwrap_err();
         assert!(error.to_string().starts_with("invalid setting jwt-secret:"), "{error}");
+        let error = Config::load(&args(&["--ping-interval", "30days"])).unwrap_err();
+        assert_eq!(error.to_string(), "invalid setting ping-interval: must be at most 1day");
     }
 
     #[test]
