@@ -249,3 +249,30 @@ async fn refused_socket_io_v2_sessions_count_against_max_pending_sessions() {
     let third = reqwest::get(v2("not-the-publish-token")).await.unwrap();
     assert_eq!(third.status(), 503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_that_sends_pings_and_never_reads_cannot_grow_the_hub() {
+    let hub =
+        HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", e2e::hub::TOKEN], &[]).await;
+    let before = hub.resident_bytes();
+    let mut ws = raw::connect(hub.port).await.unwrap();
+    // Websocket PINGs of the largest size, as fast as the hub takes them, for 3 s; their PONGs are never
+    // read. Before, the hub kept every PONG it could not write: hundreds of MiB.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut sent = 0usize;
+    while Instant::now() < deadline {
+        let ping = ws.send(Message::Ping(vec![b'p'; 125].into()));
+        match tokio::time::timeout(Duration::from_millis(100), ping).await {
+            Ok(Ok(())) => sent += 1,
+            Ok(Err(_)) => break,
+            Err(_) => {} // the hub no longer reads from this client
+        }
+    }
+    let grown = hub.resident_bytes().saturating_sub(before);
+    assert!(grown < 32 << 20, "the hub grew by {} MiB after {sent} pings", grown >> 20);
+
+    // Everyone else is served meanwhile.
+    let other = TestClient::connect(&hub.url).await;
+    assert_eq!(other.ack("echo", vec![json!("still here")]).await, vec![json!("still here")]);
+    drop(ws);
+}

@@ -189,6 +189,18 @@ impl HubProcess {
         }
     }
 
+    /// The hub's resident memory, in bytes (Linux).
+    pub fn resident_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("hub is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc/PID/status");
+        kib * 1024
+    }
+
     /// Kills the hub (SIGKILL, as in a crash) and waits for it to be gone.
     pub async fn kill(mut self) {
         self.child.kill().await.expect("kill hub");

@@ -19,7 +19,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -76,11 +76,23 @@ impl QuickAck {
     }
 }
 
-/// A TCP stream that acknowledges what it reads immediately unless a reply will carry the ACK soon.
+/// Bytes a websocket may send while the hub cannot write to it. The websocket library answers every
+/// PING frame with a PONG and keeps whatever it cannot write: a client that sends PINGs and never reads
+/// grew a hub by 230 MiB/s. Past this budget the hub stops reading from that client until its writes
+/// go out again, so what it holds for the client stays bounded; a client that never reads again is
+/// dropped by the Engine.IO heartbeat.
+const READ_WHILE_WRITES_WAIT: usize = 256 * 1024;
+
+/// A TCP stream that acknowledges what it reads immediately unless a reply will carry the ACK soon, and
+/// stops reading from a websocket client that does not read what the hub writes.
 pub struct TunedStream {
     stream: TcpStream,
     quick_ack: QuickAck,
     websocket: Websocket,
+    /// Bytes read since a write had to wait (`None`: writes go out).
+    read_while_blocked: Option<usize>,
+    /// The reader held back while writes wait, woken when one goes out.
+    parked_reader: Option<Waker>,
 }
 
 /// Where a connection stands with the websocket protocol.
@@ -95,7 +107,33 @@ enum Websocket {
 
 impl TunedStream {
     fn new(stream: TcpStream) -> Self {
-        Self { stream, quick_ack: QuickAck::new(Instant::now()), websocket: Websocket::NotYet }
+        Self {
+            stream,
+            quick_ack: QuickAck::new(Instant::now()),
+            websocket: Websocket::NotYet,
+            read_while_blocked: None,
+            parked_reader: None,
+        }
+    }
+
+    /// Notes how a write on the open websocket went: a write that waits starts the read budget, one
+    /// that goes through ends it and wakes a reader held back.
+    fn wrote<T>(&mut self, written: Poll<T>) -> Poll<T> {
+        if !matches!(self.websocket, Websocket::Open) {
+            return written;
+        }
+        match written {
+            Poll::Pending => {
+                self.read_while_blocked.get_or_insert(0);
+            }
+            Poll::Ready(_) => {
+                self.read_while_blocked = None;
+                if let Some(reader) = self.parked_reader.take() {
+                    reader.wake();
+                }
+            }
+        }
+        written
     }
 
     /// Hands the connection to [`FirstFrames`] if `buf` begins the response that switches it to websocket.
@@ -131,12 +169,20 @@ impl AsyncRead for TunedStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.read_while_blocked.is_some_and(|read| read >= READ_WHILE_WRITES_WAIT) {
+            self.parked_reader = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
         let before = buf.filled().len();
         let read = match self.opening(|first, stream| first.poll_read(stream, cx, buf)) {
             Some(read) => read,
             None => Pin::new(&mut self.stream).poll_read(cx, buf),
         };
-        let got_data = matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before;
+        let got = buf.filled().len() - before;
+        if let Some(read) = &mut self.read_while_blocked {
+            *read += got;
+        }
+        let got_data = matches!(read, Poll::Ready(Ok(()))) && got > 0;
         if got_data && self.quick_ack.on_read(Instant::now()) {
             self.ack_now();
         }
@@ -149,7 +195,10 @@ impl AsyncWrite for TunedStream {
         self.notice_upgrade(buf);
         match self.opening(|first, stream| first.poll_write(stream, cx, buf)) {
             Some(written) => written,
-            None => Pin::new(&mut self.stream).poll_write(cx, buf),
+            None => {
+                let written = Pin::new(&mut self.stream).poll_write(cx, buf);
+                self.wrote(written)
+            }
         }
     }
 
@@ -159,7 +208,8 @@ impl AsyncWrite for TunedStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         if matches!(self.websocket, Websocket::Open) {
-            return Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+            let written = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+            return self.wrote(written);
         }
         let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &**b);
         self.notice_upgrade(first);
@@ -177,6 +227,7 @@ impl AsyncWrite for TunedStream {
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.opening(|first, stream| first.poll_flush(stream, cx)) {
             Some(flushed) => flushed,
+            // A TCP stream's flush is always done at once: it says nothing about writes going out.
             None => Pin::new(&mut self.stream).poll_flush(cx),
         }
     }
