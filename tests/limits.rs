@@ -73,6 +73,17 @@ async fn namespaces_nobody_uses_any_more_are_reclaimed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_sockets_leave_no_namespace_behind() {
+    let hub = TestHub::start_with(|config| config.max_namespaces = 2).await;
+    for n in 0..5 {
+        let message = TestClient::connect_error(&hub.url, &format!("/junk{n}"), json!({"user": ""})).await;
+        assert!(message.starts_with("invalid user"), "{message}");
+    }
+    let client = TestClient::connect_with(&hub.url, "/real", json!({})).await.expect("a place for /real");
+    assert_eq!(client.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_over_max_payload_is_refused_and_a_huge_one_drops_only_its_sender() {
     let hub = TestHub::start_with(|config| config.max_payload = 4096).await;
     let publisher = TestClient::publisher(&hub.url).await;

@@ -155,6 +155,11 @@ async fn a_handshake_with_a_bad_query_or_method_is_refused() {
         let status = http.get(format!("{base}?{query}")).send().await.unwrap().status();
         assert_eq!(status, 400, "GET ?{query}");
     }
+    // socket.io v2 (Engine.IO 3) is refused without --allow-eio3, however its version is spelled.
+    for query in ["EIO=3&transport=polling", "EIO=3=x&transport=polling", "EIO=3=&transport=polling"] {
+        let status = http.get(format!("{base}?{query}")).send().await.unwrap().status();
+        assert_eq!(status, 400, "GET ?{query}");
+    }
     for method in [reqwest::Method::POST, reqwest::Method::PUT] {
         let status = http.request(method.clone(), polling::endpoint(hub.port)).send().await.unwrap().status();
         assert_eq!(status, 400, "{method} without a session");

@@ -252,8 +252,7 @@ async fn refused_socket_io_v2_sessions_count_against_max_pending_sessions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_that_sends_pings_and_never_reads_cannot_grow_the_hub() {
-    let hub =
-        HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", e2e::hub::TOKEN], &[]).await;
+    let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", e2e::hub::TOKEN], &[]).await;
     let before = hub.resident_bytes();
     let mut ws = raw::connect(hub.port).await.unwrap();
     // Websocket PINGs of the largest size, as fast as the hub takes them, for 3 s; their PONGs are never

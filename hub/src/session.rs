@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use hub_protocol::{ConnectAuth, NamespacePath};
-use socketioxide::SocketIo;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::DisconnectReason;
+use socketioxide::{ParserError, SocketIo};
 use socketioxide_core::adapter::DefinedAdapter;
 
 use crate::delivery::cluster::{ClusterAdapter, ClusterError};
@@ -102,11 +102,26 @@ async fn admit<A: Adapter>(
     TryData(auth): TryData<ConnectAuth>,
     State(hub): State<HubState>,
 ) -> Result<(), ConnectRefusal> {
-    admit_namespace(&socket, &io, &hub)?;
+    let admitted = admit_socket(&socket, &io, auth, &hub);
+    // socketioxide created the namespace before asking; a refused socket must not leave behind one that
+    // nobody uses, or refusals alone would use up `max-namespaces`.
+    if admitted.is_err() && socket.ns() != "/" {
+        hub.limits.release_if_unused(socket.ns(), |unused| io.delete_ns(unused));
+    }
+    admitted
+}
+
+fn admit_socket<A: Adapter>(
+    socket: &SocketRef<A>,
+    io: &SocketIo<A>,
+    auth: Result<ConnectAuth, ParserError>,
+    hub: &HubState,
+) -> Result<(), ConnectRefusal> {
+    admit_namespace(socket, io, hub)?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
     let auth = query_auth(&socket).unwrap_or(auth);
     static FULL: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
-    let identity = authenticate(&socket, &hub, auth)?;
+    let identity = authenticate(socket, hub, auth)?;
     let slot = hub
         .limits
         .admit(socket.ns(), identity.publisher)
@@ -123,7 +138,7 @@ async fn admit<A: Adapter>(
     socket.extensions.insert(identity);
     socket.extensions.insert(slot);
     socket.extensions.insert(hub.limits.socket_rate());
-    events::register(&socket);
+    events::register(socket);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
 }
@@ -194,9 +209,6 @@ fn admit_namespace<A: Adapter>(
         }
         Ok(_) => return Ok(()),
     };
-    if io.of(path).is_some_and(|ns| ns.sockets().is_empty()) {
-        io.delete_ns(path);
-    }
     // socket.io v2 clients append their query string, token included, to any namespace but `/`: never log it.
     let ns = path.split_once('?').map_or(path, |(name, _query)| name);
     static NAMESPACE: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);

@@ -20,6 +20,13 @@ pub fn query_param<'a>(uri: &'a Uri, name: &str) -> Option<&'a str> {
     uri.query()?.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
 }
 
+/// The Engine.IO protocol version a request asks for, read exactly as engineioxide reads it: the first
+/// parameter that starts with `EIO=`, up to a second `=` (`EIO=3=x` is version 3 to it), so that no
+/// spelling reads one way here and another there.
+pub fn protocol_version(uri: &Uri) -> Option<&str> {
+    uri.query()?.split('&').find(|pair| pair.starts_with("EIO="))?.split('=').nth(1)
+}
+
 /// Whether a request for `path` reaches Engine.IO, by engineioxide's own rule: `/socket.io` itself or
 /// anything below `/socket.io/`.
 pub fn reaches_engine_io(path: &str) -> bool {
@@ -32,7 +39,7 @@ pub fn reaches_engine_io(path: &str) -> bool {
 /// compiled in, with no switch at run time, so `--allow-eio3` is this check. The query string (where v2
 /// clients put their token) is never logged.
 pub async fn refuse_eio3(request: Request, next: Next) -> Response {
-    let eio3 = reaches_engine_io(request.uri().path()) && query_param(request.uri(), "EIO") == Some("3");
+    let eio3 = reaches_engine_io(request.uri().path()) && protocol_version(request.uri()) == Some("3");
     if !eio3 {
         return next.run(request).await;
     }
@@ -59,6 +66,16 @@ mod tests {
         assert_eq!(query_param(&uri, "sid"), Some("abc"));
         assert_eq!(query_param(&uri, "si"), None, "whole names only");
         assert_eq!(query_param(&"/socket.io/".parse().unwrap(), "sid"), None);
+    }
+
+    #[test]
+    fn the_protocol_version_is_read_as_engineioxide_reads_it() {
+        for (query, version) in
+            [("EIO=4", Some("4")), ("EIO=3=x", Some("3")), ("EIO=3=", Some("3")), ("x=1", None)]
+        {
+            let uri: Uri = format!("/socket.io/?{query}&transport=polling").parse().unwrap();
+            assert_eq!(protocol_version(&uri), version, "{query}");
+        }
     }
 
     #[test]

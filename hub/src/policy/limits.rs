@@ -151,6 +151,16 @@ impl Limits {
         before - namespaces.len()
     }
 
+    /// Calls `delete` for `namespace` if no socket is admitted to it, and forgets it; for a namespace
+    /// that socketioxide created for a socket that was then refused.
+    pub fn release_if_unused(&self, namespace: &str, delete: impl FnOnce(&str)) {
+        let mut namespaces = self.namespaces();
+        if namespaces.get(namespace).copied().unwrap_or(0) == 0 {
+            namespaces.remove(namespace);
+            delete(namespace);
+        }
+    }
+
     fn namespaces(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
         self.namespaces.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
