@@ -275,3 +275,21 @@ async fn a_websocket_that_sends_pings_and_never_reads_cannot_grow_the_hub() {
     assert_eq!(other.ack("echo", vec![json!("still here")]).await, vec![json!("still here")]);
     drop(ws);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_never_comes_does_not_hold_its_connection() {
+    let hub = TestHub::start_with(|config| config.idle_timeout = Duration::from_secs(1)).await;
+    for path in ["/socket.io/?EIO=4&transport=polling&sid=nosuchsession", "/api/publish"] {
+        let mut stream = TcpStream::connect(("127.0.0.1", hub.port)).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+            e2e::hub::TOKEN
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // Whatever the hub answers, it closes the connection once the body has stalled for a second.
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "{path}: the connection is still open 5 s after its body stalled");
+    }
+}

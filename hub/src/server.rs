@@ -28,7 +28,7 @@ use crate::http::origins::{self, AllowedOrigins};
 use crate::http::{demo, health};
 use crate::net::listener::TunedListener;
 use crate::net::pending::PendingSessions;
-use crate::net::{connect_wait, engine_io, file_limit, pending, request_head, serve};
+use crate::net::{body_deadline, connect_wait, engine_io, file_limit, pending, request_head, serve};
 use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
 use crate::policy::token::{PublishToken, TokenError, TokenFile};
@@ -211,6 +211,7 @@ fn serve_io<A: OpenOnDemand>(
         .layer(middleware::from_fn_with_state(origins.clone(), origins::check))
         .layer(cors(origins))
         .layer(middleware::from_fn_with_state(hosts, hosts::check))
+        .layer(middleware::from_fn_with_state(config.idle_timeout, body_deadline::limit))
 }
 
 /// A future that disconnects every client of `io`.

@@ -119,7 +119,7 @@ fn admit_socket<A: Adapter>(
 ) -> Result<(), ConnectRefusal> {
     admit_namespace(socket, io, hub)?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
-    let auth = query_auth(&socket).unwrap_or(auth);
+    let auth = query_auth(socket).unwrap_or(auth);
     static FULL: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
     let identity = authenticate(socket, hub, auth)?;
     let slot = hub

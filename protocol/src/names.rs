@@ -28,8 +28,10 @@ pub const PUBLISH_MAX_ROOMS: usize = 100;
 
 /// Letters and marks that display as nothing: the code points Unicode lists as `Default_Ignorable_Code_Point`
 /// outside the categories that [`refused_in_name`] refuses whole (Hangul fillers, the combining grapheme
-/// joiner, Khmer inherent vowels, variation selectors).
-const INVISIBLE: [RangeInclusive<char>; 9] = [
+/// joiner, Khmer inherent vowels, variation selectors), and the Braille blank, a symbol that shows as a
+/// space.
+const INVISIBLE: [RangeInclusive<char>; 10] = [
+    '\u{2800}'..='\u{2800}',
     '\u{34f}'..='\u{34f}',
     '\u{115f}'..='\u{1160}',
     '\u{17b4}'..='\u{17b5}',
@@ -289,6 +291,7 @@ mod tests {
             "a\u{e000}",
             "a\u{378}",
             "a\u{3164}b",
+            "a\u{2800}b",
             "a\u{fe0f}",
             "a\u{e0100}",
             "a\tb",

@@ -12,6 +12,7 @@
 //! when the page's host cannot be rebound: an IP address, or `localhost` (see `origins`).
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -21,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
 
 use super::health;
+use crate::telemetry::log_throttle::{LogThrottle, clipped};
 
 /// The host names a hub answers to.
 #[derive(Debug, Clone)]
@@ -84,8 +86,16 @@ pub async fn check(State(allowed): State<AllowedHosts>, request: Request, next: 
     if host.is_some_and(|host| allowed.serves(host)) || health::is_health(request.uri().path()) {
         return next.run(request).await;
     }
-    let host = host.unwrap_or("(none)").to_owned();
-    tracing::warn!(host, path = request.uri().path(), "request refused: host not allowed");
+    let host = clipped(host.unwrap_or("(none)")).to_owned();
+    static REFUSED: LogThrottle = LogThrottle::new(Duration::from_secs(10));
+    if let Some(held_back) = REFUSED.due(Instant::now()) {
+        tracing::warn!(
+            host,
+            path = clipped(request.uri().path()),
+            held_back,
+            "request refused: host not allowed"
+        );
+    }
     let refusal = Rejection::new(
         ErrorCode::Forbidden,
         format!("this hub does not answer to the host {host}: add it to --allowed-hosts"),

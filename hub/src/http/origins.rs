@@ -5,6 +5,8 @@
 //! before Socket.IO sees the request. Clients that are not browsers send no `Origin` and are not
 //! concerned: they authenticate with tokens.
 
+use std::time::{Duration, Instant};
+
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
@@ -14,6 +16,7 @@ use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
 
 use super::hosts::{AllowedHosts, request_host};
 use crate::net::engine_io::reaches_engine_io;
+use crate::telemetry::log_throttle::{LogThrottle, clipped};
 
 /// The origins a hub accepts.
 #[derive(Debug, Clone)]
@@ -65,9 +68,17 @@ pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next
     if !reaches_engine_io(request.uri().path()) || allowed.allows(request.uri(), request.headers()) {
         return next.run(request).await;
     }
-    let origin =
-        request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?").to_owned();
-    tracing::warn!(origin, path = request.uri().path(), "handshake refused: origin not allowed");
+    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).unwrap_or("?");
+    let origin = clipped(origin).to_owned();
+    static REFUSED: LogThrottle = LogThrottle::new(Duration::from_secs(10));
+    if let Some(held_back) = REFUSED.due(Instant::now()) {
+        tracing::warn!(
+            origin,
+            path = clipped(request.uri().path()),
+            held_back,
+            "handshake refused: origin not allowed"
+        );
+    }
     let refusal = Rejection::new(
         ErrorCode::Forbidden,
         format!("origin {origin} is not allowed to connect (see --allowed-origins)"),

@@ -2,6 +2,7 @@
 //! waiting connections, Engine.IO's requests and its sessions before their CONNECT, the copy of each
 //! request head, the open-file limit, and the shutdown signal.
 
+pub mod body_deadline;
 pub mod connect_wait;
 pub mod engine_io;
 pub mod file_limit;

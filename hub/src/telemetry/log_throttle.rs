@@ -1,5 +1,6 @@
 //! Repeated warnings written at most once per interval, so that one client repeating a mistake cannot
-//! fill the log: the line that is written says how many like it were held back.
+//! fill the log: the line that is written says how many like it were held back. Values a client chose
+//! are [`clipped`] before they are logged.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,9 +36,25 @@ impl LogThrottle {
     }
 }
 
+/// Characters of a client's value (a header, a name) that a log line or a refusal repeats.
+const CLIPPED_CHARS: usize = 100;
+
+/// `value` cut to its first [`CLIPPED_CHARS`] characters, so that a client's 8 KB header does not
+/// become an 8 KB log line.
+pub fn clipped(value: &str) -> &str {
+    value.char_indices().nth(CLIPPED_CHARS).map_or(value, |(end, _)| &value[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_values_are_clipped_at_a_character_boundary() {
+        assert_eq!(clipped("short"), "short");
+        let long = "é".repeat(300);
+        assert_eq!(clipped(&long).chars().count(), CLIPPED_CHARS);
+    }
 
     #[test]
     fn one_line_per_interval_counting_the_rest() {
