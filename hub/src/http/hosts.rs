@@ -14,12 +14,10 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
+use axum::response::Response;
 
 use super::health;
 use crate::telemetry::log_throttle::{LogThrottle, clipped};
@@ -96,11 +94,7 @@ pub async fn check(State(allowed): State<AllowedHosts>, request: Request, next: 
             "request refused: host not allowed"
         );
     }
-    let refusal = Rejection::new(
-        ErrorCode::Forbidden,
-        format!("this hub does not answer to the host {host}: add it to --allowed-hosts"),
-    );
-    (StatusCode::FORBIDDEN, Json(Ack::<PublishAck>::from(Err(refusal)))).into_response()
+    super::forbidden(format!("this hub does not answer to the host {host}: add it to --allowed-hosts"))
 }
 
 /// `host` without its port: `example.com:80` -> `example.com`, `[::1]:3000` -> `[::1]`.

@@ -7,3 +7,14 @@ pub mod health;
 pub mod hosts;
 mod idempotency;
 pub mod origins;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
+
+/// The `403` every check in front of the hub answers with: the JSON refusal, saying what to change.
+fn forbidden(message: String) -> Response {
+    let refusal = Rejection::new(ErrorCode::Forbidden, message);
+    (StatusCode::FORBIDDEN, Json(Ack::<PublishAck>::from(Err(refusal)))).into_response()
+}

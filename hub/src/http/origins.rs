@@ -7,12 +7,10 @@
 
 use std::time::{Duration, Instant};
 
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use hub_protocol::{Ack, ErrorCode, PublishAck, Rejection};
+use axum::response::Response;
 
 use super::hosts::{AllowedHosts, request_host};
 use crate::net::engine_io::reaches_engine_io;
@@ -79,11 +77,7 @@ pub async fn check(State(allowed): State<AllowedOrigins>, request: Request, next
             "handshake refused: origin not allowed"
         );
     }
-    let refusal = Rejection::new(
-        ErrorCode::Forbidden,
-        format!("origin {origin} is not allowed to connect (see --allowed-origins)"),
-    );
-    (StatusCode::FORBIDDEN, Json(Ack::<PublishAck>::from(Err(refusal)))).into_response()
+    super::forbidden(format!("origin {origin} is not allowed to connect (see --allowed-origins)"))
 }
 
 #[cfg(test)]
