@@ -8,14 +8,18 @@
 //! The modules are layers; each uses only those listed before it:
 //!
 //! * `telemetry`: logs, log throttling and Prometheus metrics.
-//! * `net`: the TCP listener and what happens on a connection before Socket.IO sees it (Engine.IO
-//!   requests, request heads, the open-file limit, shutdown).
-//! * `policy`: who may do what: publish tokens, JWTs, identities, rates and sizes.
-//! * `delivery`: emitting to rooms and counting who got it, published events, the cluster link.
-//! * `state`: what sockets and requests share, and the hub's mode (alone or in a cluster).
+//! * `net`: the accept loop, the TCP listener and what happens on a connection before Socket.IO sees
+//!   it (deadlines and caps on waiting connections and bodies, Engine.IO requests and sessions before
+//!   their CONNECT, request heads, the open-file limit, shutdown).
+//! * `policy`: who may do what: publish tokens, JWTs, identities, failed authentications, rates and
+//!   sizes.
+//! * `delivery`: emitting to rooms and counting who got it, rooms and presence, published events, the
+//!   hub's mode (alone or in a cluster) and the cluster link.
+//! * `state`: what sockets and requests share.
 //! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
-//! * `http`: the HTTP API, health and metrics, the demo page, the origin check.
-//! * [`Server`] puts them together, serves, and shuts down gracefully.
+//! * `http`: the HTTP API, health and metrics, the demo page, the Host and Origin checks.
+//! * `error` gathers what stops the hub; [`Server`] puts it all together, serves, and shuts down
+//!   gracefully.
 
 pub mod config;
 mod delivery;
