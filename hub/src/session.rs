@@ -27,7 +27,7 @@ use crate::events;
 use crate::net::listener::Peer;
 use crate::net::pending::PendingSlot;
 use crate::policy::identity::{ConnectRefusal, Identity, identify, query_auth};
-use crate::policy::limits::ConnectionSlot;
+use crate::policy::limits::{ConnectionSlot, Limits};
 use crate::state::HubState;
 use crate::telemetry::log_throttle::LogThrottle;
 
@@ -50,11 +50,12 @@ pub fn register<A: Adapter + DefinedAdapter>(io: &SocketIo<A>) -> A::InitRes {
 /// has nobody to deliver to either.)
 pub trait OpenOnDemand: Adapter + DefinedAdapter {
     /// Opens `path` on `io` as if a client had connected to it, unless `io` already serves
-    /// `max_namespaces`; `None` when opening it would reach nobody.
+    /// `--max-namespaces` once the unused ones are reclaimed; `None` when opening it would reach nobody.
+    /// The namespace is then reclaimable like one whose clients have all gone.
     fn open(
         io: &SocketIo<Self>,
         path: &str,
-        max_namespaces: usize,
+        limits: &Limits,
     ) -> impl Future<Output = Result<Option<BroadcastOperators<Self>>, OpenError>> + Send;
 }
 
@@ -74,7 +75,7 @@ impl OpenOnDemand for LocalAdapter {
     async fn open(
         _: &SocketIo<Self>,
         _: &str,
-        _: usize,
+        _: &Limits,
     ) -> Result<Option<BroadcastOperators<Self>>, OpenError> {
         Ok(None)
     }
@@ -84,13 +85,15 @@ impl OpenOnDemand for ClusterAdapter {
     async fn open(
         io: &SocketIo<Self>,
         path: &str,
-        max_namespaces: usize,
+        limits: &Limits,
     ) -> Result<Option<BroadcastOperators<Self>>, OpenError> {
-        if io.nsps().len() >= max_namespaces {
-            return Err(OpenError::Full(max_namespaces));
+        let full = || io.nsps().len() >= limits.max_namespaces;
+        if full() && (limits.reclaim_unused(path, |unused| io.delete_ns(unused)) == 0 || full()) {
+            return Err(OpenError::Full(limits.max_namespaces));
         }
         // The namespace exists once its adapter has subscribed: nothing the other hubs answer is missed.
         io.ns(path.to_owned(), on_connect::<Self>.with(admit::<Self>)).await.map_err(ClusterError::Init)?;
+        limits.opened(path);
         tracing::info!(ns = path, "namespace opened for a publish from the HTTP API");
         Ok(io.of(path))
     }

@@ -65,7 +65,7 @@ impl<A: OpenOnDemand> Api<A> {
         let _opening = self.opening.lock().await;
         match self.io.of(path) {
             Some(namespace) => Ok(Some(namespace)),
-            None => A::open(&self.io, path, self.hub.limits.max_namespaces).await,
+            None => A::open(&self.io, path, &self.hub.limits).await,
         }
     }
 }

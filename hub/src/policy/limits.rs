@@ -151,6 +151,12 @@ impl Limits {
         before - namespaces.len()
     }
 
+    /// Records `namespace`, opened with no socket in it, so that it is reclaimed like any namespace
+    /// whose sockets have all gone.
+    pub fn opened(&self, namespace: &str) {
+        self.namespaces().entry(namespace.to_owned()).or_default();
+    }
+
     /// Calls `delete` for `namespace` if no socket is admitted to it, and forgets it; for a namespace
     /// that socketioxide created for a socket that was then refused.
     pub fn release_if_unused(&self, namespace: &str, delete: impl FnOnce(&str)) {
