@@ -100,8 +100,16 @@ async fn chat_reaches_the_other_members_only() {
     let message: ChatMessage = serde_json::from_value(received[0].clone()).unwrap();
     assert_eq!(
         message,
-        ChatMessage { room: "lobby".into(), text: "hello <b>bob</b>".into(), user: "alice".into(), ts }
+        ChatMessage {
+            room: "lobby".into(),
+            text: "hello <b>bob</b>".into(),
+            user: "alice".into(),
+            ts,
+            offset: Some(1),
+            epoch: ack["epoch"].as_str().map(str::to_owned),
+        }
     );
+    assert_eq!(ack["offset"], 1, "the room's first recorded event");
     assert_eq!(received.len(), 1, "chat carries one argument");
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
     assert!(now.abs_diff(ts) < 60_000, "ts is the current time in ms");

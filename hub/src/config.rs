@@ -48,6 +48,13 @@ pub const DEFAULT_MAX_PENDING_SESSIONS: usize = 1000;
 /// Default time a connection has to send a request head, after opening or between requests (Node closes
 /// idle keep-alive connections after 5 s).
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default events kept per stream (each room, and each namespace): enough for a page to show a chat's
+/// recent past and for a client to recover a few seconds' worth of a busy room.
+pub const DEFAULT_HISTORY_SIZE: usize = 100;
+/// Default time an event is kept for recovery: a phone in a tunnel, a laptop waking up, a hub restart.
+pub const DEFAULT_HISTORY_TTL: Duration = Duration::from_secs(600);
+/// Default memory all history may use on a lone hub (the oldest events go first beyond it).
+pub const DEFAULT_HISTORY_MEMORY: usize = 64 << 20;
 /// Default most connections waiting for a request at once: real clients send theirs at once, so few
 /// wait at any moment; 1,024 of them take about 10 MiB and 1,024 open files.
 pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 1024;
@@ -190,6 +197,22 @@ pub struct Settings {
     #[arg(long, env = "HUB_MAX_IDLE_CONNECTIONS", value_name = "N")]
     pub max_idle_connections: Option<usize>,
 
+    /// Events kept per stream (each room, and each namespace) for clients that reconnect or join late;
+    /// 0 turns history off [default: 100].
+    #[arg(long, env = "HUB_HISTORY_SIZE", value_name = "N")]
+    pub history_size: Option<usize>,
+
+    /// How long an event is kept in history, e.g. 10m [default: 10m].
+    #[arg(long, env = "HUB_HISTORY_TTL", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[serde(default, deserialize_with = "duration")]
+    pub history_ttl: Option<Duration>,
+
+    /// Memory all history may use on a lone hub, in bytes or with a unit (64MiB, 1GiB); beyond it the
+    /// oldest events go first. In a cluster, Redis holds history: size Redis instead [default: 64MiB].
+    #[arg(long, env = "HUB_HISTORY_MEMORY", value_parser = parse_bytes, value_name = "BYTES")]
+    #[serde(default, deserialize_with = "bytes")]
+    pub history_memory: Option<usize>,
+
     /// Serve the page at `/` from this directory instead of the built-in demo.
     #[arg(long, env = "HUB_STATIC_DIR", value_name = "DIR")]
     pub static_dir: Option<PathBuf>,
@@ -271,6 +294,12 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Most connections waiting for a request.
     pub max_idle_connections: usize,
+    /// Events kept per stream; 0: no history.
+    pub history_size: usize,
+    /// How long an event is kept.
+    pub history_ttl: Duration,
+    /// Bytes a lone hub's history may use.
+    pub history_memory: usize,
     pub static_dir: Option<PathBuf>,
     pub log_format: LogFormat,
     /// Whether socket.io v2 clients (Engine.IO 3) may connect.
@@ -327,6 +356,9 @@ impl Config {
             idle_timeout: pick(&cli.idle_timeout, &file.idle_timeout).unwrap_or(DEFAULT_IDLE_TIMEOUT),
             max_idle_connections: pick(&cli.max_idle_connections, &file.max_idle_connections)
                 .unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
+            history_size: pick(&cli.history_size, &file.history_size).unwrap_or(DEFAULT_HISTORY_SIZE),
+            history_ttl: pick(&cli.history_ttl, &file.history_ttl).unwrap_or(DEFAULT_HISTORY_TTL),
+            history_memory: pick(&cli.history_memory, &file.history_memory).unwrap_or(DEFAULT_HISTORY_MEMORY),
             static_dir: pick(&cli.static_dir, &file.static_dir),
             log_format: pick(&cli.log_format, &file.log_format).unwrap_or_default(),
             allow_eio3: pick(&cli.allow_eio3, &file.allow_eio3).unwrap_or_default(),
@@ -361,6 +393,9 @@ impl Config {
             max_pending_sessions: DEFAULT_MAX_PENDING_SESSIONS,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS,
+            history_size: DEFAULT_HISTORY_SIZE,
+            history_ttl: DEFAULT_HISTORY_TTL,
+            history_memory: DEFAULT_HISTORY_MEMORY,
             static_dir: None,
             log_format: LogFormat::Pretty,
             allow_eio3: false,
@@ -389,6 +424,15 @@ impl Config {
         if self.max_rooms_per_socket == 0 {
             return invalid("max-rooms-per-socket", "must be at least 1");
         }
+        if self.history_size > MAX_HISTORY_SIZE {
+            return invalid("history-size", "must be at most 100000 events per stream");
+        }
+        if self.history_size > 0 && self.history_memory < 1 << 20 {
+            return invalid(
+                "history-memory",
+                "must be at least 1MiB (or turn history off with --history-size 0)",
+            );
+        }
         if self.max_payload < 1024 {
             return invalid("max-payload", "must be at least 1024 bytes");
         }
@@ -409,6 +453,7 @@ impl Config {
             ("ping-timeout", self.ping_timeout),
             ("connect-timeout", self.connect_timeout),
             ("idle-timeout", self.idle_timeout),
+            ("history-ttl", self.history_ttl),
         ] {
             if value.is_zero() {
                 return invalid(setting, "must be longer than 0s");
@@ -496,6 +541,9 @@ impl Config {
             ("max-pending-sessions", Some(self.max_pending_sessions.to_string())),
             ("idle-timeout", Some(quote(&duration(self.idle_timeout)))),
             ("max-idle-connections", Some(self.max_idle_connections.to_string())),
+            ("history-size", Some(self.history_size.to_string())),
+            ("history-ttl", Some(quote(&duration(self.history_ttl)))),
+            ("history-memory", Some(self.history_memory.to_string())),
             ("static-dir", self.static_dir.as_ref().map(|p| quote(&p.display().to_string()))),
             ("log-format", Some(quote(&self.log_format.to_string()))),
             ("allow-eio3", Some(self.allow_eio3.to_string())),
@@ -507,6 +555,40 @@ impl Config {
                 None => format!("# {key} is not set\n"),
             })
             .collect()
+    }
+}
+
+/// Most events one stream may keep: a replay is sent into one socket's queue at once.
+pub const MAX_HISTORY_SIZE: usize = 100_000;
+
+/// A size in bytes: a number, optionally followed by KiB, MiB or GiB (or KB, MB, GB, also powers of 2).
+fn parse_bytes(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().map_err(|_| format!("{text:?} is not a size such as 64MiB"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("unknown unit in {text:?}: use B, KiB, MiB or GiB")),
+    };
+    number.checked_mul(1 << shift).ok_or_else(|| format!("{text:?} is too large"))
+}
+
+/// Deserializes a size from a number of bytes or a string such as "64MiB".
+fn bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(usize),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(Size::Bytes(n)) => Ok(Some(n)),
+        Some(Size::Text(text)) => parse_bytes(&text).map(Some).map_err(serde::de::Error::custom),
     }
 }
 

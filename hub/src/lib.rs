@@ -25,6 +25,7 @@ pub mod config;
 mod delivery;
 mod error;
 mod events;
+mod history;
 mod http;
 mod net;
 mod policy;

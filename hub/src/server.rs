@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
 use crate::delivery::mode::Mode;
 use crate::delivery::room_sizes::RoomSizes;
+use crate::history::{History, memory};
 use crate::http::api::{self, REQUEST_ID};
 use crate::http::hosts::{self, AllowedHosts};
 use crate::http::origins::{self, AllowedOrigins};
@@ -100,14 +101,23 @@ impl Server {
         let builder = socket_io(&config);
         let (router, close) = match &config.redis_url {
             None => {
-                let state = HubState::new(token, limits, jwt, Mode::Alone(Arc::<RoomSizes>::default()));
+                let history = match config.history_size {
+                    0 => History::off(),
+                    size => History::in_memory(memory::Settings {
+                        size,
+                        ttl: config.history_ttl,
+                        memory: config.history_memory,
+                    }),
+                };
+                let mode = Mode::Alone(Arc::<RoomSizes>::default());
+                let state = HubState::new(token, limits, jwt, mode, history);
                 let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
                 (serve_io(&config, &io, layer, state), close(io))
             }
             Some(url) => {
                 let (adapter, link) = cluster::connect(url).await?;
-                let state = HubState::new(token, limits, jwt, Mode::Cluster(link));
+                let state = HubState::new(token, limits, jwt, Mode::Cluster(link), History::off());
                 let (layer, io) =
                     builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
                 session::register(&io).await.map_err(ClusterError::Init)?;

@@ -123,6 +123,7 @@ fn admit_socket<A: Adapter>(
     admit_namespace(socket, io, hub)?;
     let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
     let auth = query_auth(socket).unwrap_or(auth);
+    let recovery = auth.recovery();
     static FULL: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
     let identity = authenticate(socket, hub, auth)?;
     let slot = hub
@@ -136,6 +137,9 @@ fn admit_socket<A: Adapter>(
     }
     if identity.meta {
         socket.join(meta_rooms::ALL);
+    }
+    if !recovery.is_empty() {
+        events::begin_catch_up(socket, recovery);
     }
     socket.extensions.insert(Arc::new(JoinedRooms::new(identity.meta)));
     socket.extensions.insert(identity);
@@ -246,6 +250,7 @@ async fn on_connect<A: Adapter>(
     if let Some(slot) = socket.req_parts().extensions.get::<Arc<PendingSlot>>() {
         slot.connected();
     }
+    events::catch_up(&socket, &hub, identity);
 }
 
 async fn on_disconnect<A: Adapter>(

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::delivery::mode::Mode;
 use crate::delivery::presence::Presence;
+use crate::history::History;
 use crate::net::connect_wait::ConnectWaits;
 use crate::policy::auth_failures::AuthFailures;
 use crate::policy::jwt::JwtVerifier;
@@ -20,6 +21,8 @@ pub struct HubState {
     pub jwt: Option<JwtVerifier>,
     /// Alone or in a cluster.
     pub mode: Mode,
+    /// Recorded events, for replays.
+    pub history: History,
     /// Polling POSTs waiting for their CONNECT to be handled.
     pub connect_waits: Arc<ConnectWaits>,
     /// Failed authentications per client address, on Socket.IO and the HTTP API alike.
@@ -32,6 +35,7 @@ impl HubState {
         limits: Arc<Limits>,
         jwt: Option<JwtVerifier>,
         mode: Mode,
+        history: History,
     ) -> Self {
         let presence = Arc::default();
         Self {
@@ -40,6 +44,7 @@ impl HubState {
             limits,
             jwt,
             mode,
+            history,
             connect_waits: Arc::default(),
             auth_failures: Arc::default(),
         }

@@ -178,9 +178,11 @@ mod tests {
 
     #[test]
     fn success_and_failure_have_the_documented_shape() {
-        let ok: Ack<PublishAck> = Ok(PublishAck { delivered: 3, partial: false }).into();
+        let ok: Ack<PublishAck> =
+            Ok(PublishAck { delivered: 3, partial: false, recorded: Vec::new() }).into();
         assert_eq!(serde_json::to_value(ok).unwrap(), json!({"ok": true, "delivered": 3}));
-        let partial: Ack<PublishAck> = Ok(PublishAck { delivered: 1, partial: true }).into();
+        let partial: Ack<PublishAck> =
+            Ok(PublishAck { delivered: 1, partial: true, recorded: Vec::new() }).into();
         assert_eq!(
             serde_json::to_value(partial).unwrap(),
             json!({"ok": true, "delivered": 1, "partial": true})

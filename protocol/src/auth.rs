@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::history::{JoinOptions, StreamPosition};
+
 /// The CONNECT auth payload. Every field is optional; unknown fields are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConnectAuth {
@@ -17,6 +19,20 @@ pub struct ConnectAuth {
     /// [`EventMeta`](crate::EventMeta). Without it they carry exactly the published arguments.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub meta: bool,
+    /// Recovery of the namespace's stream (events published to the whole namespace), as `join` does for
+    /// a room: with either field, the hub sends what was asked, then the
+    /// [`RECOVERY`](crate::events::RECOVERY) event with the stream's position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<StreamPosition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<usize>,
+}
+
+impl ConnectAuth {
+    /// What the client asked of the namespace's stream.
+    pub fn recovery(&self) -> JoinOptions {
+        JoinOptions { since: self.since.clone(), history: self.history }
+    }
 }
 
 /// The `connect_error` message for a wrong publish token.

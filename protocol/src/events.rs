@@ -1,6 +1,7 @@
 //! Event names: the ones the hub handles, and the ones nobody may publish.
 
-/// `join` `[room]`: join a room; acked with [`RoomMembers`](crate::RoomMembers).
+/// `join` `[room]` or `[room, JoinOptions]`: join a room (first sending the recorded events asked for);
+/// acked with [`JoinAck`](crate::JoinAck).
 pub const JOIN: &str = "join";
 /// `leave` `[room]`: leave a room; acked with [`RoomMembers`](crate::RoomMembers).
 pub const LEAVE: &str = "leave";
@@ -14,12 +15,16 @@ pub const PUBLISH: &str = "publish";
 /// leaves, disconnects), at most once per [`MEMBERS_INTERVAL_MS`] per room.
 pub const MEMBERS: &str = "members";
 
+/// `recovery` `[Replayed]`, from the hub to a socket that asked for the namespace's stream in its
+/// CONNECT auth (`since` or `history`), after the events it asked for.
+pub const RECOVERY: &str = "recovery";
+
 /// The shortest time between two `members` events for one room: changes within it are sent as one.
 pub const MEMBERS_INTERVAL_MS: u64 = 500;
 
 /// Names that no publisher may emit to clients: the Socket.IO client's own lifecycle events, and the
 /// hub's own events (a published `chat` would be indistinguishable from a real one).
-pub const RESERVED: [&str; 12] = [
+pub const RESERVED: [&str; 13] = [
     "connect",
     "connect_error",
     "disconnect",
@@ -32,6 +37,7 @@ pub const RESERVED: [&str; 12] = [
     ECHO,
     PUBLISH,
     MEMBERS,
+    RECOVERY,
 ];
 
 /// Whether `name` is one of the [`RESERVED`] event names.

@@ -1,7 +1,7 @@
 //! The hub's wire contract, defined once and shared by the hub, the `publish` CLI and the tests.
 //!
 //! Everything a client can send or receive is here as a type: event names ([`events`]), request and
-//! broadcast payloads ([`payloads`]), event arguments with binary attachments anywhere inside
+//! broadcast payloads ([`payloads`]), history and recovery ([`history`]), event arguments with binary attachments anywhere inside
 //! ([`arguments`]), the single-object acks with their error codes ([`ack`]), the rules for room, event,
 //! user and namespace names ([`names`]), what a client puts in its CONNECT auth payload ([`auth`]) and
 //! where a hub leaves its generated publish token ([`token_file`]).
@@ -11,6 +11,7 @@ pub mod ack;
 pub mod arguments;
 pub mod auth;
 pub mod events;
+pub mod history;
 pub mod names;
 pub mod payloads;
 pub mod token_file;
@@ -18,6 +19,7 @@ pub mod token_file;
 pub use ack::{Ack, ErrorCode, Failure, Rejection};
 pub use arguments::{Argument, Arguments, WithTrailing};
 pub use auth::ConnectAuth;
+pub use history::{HistoryEvent, HistoryPage, JoinAck, JoinOptions, RecordedAt, Replayed, StreamPosition};
 pub use names::{EventName, NamespacePath, RoomName, UserName};
 pub use payloads::{
     ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PublishAck,

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::history::RecordedAt;
+
 /// A room and how many sockets are in it: the ack body of `join` and `leave` (the count afterwards), and
 /// the body of the `members` event the hub pushes to a room after its membership changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,12 +34,27 @@ pub struct ChatMessage {
     pub user: String,
     /// When the hub accepted the message, in milliseconds since the Unix epoch.
     pub ts: u64,
+    /// Where the room's stream recorded it ([`history`](crate::history)); absent when the hub keeps no
+    /// history, or could not record it (in a cluster, while Redis is unreachable).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
-/// Ack body of `chat`: the timestamp the message was sent with.
+/// Ack body of `chat`: the timestamp the message was sent with, and where it was recorded (as in
+/// [`ChatMessage`]), so that the sender recognises its own message when a history replay brings it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatAck {
     pub ts: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// Present and `true` only when a hub in a cluster could not reach the other hubs: the message
+    /// reached this hub's members only, and was not recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 /// `publish` from a publisher, and one line of `publish --stdin-lines`.
@@ -55,10 +72,22 @@ pub struct PublishRequest<D = Value> {
     /// Target rooms; absent or empty means the whole namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rooms: Vec<String>,
+    /// `false`: a volatile event, delivered to whoever is connected now and not recorded in any stream's
+    /// history (`publish --volatile`). Absent means `true`.
+    #[serde(default = "recorded", skip_serializing_if = "is_recorded")]
+    pub history: bool,
+}
+
+fn recorded() -> bool {
+    true
+}
+
+fn is_recorded(history: &bool) -> bool {
+    *history
 }
 
 /// Ack body of `publish` and of a publisher's direct emit: how many sockets the event was emitted to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublishAck {
     pub delivered: usize,
     /// Present and `true` only when a hub in a cluster could not reach the other hubs (Redis is down:
@@ -66,6 +95,10 @@ pub struct PublishAck {
     /// some of them (a message between the hubs was lost, or a hub did not answer in time).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub partial: bool,
+    /// Where the event was recorded: one position per target stream (each target room, or the
+    /// namespace). Absent for a volatile event, or when the hub keeps no history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recorded: Vec<RecordedAt>,
 }
 
 /// A published event's metadata: one more, last argument after the published ones, for clients that
@@ -80,6 +113,12 @@ pub struct EventMeta {
     /// The target room that reached this receiver; absent when the whole namespace was targeted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub room: Option<String>,
+    /// Where that room's stream (or the namespace's) recorded the event; absent for a volatile event, or
+    /// when it was not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
 }
 
 /// Body of `POST /api/publish`, and one message of `POST /api/batch`: a [`PublishRequest`] plus the
@@ -93,13 +132,18 @@ pub struct ApiPublish {
     pub rooms: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// As in [`PublishRequest::history`].
+    #[serde(default = "recorded", skip_serializing_if = "is_recorded")]
+    pub history: bool,
 }
 
 impl ApiPublish {
     /// The namespace and the request as the `publish` event would carry it.
     pub fn into_parts(self) -> (String, PublishRequest) {
         let namespace = self.namespace.unwrap_or_else(|| "/".to_owned());
-        (namespace, PublishRequest { event: self.event, data: self.data, rooms: self.rooms })
+        let request =
+            PublishRequest { event: self.event, data: self.data, rooms: self.rooms, history: self.history };
+        (namespace, request)
     }
 }
 

@@ -167,7 +167,7 @@ impl Publisher {
         data: Value,
         rooms: &[String],
     ) -> Result<PublishAck, PublishError> {
-        let request = PublishRequest { event: event.to_owned(), data, rooms: rooms.to_vec() };
+        let request = PublishRequest { event: event.to_owned(), data, rooms: rooms.to_vec(), history: true };
         self.send(request).await
     }
 
@@ -393,9 +393,12 @@ mod tests {
     #[test]
     fn acks_are_parsed() {
         let ok = Payload::Text(vec![serde_json::json!({"ok": true, "delivered": 4})]);
-        assert_eq!(parse_ack(ok).unwrap(), PublishAck { delivered: 4, partial: false });
+        assert_eq!(parse_ack(ok).unwrap(), PublishAck { delivered: 4, partial: false, recorded: Vec::new() });
         let wrapped = Payload::Text(vec![serde_json::json!([{"ok": true, "delivered": 5, "partial": true}])]);
-        assert_eq!(parse_ack(wrapped).unwrap(), PublishAck { delivered: 5, partial: true });
+        assert_eq!(
+            parse_ack(wrapped).unwrap(),
+            PublishAck { delivered: 5, partial: true, recorded: Vec::new() }
+        );
         let refused =
             Payload::Text(vec![serde_json::json!({"ok": false, "error": "forbidden", "message": "no"})]);
         assert!(

@@ -1,4 +1,5 @@
-//! Hidden rooms that hold the sockets that asked for published events' metadata (`auth: {meta: true}`).
+//! Hidden rooms: the sockets that asked for published events' metadata (`auth: {meta: true}`), and
+//! those still catching up with their namespace's history.
 //!
 //! A published event reaches most clients with exactly the published arguments, and the clients that
 //! asked with one more, last argument, its [`EventMeta`](hub_protocol::EventMeta). The two groups get
@@ -9,6 +10,11 @@
 
 /// Every socket of the namespace that asked for metadata.
 pub const ALL: &str = "\u{1}meta";
+
+/// Sockets that asked for their namespace's history at CONNECT and have not been sent all of it yet:
+/// events published to the whole namespace skip them, and reach them through that replay instead (see
+/// [`history`](crate::history)).
+pub const CATCHING_UP: &str = "\u{1}catching-up";
 
 /// The sockets of `room` that asked for metadata.
 pub fn shadow(room: &str) -> String {
@@ -22,6 +28,7 @@ mod tests {
     #[test]
     fn hidden_rooms_are_not_valid_room_names() {
         assert!(hub_protocol::RoomName::parse(ALL).is_err());
+        assert!(hub_protocol::RoomName::parse(CATCHING_UP).is_err());
         assert!(hub_protocol::RoomName::parse(shadow("lobby")).is_err());
     }
 }

@@ -17,6 +17,7 @@ pub mod meta_rooms;
 pub mod mode;
 pub mod presence;
 pub mod publishing;
+pub mod replay;
 pub mod room_sizes;
 
 use std::fmt;
@@ -42,6 +43,12 @@ pub enum DeliveryError {
     Broadcast(#[from] BroadcastError),
     #[error("counting failed: {0}")]
     Count(#[from] AdapterError),
+}
+
+impl From<crate::history::HistoryError> for Rejection {
+    fn from(e: crate::history::HistoryError) -> Self {
+        Rejection::new(ErrorCode::Unavailable, e.to_string())
+    }
 }
 
 impl From<DeliveryError> for Rejection {

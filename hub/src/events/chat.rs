@@ -1,7 +1,7 @@
-//! `chat`: a message to the other members of a room the sender has joined.
+//! `chat`: a message to the other members of a room the sender has joined, recorded in the room's
+//! history.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hub_protocol::names::check_chat_text;
 use hub_protocol::{ChatAck, ChatMessage, ChatRequest, ErrorCode, Rejection, RoomName, events};
@@ -11,6 +11,7 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use super::{malformed, reply};
 use crate::delivery;
 use crate::delivery::joined_rooms::JoinedRooms;
+use crate::history::{Event, Position, StreamKey, now_ms};
 use crate::policy::identity::Identity;
 use crate::policy::limits::{Action, SocketRate};
 use crate::state::HubState;
@@ -35,19 +36,20 @@ pub async fn chat<A: Adapter>(
                 format!("join room {:?} before chatting in it", room.as_str()),
             ));
         }
-        let ts = now_millis();
-        let message = ChatMessage {
-            room: room.into_string(),
-            text: request.text,
-            user: identity.user.into_string(),
-            ts,
+        // Recorded and delivered within the room's turn: its members get its messages in offset order.
+        let key = StreamKey::room(socket.ns(), room.as_str());
+        let _turn = hub.history.turn(&key).await;
+        let ts = now_ms();
+        let (user, text) = (identity.user.into_string(), request.text);
+        let event = Event::Chat { user: user.clone(), text: text.clone() };
+        let (offset, epoch) = match hub.history.record(&key, ts, event).await? {
+            Some(Position { offset, epoch }) => (Some(offset), Some(epoch.to_string())),
+            None => (None, None),
         };
-        delivery::emit(|| socket.to(message.room.clone()), events::CHAT, &message).await?;
-        Ok(ChatAck { ts })
+        let message = ChatMessage { room: room.into_string(), text, user, ts, offset, epoch };
+        let reached = delivery::emit(|| socket.to(message.room.clone()), events::CHAT, &message).await?;
+        let ChatMessage { offset, epoch, .. } = message;
+        Ok(ChatAck { ts, offset, epoch, partial: reached.scope.is_partial() })
     };
     reply(&socket, ack, events::CHAT, outcome.await);
-}
-
-fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }

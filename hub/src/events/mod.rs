@@ -7,6 +7,7 @@ mod chat;
 mod echo;
 mod in_order;
 mod publish;
+mod recovery;
 mod rooms;
 
 use std::future::{Ready, ready};
@@ -18,6 +19,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 
 pub use in_order::EventQueue;
+pub use recovery::{CatchUp, begin as begin_catch_up};
 
 use crate::delivery::joined_rooms::JoinedRooms;
 use crate::policy::identity::Identity;
@@ -44,7 +46,7 @@ pub fn register<A: Adapter>(socket: &SocketRef<A>) {
     socket.extensions.insert(Arc::new(EventQueue::default()));
     socket.on(
         events::JOIN,
-        in_order!(rooms::join, socket: SocketRef<A>, room: TryData<String>, hub: State<HubState>,
+        in_order!(rooms::join, socket: SocketRef<A>, request: TryData<rooms::JoinRequest>, hub: State<HubState>,
             identity: Extension<Identity>, rate: Extension<SocketRate>, joined: Extension<Arc<JoinedRooms>>,
             ack: AckSender<A>),
     );
@@ -73,6 +75,15 @@ pub fn register<A: Adapter>(socket: &SocketRef<A>) {
     socket.on_fallback(in_order!(publish::direct_emit, socket: SocketRef<A>, event: Event,
         identity: Extension<Identity>, rate: Extension<SocketRate>, hub: State<HubState>,
         arguments: TryData<Arguments>, ack: AckSender<A>));
+}
+
+/// Queues the namespace replay a socket asked for at CONNECT ([`recovery`]) before its events.
+pub fn catch_up<A: Adapter>(socket: &SocketRef<A>, hub: &HubState, identity: Identity) {
+    let Some(CatchUp(options)) = socket.extensions.remove::<CatchUp>() else { return };
+    let Some(queue) = socket.extensions.get::<Arc<EventQueue>>() else { return };
+    let work = recovery::catch_up(socket.clone(), hub.clone(), identity, options);
+    // The future `handled` returns is socketioxide's to spawn; here the work is queued already.
+    drop(handled(&queue, socket.clone(), work));
 }
 
 /// Queues `work` and gives socketioxide a future that is already done, to spawn in place of the work.

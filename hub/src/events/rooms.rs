@@ -1,4 +1,5 @@
-//! `join` and `leave`: room membership, acked with the room's size afterwards (counted as the hub's
+//! `join` and `leave`: room membership, acked with the room's size afterwards (and, for `join`, where the
+//! room's history stands, after the recorded events the socket asked for) (counted as the hub's
 //! [`Mode`](crate::delivery::mode::Mode) counts). The room's other members hear of a change through
 //! [`presence`](crate::delivery::presence); a request that changes nothing (joining a room twice, leaving
 //! one the socket is not in) is not a change, costs no rate and tells nobody.
@@ -8,28 +9,44 @@
 
 use std::sync::Arc;
 
-use hub_protocol::{ErrorCode, Rejection, RoomMembers, RoomName, events};
+use std::fmt;
+
+use hub_protocol::{ErrorCode, JoinAck, JoinOptions, Rejection, RoomMembers, RoomName, events};
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use socketioxide::ParserError;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
 use crate::delivery::joined_rooms::JoinedRooms;
+use crate::delivery::replay;
+use crate::history::StreamKey;
 use crate::policy::identity::Identity;
 use crate::policy::limits::{Action, SocketRate};
 use crate::state::HubState;
 
 pub async fn join<A: Adapter>(
     socket: SocketRef<A>,
-    TryData(room): TryData<String>,
+    TryData(request): TryData<JoinRequest>,
     State(hub): State<HubState>,
     Extension(identity): Extension<Identity>,
     Extension(rate): Extension<SocketRate>,
     Extension(joined): Extension<Arc<JoinedRooms>>,
     ack: AckSender<A>,
 ) {
+    let request = request
+        .map_err(|_| malformed(events::JOIN, JOIN_SHAPE))
+        .and_then(|JoinRequest(room, options)| Ok((RoomName::parse(room)?, options)));
+    // The room's turn is held until the ack is sent: the events replayed, then the ack, then the room's
+    // live events, each after the one before.
+    let key = request.as_ref().ok().map(|(room, _)| StreamKey::room(socket.ns(), room.as_str()));
+    let _turn = match &key {
+        Some(key) => hub.history.turn(key).await,
+        None => None,
+    };
     let outcome = async {
-        let room = parse(events::JOIN, room)?;
+        let (room, options) = request?;
         if !identity.may_join(room.as_str()) {
             return Err(Rejection::new(
                 ErrorCode::Forbidden,
@@ -41,18 +58,57 @@ pub async fn join<A: Adapter>(
         if !identity.publisher && !joined.contains(room.as_str()) {
             hub.limits.check_rate(&rate, Action::Join)?;
         }
+        let key = key.as_ref().expect("a parsed request has a stream");
+        let replay = hub.history.replay(key, &options).await?;
+        if let Some(position) = &replay.position {
+            replay::send(&socket, identity.meta, key, position, &replay.events)
+                .map_err(|e| Rejection::new(ErrorCode::Unavailable, format!("history not sent: {e}")))?;
+        }
         let max = hub.limits.max_rooms(identity.publisher);
         let membership = hub.mode.join(&socket, &joined, room.as_str(), max).await?;
         if membership.changed {
             hub.presence.changed(&socket, room.as_str(), &hub.mode);
         }
-        Ok(RoomMembers {
+        let members = RoomMembers {
             room: room.into_string(),
             members: membership.members.value,
             partial: membership.members.scope.is_partial(),
-        })
+        };
+        Ok(JoinAck { members, stream: replay.stream })
     };
     reply(&socket, ack, events::JOIN, outcome.await);
+}
+
+/// What `join` expects, for the refusal of anything else.
+const JOIN_SHAPE: &str =
+    r#"the room name, then optionally {"since": {"offset": N, "epoch": E}} or {"history": N}"#;
+
+/// `join`'s arguments: the room, and what to send first.
+#[derive(Debug)]
+pub struct JoinRequest(String, JoinOptions);
+
+impl<'de> Deserialize<'de> for JoinRequest {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Arguments;
+        impl<'de> Visitor<'de> for Arguments {
+            type Value = JoinRequest;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(JOIN_SHAPE)
+            }
+
+            fn visit_seq<S: SeqAccess<'de>>(self, mut arguments: S) -> Result<JoinRequest, S::Error> {
+                let room = arguments.next_element()?.ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let options = arguments.next_element::<Option<JoinOptions>>()?.flatten().unwrap_or_default();
+                if arguments.next_element::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::invalid_length(3, &self));
+                }
+                Ok(JoinRequest(room, options))
+            }
+        }
+        // Tuple-like, so that socketioxide hands over every argument rather than the first.
+        deserializer.deserialize_tuple(2, Arguments)
+    }
 }
 
 pub async fn leave<A: Adapter>(

@@ -34,7 +34,7 @@ use socketioxide::operators::BroadcastOperators;
 use tokio::sync::Mutex;
 
 use super::idempotency::{self, IdempotencyCache};
-use crate::delivery::publishing::{Publication, Via, published};
+use crate::delivery::publishing::{Delivered, Publication, Via, published};
 use crate::delivery::{Reached, Scope};
 use crate::net::listener::Peer;
 use crate::session::{OpenError, OpenOnDemand};
@@ -275,15 +275,25 @@ async fn publish_one<A: OpenOnDemand>(
 ) -> Result<PublishAck, ApiError> {
     let (namespace, request) = message.into_parts();
     let namespace = NamespacePath::parse(namespace)?;
-    let request =
-        PublishRequest { event: request.event, data: Argument::from(request.data), rooms: request.rooms };
-    let publication = Publication::parse(request, namespace.as_str(), &api.hub.limits)?;
-    let reached = match api.namespace(namespace.as_str()).await? {
-        Some(operators) => publication.deliver(|| operators.clone(), namespace.as_str()).await?,
-        // Alone, and nobody ever connected to this namespace: nobody to deliver to.
-        None => Reached { value: 0, scope: Scope::Cluster },
+    let request = PublishRequest {
+        event: request.event,
+        data: Argument::from(request.data),
+        rooms: request.rooms,
+        history: request.history,
     };
-    Ok(published(Via::Api(request_id), &publication.event, &publication.target, reached, started))
+    let publication = Publication::parse(request, namespace.as_str(), &api.hub.limits)?;
+    let delivered = match api.namespace(namespace.as_str()).await? {
+        Some(operators) => {
+            publication.deliver(|| operators.clone(), namespace.as_str(), &api.hub.history).await?
+        }
+        // Alone, and nobody ever connected to this namespace: nobody to deliver to, but a client that
+        // connects later may ask for the history.
+        None => Delivered {
+            reached: Reached { value: 0, scope: Scope::Cluster },
+            recorded: publication.record(namespace.as_str(), &api.hub.history).await?,
+        },
+    };
+    Ok(published(Via::Api(request_id), &publication.event, &publication.target, delivered, started))
 }
 
 /// Runs `run`, or returns the remembered answer when the request carries an idempotency key seen before.

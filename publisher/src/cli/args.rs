@@ -88,6 +88,6 @@ impl Args {
             (None, Some(json)) => input::read_json(&Source::parse(json))?,
             (None, None) => serde_json::Value::Null,
         };
-        Ok(PublishRequest { event, data, rooms: self.rooms.clone() })
+        Ok(PublishRequest { event, data, rooms: self.rooms.clone(), history: true })
     }
 }

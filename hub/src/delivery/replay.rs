@@ -1,0 +1,50 @@
+//! Sending one socket the recorded events it asked for, each exactly as it was sent live: a `chat`
+//! message with its offset and epoch, a published event with exactly its arguments, and its
+//! [`EventMeta`] after them for a socket that asked for metadata.
+
+use std::sync::Arc;
+
+use hub_protocol::{ChatMessage, EventMeta, WithTrailing, events};
+use socketioxide::SendError;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+
+use crate::history::{Event, Position, Record, StreamKey};
+
+/// Sends `records` of `key`'s stream (at `position`) to `socket`, oldest first. Stops at the first event
+/// that cannot be queued: the socket is gone, or its send queue is full.
+pub fn send<A: Adapter>(
+    socket: &SocketRef<A>,
+    meta: bool,
+    key: &StreamKey,
+    position: &Position,
+    records: &[Arc<Record>],
+) -> Result<(), SendError> {
+    let epoch = || Some(position.epoch.to_string());
+    for record in records {
+        match &record.event {
+            Event::Chat { user, text } => {
+                let message = ChatMessage {
+                    room: key.room.clone().unwrap_or_default(),
+                    text: text.clone(),
+                    user: user.clone(),
+                    ts: record.at_ms,
+                    offset: Some(record.offset),
+                    epoch: epoch(),
+                };
+                socket.emit(events::CHAT, &message)?;
+            }
+            Event::Published { event, arguments } if meta => {
+                let meta = EventMeta {
+                    namespace: key.namespace.clone(),
+                    room: key.room.clone(),
+                    offset: Some(record.offset),
+                    epoch: epoch(),
+                };
+                socket.emit(event.clone(), &WithTrailing(&**arguments, &meta))?;
+            }
+            Event::Published { event, arguments } => socket.emit(event.clone(), &**arguments)?,
+        }
+    }
+    Ok(())
+}
