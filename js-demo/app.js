@@ -1,11 +1,17 @@
 // The hub's demo page: pick a name, join rooms, chat, measure an echo, and watch events pushed by
 // `publish`. It speaks the hub's wire contract (PROTOCOL.md) with the official socket.io client.
 // Everything that came from the network is rendered with textContent: it never becomes markup.
+//
+// Each room, and the namespace, is a stream of numbered events in the hub's history. The page remembers
+// the last position it saw in each, so that after a reconnect it asks for what followed and shows every
+// missed event once, in order.
 "use strict";
 
 const ACK_TIMEOUT_MS = 5000;
 const MAX_FEED_ITEMS = 50;
 const MAX_LOG_ITEMS = 200;
+/** Recorded events a room shows when it is joined, and after a reconnect whose history was lost. */
+const HISTORY = 50;
 const DEFAULT_ORIGINS = ["http://127.0.0.1:3000", "http://localhost:3000"];
 
 const $ = (id) => document.getElementById(id);
@@ -14,7 +20,9 @@ const $ = (id) => document.getElementById(id);
 const state = {
   socket: null,
   name: localStorage.getItem("hub-demo-name") || "",
-  rooms: new Map(), // room -> { members, unread, log: <ol> }
+  rooms: new Map(), // room -> { members, unread, log: <ol>, seen: {offset, epoch} | null }
+  joining: new Map(), // room -> its entry while the join is under way (the history comes before the ack)
+  namespace: { seen: null }, // the namespace's stream: events published to all of it
   selected: null,
   published: 0,
   echoes: [],
@@ -123,12 +131,12 @@ function connect(name) {
   showError("connect-error", "");
   if (state.socket) {
     // A new name takes a new CONNECT: the name travels in its auth payload.
-    state.socket.auth = authFor(name);
     state.socket.disconnect().connect();
     setStatus("connecting");
     return;
   }
-  const socket = io({ auth: authFor(name), reconnectionDelay: 500, reconnectionDelayMax: 3000 });
+  // A function, so that every reconnect sends the name and the namespace's position as they are then.
+  const socket = io({ auth: (send) => send(auth()), reconnectionDelay: 500, reconnectionDelayMax: 3000 });
   state.socket = socket;
   setStatus("connecting");
 
@@ -157,32 +165,80 @@ function connect(name) {
       renderRooms();
     }
   });
+  socket.on("recovery", onRecovery);
   socket.onAny(onPublished);
 }
 
-/** The page asks for published events' metadata: where each came through, as their last argument. */
-function authFor(name) {
-  return name ? { user: name, meta: true } : { meta: true };
+/**
+ * The CONNECT auth payload. The page asks for published events' metadata: where each came through and
+ * where it was recorded, as their last argument. The first time it asks where the namespace's stream
+ * stands (`history: 0`); after that, for what it missed.
+ */
+function auth() {
+  const payload = { meta: true, ...resume(state.namespace, 0) };
+  if (state.name) payload.user = state.name;
+  return payload;
 }
 
 async function onConnect() {
   setStatus("connected");
   state.socket.io.engine.once("upgrade", () => setStatus("connected"));
   $("connect-button").textContent = "Rename";
-  // The hub forgets a socket's rooms when it goes away: join them again.
-  const rooms = [...state.rooms.keys()];
-  for (const room of rooms) {
-    const ack = await request("join", room);
+  // The hub forgets a socket's rooms when it goes away: join them again, with what was missed meanwhile
+  // (it arrives before the ack).
+  for (const [room, entry] of [...state.rooms]) {
+    const ack = await request("join", room, resume(entry, HISTORY));
     if (ack && ack.ok) {
-      state.rooms.get(room).members = ack.members;
+      entry.members = ack.members;
+      settle(entry, ack);
+      note(room, recoveryNote(ack, "message", "messages"));
     } else {
       showError("rooms-error", `Could not rejoin "${room}": ${refusal(ack, room)}`);
     }
   }
-  if (rooms.length) {
-    note(state.selected, `Reconnected and rejoined ${rooms.join(", ")}.`);
-  }
   renderRooms();
+}
+
+// ---------------------------------------------------------------------------------------------------
+// History (PROTOCOL.md): a stream's events have offsets 1, 2, 3... within an epoch, which changes when
+// the hub lost the stream's history. A stream here is a room's entry or `state.namespace`.
+
+/** Whether an event recorded at `offset` in `epoch` is new to `stream`; if so, the stream has seen it. */
+function firstSight(stream, offset, epoch) {
+  if (offset === undefined || epoch === undefined) return true; // not recorded (volatile, no history)
+  const seen = stream.seen;
+  if (seen && seen.epoch === epoch && offset <= seen.offset) return false;
+  stream.seen = { offset, epoch };
+  return true;
+}
+
+/** Takes the position a join ack or the `recovery` event reports, once what it brought has arrived. */
+function settle(stream, { offset, epoch }) {
+  if (offset !== undefined && epoch !== undefined) stream.seen = { offset, epoch };
+}
+
+/**
+ * What to ask of a stream: every event after the last one seen (or, if the hub lost some of them, its
+ * latest `HISTORY`), else its latest `latest`.
+ */
+function resume(stream, latest) {
+  return stream.seen ? { since: stream.seen, history: HISTORY } : { history: latest };
+}
+
+/** What a reconnect brought back of a stream, as the page tells it. */
+function recoveryNote({ recovered, missed = 0 }, one, many) {
+  if (recovered === false) return `Reconnected: some ${many} may be missing (history lost).`;
+  if (recovered === undefined) return `Reconnected without history: ${many} sent meanwhile are not shown.`;
+  if (missed === 0) return `Reconnected: no ${many} missed.`;
+  return `Reconnected: ${plural(missed, `missed ${one}`, `missed ${many}`)} recovered.`;
+}
+
+/** After a reconnect: the namespace's missed events have been sent (or could not be). */
+function onRecovery(stream) {
+  settle(state.namespace, stream);
+  if (stream.recovered === false || (stream.recovered && stream.missed)) {
+    feedNote(recoveryNote(stream, "namespace event", "namespace events"));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -190,17 +246,21 @@ async function onConnect() {
 
 async function join(room) {
   showError("rooms-error", "");
-  const ack = await request("join", room);
-  if (!ack || !ack.ok) return showError("rooms-error", refusal(ack, room));
-  let entry = state.rooms.get(ack.room);
+  let entry = state.rooms.get(room);
   if (!entry) {
-    entry = { members: ack.members, unread: 0, log: el("ol", "messages") };
-    entry.log.setAttribute("aria-label", `Messages in ${ack.room}`);
-    state.rooms.set(ack.room, entry);
+    entry = { members: 0, unread: 0, log: el("ol", "messages"), seen: null };
+    entry.log.setAttribute("aria-label", `Messages in ${room}`);
+    state.joining.set(room, entry);
   }
+  const ack = await request("join", room, resume(entry, HISTORY));
+  state.joining.delete(room);
+  if (!ack || !ack.ok) return showError("rooms-error", refusal(ack, room));
+  state.rooms.set(room, entry);
   entry.members = ack.members;
-  note(ack.room, `You joined ${ack.room}.`);
-  select(ack.room);
+  settle(entry, ack);
+  const earlier = ack.missed ? `: ${plural(ack.missed, "earlier message", "earlier messages")} above` : "";
+  note(room, `You joined ${room}${earlier}.`);
+  select(room);
   $("room").value = "";
 }
 
@@ -266,9 +326,14 @@ function scrollLog() {
   log.scrollTop = log.scrollHeight;
 }
 
+/** The entry of a room the page is in, or is joining. */
+function entryOf(room) {
+  return state.rooms.get(room) ?? state.joining.get(room);
+}
+
 /** Appends a message to a room's log; returns its element. */
 function append(room, kind, user, text, ts) {
-  const entry = state.rooms.get(room);
+  const entry = entryOf(room);
   if (!entry) return null;
   const item = el("li", `msg ${kind}`);
   if (kind !== "system") {
@@ -294,7 +359,10 @@ function note(room, text) {
 }
 
 function onChat(message) {
-  append(message.room, "theirs", message.user, message.text, message.ts);
+  const entry = entryOf(message.room);
+  if (entry && firstSight(entry, message.offset, message.epoch)) {
+    append(message.room, "theirs", message.user, message.text, message.ts);
+  }
 }
 
 async function sendChat(text) {
@@ -305,6 +373,9 @@ async function sendChat(text) {
   item.dataset.state = "pending";
   const ack = await request("chat", { room, text });
   if (ack && ack.ok) {
+    // Where it was recorded: a replay after a reconnect will not bring it back.
+    const entry = state.rooms.get(room);
+    if (entry) firstSight(entry, ack.offset, ack.epoch);
     item.dataset.state = "sent";
     const time = item.querySelector("time");
     time.textContent = clock(ack.ts);
@@ -319,9 +390,12 @@ async function sendChat(text) {
 // ---------------------------------------------------------------------------------------------------
 // Published events
 
-const OWN_EVENTS = new Set(["chat", "members"]);
+const OWN_EVENTS = new Set(["chat", "members", "recovery"]);
 
-/** With `meta: true`, every published event carries its metadata `{namespace, room?}` last. */
+/**
+ * With `meta: true`, every published event carries its metadata last: `{namespace, room?}`, and where its
+ * stream recorded it, `{offset, epoch}`.
+ */
 function splitRoute(args) {
   const last = args[args.length - 1];
   const isMeta = last && typeof last === "object" && typeof last.namespace === "string";
@@ -331,6 +405,8 @@ function splitRoute(args) {
 function onPublished(event, ...args) {
   if (OWN_EVENTS.has(event)) return;
   const { data, route } = splitRoute(args);
+  const stream = route && (route.room ? entryOf(route.room) : state.namespace);
+  if (stream && !firstSight(stream, route.offset, route.epoch)) return;
   const value = data.length === 0 ? null : data.length === 1 ? data[0] : data;
   const namespace = route ? route.namespace : state.socket.nsp;
   const where = route && route.room ? `room ${route.room}` : `namespace ${namespace}`;
@@ -342,11 +418,20 @@ function onPublished(event, ...args) {
   const text = isText ? value : JSON.stringify(value, null, 2);
   const body = el("pre", isText ? "event-data" : "event-data json", text);
   item.append(head, body);
+  prependToFeed(item);
+  state.published += 1;
+  $("feed-count").textContent = plural(state.published, "event", "events");
+}
+
+function feedNote(text) {
+  prependToFeed(el("li", "note", text));
+}
+
+/** The feed shows the newest first. */
+function prependToFeed(item) {
   $("events").prepend(item);
   while ($("events").childElementCount > MAX_FEED_ITEMS) $("events").lastElementChild.remove();
-  state.published += 1;
   $("events-empty").hidden = true;
-  $("feed-count").textContent = plural(state.published, "event", "events");
 }
 
 function renderPublishCommand() {

@@ -45,8 +45,10 @@ export class DemoPage {
       if (msg.type() !== "error") return;
       const line = `${msg.text()} (${msg.location().url})`;
       // Engine.IO answers 400 to a request of a session it no longer knows (after a reconnect, a reload,
-      // a hub restart); the official client then opens a new session. Kept as a note, not an error.
-      if (/\/socket\.io\/\?/.test(msg.location().url) && msg.text().includes("status of 400")) {
+      // a hub restart), and the client's attempts fail while the browser is offline; the official client
+      // then opens a new session. Kept as a note, not an error.
+      const refused = /status of 400|net::ERR_INTERNET_DISCONNECTED/.test(msg.text());
+      if (/\/socket\.io\/\?/.test(msg.location().url) && refused) {
         demo.transportNotes.push(line);
       } else {
         demo.errors.push(line);
@@ -113,6 +115,11 @@ export class DemoPage {
         data: item.querySelector(".event-data").textContent,
       })),
     );
+  }
+
+  /** The notes in the feed of published events (what a reconnect recovered), newest first. */
+  feedNotes() {
+    return this.page.$$eval("#events .note", (items) => items.map((item) => item.textContent));
   }
 
   /** The member count the room list shows for `room`. */

@@ -7,7 +7,7 @@ import path from "node:path";
 import { after, afterEach, before, describe, test } from "node:test";
 import { promisify } from "node:util";
 import { DemoPage, launchBrowser, screenshot } from "./browser.mjs";
-import { binary, startHub } from "./harness.mjs";
+import { TOKEN, ack, binary, connect, startHub } from "./harness.mjs";
 
 const run = promisify(execFile);
 const XSS = `<img src=x onerror="window.__xss = 'img'"><script>window.__xss = 'script'</script>`;
@@ -146,6 +146,15 @@ describe("the demo page", () => {
     const published = { event: "<svg onload=alert(1)>", route: "room xss", data: XSS };
     assert.deepEqual(await victim.events(), [published]);
     await screenshot(victim.page, "markup-as-text");
+
+    // The same from the room's history, for a page that joins later.
+    const late = await person(hub.url);
+    await late.connect("late");
+    await late.join("xss");
+    assert.deepEqual(await late.messages("theirs"), [XSS]);
+    assert.deepEqual(await late.events(), [published]);
+    assert.equal(await late.page.evaluate(() => window.__xss), undefined, "no injected script ran");
+    assert.equal(await late.page.locator("#log img, #log script, #events img, #events svg").count(), 0);
   });
 
   test("refused requests are explained inline and the message is marked as not sent", async () => {
@@ -237,6 +246,145 @@ describe("the demo page", () => {
   });
 });
 
+describe("history", () => {
+  let hub;
+  const sockets = [];
+  before(async () => {
+    // 60 chats in a row are over the default chat rate.
+    hub = await startHub({ env: { HUB_RATE_LIMIT: "1000", HUB_RATE_BURST: "1000" } });
+  });
+  after(async () => {
+    assert.equal(await hub.stop(), 0);
+  });
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.close();
+  });
+
+  /** A socket.io client in Node: a chat partner, or (with the token) a publisher. */
+  async function client(auth) {
+    const socket = await connect(hub.url, { auth });
+    sockets.push(socket);
+    return socket;
+  }
+
+  /** Sends `event` and asserts that the hub accepted it. */
+  async function accepted(socket, event, ...args) {
+    const [reply] = await ack(socket, event, ...args);
+    assert.equal(reply.ok, true, `${event} refused: ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  test("joining a room shows its last 50 messages, oldest first, then the live ones once", async () => {
+    const sam = await client({ user: "sam" });
+    await accepted(sam, "join", "archive");
+    for (let i = 1; i <= 60; i++) await accepted(sam, "chat", { room: "archive", text: `message ${i}` });
+
+    const page = await person(hub.url);
+    await page.connect("pat");
+    await page.join("archive");
+    const last50 = Array.from({ length: 50 }, (_, i) => `message ${i + 11}`);
+    assert.deepEqual(await page.messages("theirs"), last50);
+    assert.deepEqual(await page.messages("system"), ["You joined archive: 50 earlier messages above."]);
+    assert.equal(await page.page.locator("#log .msg.theirs .msg-user").first().textContent(), "sam");
+
+    await accepted(sam, "chat", { room: "archive", text: "message 61" });
+    await page.received("message 61");
+    await page.say("hello sam");
+    await page.page.locator("#log .msg.mine[data-state=sent]").waitFor();
+    assert.deepEqual(await page.messages("theirs"), [...last50, "message 61"]);
+    assert.deepEqual(await page.messages("mine"), ["hello sam"]);
+    await screenshot(page.page, "history-on-join");
+  });
+
+  test("a page that was offline shows every chat and event it missed, once and in order", async () => {
+    const page = await person(hub.url);
+    await page.connect("pat");
+    await page.join("train");
+    const bob = await client({ user: "bob" });
+    await accepted(bob, "join", "train");
+    const publisher = await client({ token: TOKEN });
+    const publish = (data, rooms) => accepted(publisher, "publish", { event: "delay", data, rooms });
+
+    await accepted(bob, "chat", { room: "train", text: "leaving the station" });
+    await publish("on time", ["train"]);
+    await publish("service update 0", []);
+    await page.page.locator("#events .event").nth(1).waitFor();
+    // The page's own message is the last thing it sees: the ack says where it was recorded, so the
+    // replay does not bring it back as someone else's.
+    await page.say("entering the tunnel");
+    await page.page.locator("#log .msg.mine[data-state=sent]").waitFor();
+
+    const sid = await page.page.evaluate(() => state.socket.id);
+    const context = page.page.context();
+    await context.setOffline(true);
+    await page.statusIs(/^reconnecting$/);
+    // Offline mode closes the websocket and the hub sees the socket go: what follows is only recorded.
+    await waitFor(() => hub.log().includes(`socket disconnected sid=${sid} `), "the hub to see the page go");
+    const chats = [];
+    const delays = [];
+    for (let i = 1; i <= 30; i++) {
+      if (i % 3 === 0) {
+        delays.push(`delay ${i}`);
+        await publish(`delay ${i}`, ["train"]);
+      } else {
+        chats.push(`chat ${i}`);
+        await accepted(bob, "chat", { room: "train", text: `chat ${i}` });
+      }
+    }
+    const updates = ["service update 1", "service update 2", "service update 3"];
+    for (const update of updates) await publish(update, []);
+    // Offline long enough for the page to have tried to reconnect, and failed.
+    await page.page.evaluate(
+      () =>
+        new Promise((resolve, reject) => {
+          state.socket.io.once("reconnect_error", resolve);
+          setTimeout(() => reject(new Error("no reconnect attempt within 10 s")), 10_000);
+        }),
+    );
+    await screenshot(page.page, "offline");
+    await context.setOffline(false);
+
+    await page.statusIs(/^connected · websocket$/, 15_000);
+    const recovered = "Reconnected: 30 missed messages recovered.";
+    await page.page.locator("#log .msg.system", { hasText: recovered }).waitFor({ timeout: 10_000 });
+    assert.deepEqual(await page.messages("theirs"), ["leaving the station", ...chats]);
+    assert.deepEqual(await page.messages("mine"), ["entering the tunnel"]);
+    assert.deepEqual(await page.messages("system"), ["You joined train.", recovered]);
+    const feed = (await page.events()).reverse();
+    const through = (route) => feed.filter((e) => e.route === route).map((e) => e.data);
+    assert.deepEqual(through("room train"), ["on time", ...delays]);
+    assert.deepEqual(through("namespace /"), ["service update 0", ...updates]);
+    assert.equal(feed.length, 1 + delays.length + 1 + updates.length, "each event once");
+    assert.deepEqual(await page.feedNotes(), ["Reconnected: 3 missed namespace events recovered."]);
+
+    // Live again, and still once each.
+    await accepted(bob, "chat", { room: "train", text: "out of the tunnel" });
+    await page.received("out of the tunnel");
+    const theirs = ["leaving the station", ...chats, "out of the tunnel"];
+    assert.deepEqual(await page.messages("theirs"), theirs);
+    await screenshot(page.page, "recovered");
+
+    // Should an event ever arrive twice, the page shows it once: it goes by the offsets it has seen.
+    await page.page.evaluate(() => {
+      const { offset, epoch } = state.rooms.get("train").seen;
+      onChat({ room: "train", text: "again", user: "bob", ts: Date.now(), offset, epoch });
+      onPublished("delay", "again", { namespace: "/", room: "train", offset: offset - 1, epoch });
+      onPublished("delay", "again", { namespace: "/", ...state.namespace.seen });
+    });
+    assert.deepEqual(await page.messages("theirs"), theirs);
+    assert.equal((await page.events()).length, feed.length);
+  });
+});
+
+/** Polls `condition` every 20 ms until it holds; fails after `ms`. */
+async function waitFor(condition, what, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe("after the hub restarts", () => {
   test("the pages reconnect by themselves, rejoin their rooms and chat again", async () => {
     let hub = await startHub({ token: null, env: { XDG_RUNTIME_DIR: runtimeDir } });
@@ -263,7 +411,14 @@ describe("after the hub restarts", () => {
       await a.received("after the restart");
       await a.say("welcome back");
       await b.received("welcome back");
-      assert.ok((await a.messages("system")).some((m) => m.startsWith("Reconnected and rejoined lobby")));
+      // The new hub's history starts anew: the pages say that they may have missed something.
+      for (const page of [a, b]) {
+        const notes = await page.messages("system");
+        assert.equal(notes.at(-1), "Reconnected: some messages may be missing (history lost).");
+        assert.deepEqual(await page.feedNotes(), [
+          "Reconnected: some namespace events may be missing (history lost).",
+        ]);
+      }
       await screenshot(a.page, "restart-reconnected");
     } finally {
       await hub.stop();
