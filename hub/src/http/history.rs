@@ -119,9 +119,11 @@ fn page_of(key: &StreamKey, read: Read, budget: usize) -> HistoryPage {
 fn history_event(key: &StreamKey, epoch: &str, record: &Record) -> HistoryEvent {
     let (event, args) = match &record.event {
         Event::Chat { user, text } => {
-            let message = record.chat_message(key, epoch, user, text);
-            let message = serde_json::to_value(message).expect("a chat message serializes");
-            (events::CHAT.to_owned(), vec![Argument::from(message)])
+            // Through JSON text, which keeps the fields in the order members received them.
+            let message = serde_json::to_string(&record.chat_message(key, epoch, user, text))
+                .and_then(|json| serde_json::from_str::<Argument>(&json))
+                .expect("a chat message is JSON");
+            (events::CHAT.to_owned(), vec![message])
         }
         Event::Published { event, arguments } => (event.clone(), arguments.0.clone()),
     };
@@ -154,7 +156,9 @@ mod tests {
             record(1, Event::Chat { user: "alice".into(), text: "hi".into() }),
             record(2, Event::Published { event: "file".into(), arguments: Arc::new(binary) }),
         ];
-        let page = serde_json::to_value(page_of(&lobby, read(events), 1 << 20)).unwrap();
+        let page = serde_json::to_string(&page_of(&lobby, read(events), 1 << 20)).unwrap();
+        assert!(page.contains(r#""args":[{"room":"lobby","text":"hi","user":"alice","ts":7,"#), "{page}");
+        let page: serde_json::Value = serde_json::from_str(&page).unwrap();
         assert_eq!(
             page,
             json!({"namespace": "/", "room": "lobby", "offset": 9, "epoch": "e", "events": [
