@@ -13,11 +13,14 @@
 //!   their CONNECT, request heads, the open-file limit, shutdown).
 //! * `policy`: who may do what: publish tokens, JWTs, identities, failed authentications, rates and
 //!   sizes.
+//! * `history`: the recorded events of every room and namespace, numbered by offsets within epochs, for
+//!   clients that recover what they missed.
 //! * `delivery`: emitting to rooms and counting who got it, rooms and presence, published events, the
 //!   hub's mode (alone or in a cluster) and the cluster link.
 //! * `state`: what sockets and requests share.
 //! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
-//! * `http`: the HTTP API, health and metrics, the demo page, the Host and Origin checks.
+//! * `http`: the HTTP API (publishing, history), health and metrics, the demo page, the Host and Origin
+//!   checks.
 //! * `error` gathers what stops the hub; [`Server`] puts it all together, serves, and shuts down
 //!   gracefully.
 
