@@ -1,5 +1,5 @@
-//! The HTTP publish API against the real hub: success, every error status, batches, idempotency, the
-//! throttle on failed authentications.
+//! The HTTP API against the real hub: publishing (success, every error status, batches, idempotency,
+//! the throttle on failed authentications) and pages of history (`GET /api/history`).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -7,7 +7,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use e2e::hub::TOKEN;
-use e2e::{TestClient, TestHub};
+use e2e::{QUIET, TestClient, TestHub};
+use hub_protocol::HistoryPage;
+use hub_protocol::history::HISTORY_PAGE_MAX;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -293,4 +295,209 @@ async fn trusted_publishers_are_never_throttled() {
         StatusCode::OK,
         "no token at all is not a guess"
     );
+}
+
+/// `GET /api/history?{query}` with the publish token; returns the status and the JSON body.
+async fn history(hub: &TestHub, query: &str) -> (StatusCode, Value) {
+    send(reqwest::Client::new().get(format!("{}/api/history?{query}", hub.url)).bearer_auth(TOKEN)).await
+}
+
+/// A page of history, which must be a success.
+async fn page(hub: &TestHub, query: &str) -> HistoryPage {
+    let (status, body) = history(hub, query).await;
+    assert_eq!((status, &body["ok"]), (StatusCode::OK, &json!(true)), "{query}: {body}");
+    serde_json::from_value(body).expect("a history page")
+}
+
+fn offsets(page: &HistoryPage) -> Vec<u64> {
+    page.events.iter().map(|event| event.offset).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_lists_a_rooms_recorded_events_oldest_first_as_receivers_got_them() {
+    let hub = TestHub::start().await;
+    let alice = TestClient::connect_with(&hub.url, "/", json!({"user": "alice"})).await.unwrap();
+    let epoch = alice.join("lobby").await["epoch"].as_str().expect("the join ack has the epoch").to_owned();
+    let mut bob = TestClient::connect(&hub.url).await;
+    bob.join("lobby").await;
+
+    for n in 1..=2 {
+        let body = json!({"event": "tick", "data": {"n": n}, "rooms": ["lobby"]});
+        assert_eq!(post(&hub, "/api/publish", &body).await.0, StatusCode::OK);
+    }
+    let volatile = json!({"event": "typing", "data": "alice", "rooms": ["lobby"], "history": false});
+    assert_eq!(post(&hub, "/api/publish", &volatile).await.0, StatusCode::OK);
+    let chat = alice.request("chat", json!({"room": "lobby", "text": "hi"})).await;
+    assert_eq!(chat["offset"], 3, "{chat}");
+    let mut received = Vec::new();
+    for name in ["tick", "tick", "typing", "chat"] {
+        received.push((name, bob.expect_event(name).await));
+    }
+
+    let lobby = page(&hub, "namespace=/&room=lobby").await;
+    assert_eq!((lobby.namespace.as_str(), lobby.room.as_deref()), ("/", Some("lobby")));
+    assert_eq!((lobby.offset, lobby.epoch.as_str(), lobby.recovered), (3, epoch.as_str(), None));
+    assert_eq!(offsets(&lobby), [1, 2, 3], "the volatile event is not recorded");
+    let listed: Vec<(&str, Value)> = lobby
+        .events
+        .iter()
+        .map(|event| (event.event.as_str(), serde_json::to_value(&event.args).unwrap()))
+        .collect();
+    let live: Vec<(&str, Value)> = received
+        .into_iter()
+        .filter(|(name, _)| *name != "typing")
+        .map(|(name, arguments)| (name, Value::Array(arguments)))
+        .collect();
+    assert_eq!(listed, live, "each event as a receiver without metadata got it");
+    assert_eq!(lobby.events[2].ts, chat["ts"].as_u64().unwrap(), "a chat's time is the one it was sent with");
+
+    let after_one = page(&hub, "room=lobby&since=1&limit=1").await;
+    assert_eq!((offsets(&after_one), after_one.offset), (vec![2], 3));
+    assert_eq!(offsets(&page(&hub, "room=lobby&since=3").await), [] as [u64; 0]);
+    let position = page(&hub, "room=lobby&limit=0").await;
+    assert_eq!((offsets(&position), position.offset, position.epoch), (vec![], 3, epoch));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_without_a_room_lists_the_namespaces_own_stream() {
+    let hub = TestHub::start().await;
+    let everyone = json!({"event": "news", "data": 1});
+    let ack = post(&hub, "/api/publish", &everyone).await.1;
+    let orders = json!({"event": "order", "data": 2, "namespace": "/orders"});
+    assert_eq!(post(&hub, "/api/publish", &orders).await.0, StatusCode::OK);
+    assert_eq!(
+        post(&hub, "/api/publish", &json!({"event": "r", "rooms": ["lobby"]})).await.0,
+        StatusCode::OK
+    );
+
+    let root = page(&hub, "").await;
+    assert_eq!((root.namespace.as_str(), root.room.as_deref(), offsets(&root)), ("/", None, vec![1]));
+    assert_eq!(
+        (root.events[0].event.as_str(), root.epoch.as_str()),
+        ("news", ack["recorded"][0]["epoch"].as_str().unwrap())
+    );
+    let orders = page(&hub, "namespace=/orders").await;
+    assert_eq!((orders.namespace.as_str(), orders.events[0].event.as_str()), ("/orders", "order"));
+    assert_eq!(serde_json::to_value(&orders.events[0].args).unwrap(), json!([2]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_with_an_epoch_says_whether_the_page_follows_it() {
+    let hub = TestHub::start_with(|config| config.history_size = 3).await;
+    for n in 1..=5 {
+        let body = json!({"event": "tick", "data": n, "rooms": ["lobby"]});
+        assert_eq!(post(&hub, "/api/publish", &body).await.0, StatusCode::OK);
+    }
+    let epoch = page(&hub, "room=lobby&limit=0").await.epoch;
+
+    let follows = page(&hub, &format!("room=lobby&since=2&epoch={epoch}")).await;
+    assert_eq!((follows.recovered, offsets(&follows)), (Some(true), vec![3, 4, 5]));
+    for (since, epoch, why) in
+        [(1, epoch.as_str(), "offset 2 is no longer kept"), (2, "0123456789abcdef", "another epoch")]
+    {
+        let gap = page(&hub, &format!("room=lobby&since={since}&epoch={epoch}")).await;
+        assert_eq!(
+            (gap.recovered, offsets(&gap)),
+            (Some(false), vec![3, 4, 5]),
+            "{why}: from the oldest kept"
+        );
+    }
+    let without = page(&hub, "room=lobby&since=1").await;
+    assert_eq!((without.recovered, offsets(&without)), (None, vec![3, 4, 5]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_a_room_nobody_used_yet_is_where_a_join_with_since_recovers_from() {
+    let hub = TestHub::start().await;
+    let fresh = page(&hub, "room=fresh").await;
+    assert_eq!((fresh.offset, fresh.events.len()), (0, 0));
+    // The server rendered an empty room; two events come before the browser joins.
+    for n in 1..=2 {
+        let body = json!({"event": "tick", "data": n, "rooms": ["fresh"]});
+        assert_eq!(post(&hub, "/api/publish", &body).await.0, StatusCode::OK);
+    }
+    let mut browser = TestClient::connect(&hub.url).await;
+    let since = json!({"since": {"offset": fresh.offset, "epoch": fresh.epoch}});
+    let ack = browser.ack("join", vec![json!("fresh"), since]).await;
+    assert_eq!((&ack[0]["recovered"], &ack[0]["missed"]), (&json!(true), &json!(2)), "{ack:?}");
+    assert_eq!(browser.expect_published("tick").await.data, json!(1));
+    assert_eq!(browser.expect_published("tick").await.data, json!(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_page_stops_once_its_data_reaches_max_payload() {
+    let hub = TestHub::start_with(|config| config.max_payload = 2048).await;
+    for n in 1..=5 {
+        let body = json!({"event": "big", "data": format!("{n}{}", "x".repeat(898)), "rooms": ["lobby"]});
+        assert_eq!(post(&hub, "/api/publish", &body).await.0, StatusCode::OK);
+    }
+    let first = page(&hub, "room=lobby").await;
+    assert_eq!((offsets(&first), first.offset), (vec![1, 2], 5), "3 events of 900 bytes are over 2048");
+    assert_eq!(offsets(&page(&hub, "room=lobby&since=2").await), [3, 4]);
+    assert_eq!(offsets(&page(&hub, "room=lobby&since=4").await), [5]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_refuses_bad_queries_with_json_that_names_the_parameter() {
+    let hub = TestHub::start_with(|config| config.publish_rate_limit = Some(1000)).await;
+    for (query, says) in [
+        ("since=abc", "since"),
+        ("since=-1", "since"),
+        ("since=", "since"),
+        ("limit=ten", "limit"),
+        (&format!("limit={}", HISTORY_PAGE_MAX + 1) as &str, "at most 1000"),
+        ("epoch=0123456789abcdef", "epoch goes with since"),
+        ("room=", "room name"),
+        ("namespace=nope", "namespace"),
+        ("offset=3", "unknown field `offset`"),
+        ("since=1&since=2", "duplicate field `since`"),
+    ] {
+        let answer = history(&hub, query).await;
+        assert_error(&answer, StatusCode::BAD_REQUEST, "bad_request");
+        assert!(answer.1["message"].as_str().unwrap().contains(says), "{query}: {}", answer.1);
+    }
+    assert_eq!(page(&hub, &format!("limit={HISTORY_PAGE_MAX}")).await.offset, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_is_admitted_like_the_publish_api() {
+    let hub = TestHub::start_with(|config| {
+        config.publish_rate_limit = Some(1);
+        config.publish_rate_burst = Some(2);
+    })
+    .await;
+    let url = format!("{}/api/history?room=lobby", hub.url);
+    let client = reqwest::Client::new();
+    let missing = send(client.get(&url)).await;
+    assert_error(&missing, StatusCode::UNAUTHORIZED, "unauthorized");
+    assert_error(
+        &send(client.get(&url).bearer_auth("wrong")).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    // Checked before the query: a caller without the token learns nothing from it.
+    assert_error(
+        &send(client.get(format!("{}/api/history?since=x", hub.url))).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    );
+    for _ in 0..2 {
+        assert_eq!(send(client.get(&url).bearer_auth(TOKEN)).await.0, StatusCode::OK);
+    }
+    let refused = client.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_on_a_hub_that_keeps_none_is_not_found_and_says_which_setting() {
+    let hub = TestHub::start_with(|config| config.history_size = 0).await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let ack = post(&hub, "/api/publish", &json!({"event": "e", "data": 1})).await;
+    assert_eq!(ack.1, json!({"ok": true, "delivered": 1}), "nothing recorded");
+    subscriber.expect_published("e").await;
+    let answer = history(&hub, "room=lobby").await;
+    assert_error(&answer, StatusCode::NOT_FOUND, "not_found");
+    assert!(answer.1["message"].as_str().unwrap().contains("--history-size"), "{}", answer.1);
+    subscriber.expect_no_event("e", QUIET).await;
 }

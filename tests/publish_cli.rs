@@ -268,6 +268,71 @@ async fn stdin_lines_publishes_in_order_and_reports_failed_lines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_prints_where_each_event_was_recorded_and_volatile_events_take_no_offset() {
+    let hub = TestHub::start().await;
+    let mut subscriber = TestClient::connect(&hub.url).await;
+    let epoch = subscriber.join("lobby").await["epoch"].as_str().expect("an epoch").to_owned();
+    let recorded = |room: &str, offset: u64| format!("recorded in room {room} at offset {offset} (epoch ");
+
+    let output = publish_to(&hub.url, &["-v", "--event", "e", "--room", "lobby", "--room", "b"], None).await;
+    assert_eq!((output.status.code(), stdout(&output)), (Some(0), "delivered to 1\n".to_owned()));
+    let errors = stderr(&output);
+    assert!(
+        errors.contains(&format!("publish: recorded in room lobby at offset 1 (epoch {epoch})\n")),
+        "{errors}"
+    );
+    assert!(errors.contains(&recorded("b", 1)), "one line per room: {errors}");
+    subscriber.expect_published("e").await;
+
+    let volatile =
+        publish_to(&hub.url, &["-v", "--volatile", "--event", "typing", "--room", "lobby"], None).await;
+    assert_eq!(volatile.status.code(), Some(0), "{}", stderr(&volatile));
+    assert!(stderr(&volatile).contains("not recorded in history: it is volatile"), "{}", stderr(&volatile));
+    subscriber.expect_published("typing").await;
+    let next = publish_to(&hub.url, &["-v", "--event", "e", "--room", "lobby"], None).await;
+    assert!(
+        stderr(&next).contains(&recorded("lobby", 2)),
+        "the volatile event took no offset: {}",
+        stderr(&next)
+    );
+    subscriber.expect_published("e").await;
+    let everyone = publish_to(&hub.url, &["-v", "--event", "all"], None).await;
+    assert!(stderr(&everyone).contains("recorded in namespace / at offset 1"), "{}", stderr(&everyone));
+    subscriber.expect_published("all").await;
+
+    let lines = "{\"event\":\"a\",\"rooms\":[\"lobby\"]}\n\
+                 {\"event\":\"b\",\"rooms\":[\"lobby\"],\"history\":false}\n\
+                 {\"event\":\"c\",\"rooms\":[\"lobby\"]}\n";
+    let output = publish_to(&hub.url, &["-v", "--stdin-lines"], Some(lines)).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let errors = stderr(&output);
+    assert!(errors.contains(&format!("line 1: {}", recorded("lobby", 3))), "{errors}");
+    assert!(errors.contains("line 2: not recorded in history: it is volatile"), "{errors}");
+    assert!(errors.contains(&format!("line 3: {}", recorded("lobby", 4))), "{errors}");
+    for name in ["a", "b", "c"] {
+        subscriber.expect_published(name).await;
+    }
+    let all_volatile = publish_to(&hub.url, &["-v", "--volatile", "--stdin-lines"], Some(lines)).await;
+    assert_eq!(stderr(&all_volatile).matches("it is volatile").count(), 3, "{}", stderr(&all_volatile));
+    for name in ["a", "b", "c"] {
+        subscriber.expect_published(name).await;
+    }
+    let quiet = publish_to(&hub.url, &["--event", "e", "--room", "lobby"], None).await;
+    assert_eq!(stderr(&quiet), "", "without -v, nothing on stderr");
+    subscriber.expect_published("e").await;
+
+    // A latecomer gets what was recorded, and none of the volatile events.
+    let mut latecomer = TestClient::connect(&hub.url).await;
+    let ack = latecomer.ack("join", vec![json!("lobby"), json!({"history": 10})]).await;
+    assert_eq!((&ack[0]["missed"], &ack[0]["offset"]), (&json!(5), &json!(5)), "{ack:?}");
+    for name in ["e", "e", "a", "c", "e"] {
+        latecomer.expect_published(name).await;
+    }
+    latecomer.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stdin_lines_reports_a_line_that_is_not_utf8_and_goes_on() {
     let hub = TestHub::start().await;
     let mut subscriber = TestClient::connect(&hub.url).await;
@@ -515,6 +580,7 @@ async fn help_documents_the_exit_codes() {
         "--quiet",
         "--verbose",
         "--stdin-lines",
+        "--volatile",
         "HUB_URL",
         "HUB_PUBLISH_TOKEN",
         "Exit codes",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use e2e::binaries::HubProcess;
 use e2e::hub::LateHub;
 use e2e::{TestClient, TestHub, fake};
-use hub_protocol::ErrorCode;
+use hub_protocol::{ErrorCode, RecordedAt};
 use publisher::{ExitCode, PublishError, Publisher, PublisherOptions, Stage};
 use serde_json::json;
 
@@ -32,6 +32,34 @@ async fn publishes_many_events_over_one_connection_in_order() {
         assert_eq!(lobby.expect_published("tick").await.data, json!(n), "in order");
     }
     assert_eq!(everyone.expect_published("all").await.data, json!({"k": "v"}));
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acks_say_where_events_were_recorded_and_volatile_events_are_recorded_nowhere() {
+    let hub = TestHub::start().await;
+    let mut lobby = TestClient::connect(&hub.url).await;
+    let epoch = lobby.join("lobby").await["epoch"].as_str().expect("an epoch").to_owned();
+    let rooms = ["lobby".to_owned(), "other".to_owned()];
+
+    let mut publisher = Publisher::connect(&hub.url, options(Some(e2e::hub::TOKEN))).await.unwrap();
+    let ack = publisher.publish("tick", json!(1), &rooms).await.unwrap();
+    assert_eq!(ack.recorded.len(), 2, "one position per target room: {ack:?}");
+    let at = RecordedAt { room: Some("lobby".to_owned()), offset: 1, epoch: epoch.clone() };
+    assert_eq!(ack.recorded[0], at);
+    assert_eq!((ack.recorded[1].room.as_deref(), ack.recorded[1].offset), (Some("other"), 1));
+
+    let volatile = publisher.publish_volatile("typing", json!("alice"), &rooms).await.unwrap();
+    assert_eq!((volatile.delivered, volatile.recorded.len()), (1, 0), "{volatile:?}");
+    let next = publisher.publish("tick", json!(2), &rooms[..1]).await.unwrap();
+    assert_eq!(next.recorded, [RecordedAt { offset: 2, ..at }], "the volatile event took no offset");
+    let everyone = publisher.publish("all", json!(3), &[]).await.unwrap();
+    assert_eq!((everyone.recorded[0].room.as_deref(), everyone.recorded[0].offset), (None, 1));
+    publisher.close().await;
+
+    for name in ["tick", "typing", "tick", "all"] {
+        lobby.expect_published(name).await;
+    }
     hub.stop().await;
 }
 

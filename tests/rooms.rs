@@ -37,6 +37,20 @@ async fn a_socket_may_be_in_at_most_max_rooms_per_socket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_refused_as_one_room_too_many_sends_none_of_its_history() {
+    let hub = TestHub::start_with(|config| config.max_rooms_per_socket = 1).await;
+    let publisher = TestClient::publisher(&hub.url).await;
+    let published = publisher.request("publish", json!({"event": "old", "data": 1, "rooms": ["b"]})).await;
+    assert_eq!(published["ok"], true, "{published}");
+    let mut client = TestClient::connect(&hub.url).await;
+    client.join("a").await;
+    let refused = client.ack("join", vec![json!("b"), json!({"history": 10})]).await;
+    assert_eq!(error_of(&refused[0]), "too_many_rooms", "{refused:?}");
+    client.expect_silence().await;
+    hub.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn joins_and_leaves_beyond_their_rate_are_refused_and_repeats_cost_nothing() {
     let hub = TestHub::start_with(|config| {
         config.join_rate_limit = 1;

@@ -19,7 +19,8 @@
 //!   replays, the hub's mode (alone or in a cluster) and the cluster link.
 //! * `state`: what sockets and requests share.
 //! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
-//! * `http`: the HTTP API, health and metrics, the demo page, the Host and Origin checks.
+//! * `http`: the HTTP API (publishing, history), health and metrics, the demo page, the Host and Origin
+//!   checks.
 //! * `error` gathers what stops the hub; [`Server`] puts it all together, serves, and shuts down
 //!   gracefully.
 

@@ -26,7 +26,7 @@ use crate::history::{History, memory};
 use crate::http::api::{self, REQUEST_ID};
 use crate::http::hosts::{self, AllowedHosts};
 use crate::http::origins::{self, AllowedOrigins};
-use crate::http::{demo, health};
+use crate::http::{demo, health, history};
 use crate::net::listener::TunedListener;
 use crate::net::pending::PendingSessions;
 use crate::net::{body_deadline, connect_wait, engine_io, file_limit, pending, request_head, serve};
@@ -200,7 +200,8 @@ fn serve_io<A: OpenOnDemand>(
     let request_id = HeaderName::from_static(REQUEST_ID);
     let connect_waits = state.connect_waits.clone();
     let mode = state.mode.clone();
-    let api = api::routes(io.clone(), state)
+    let api = api::routes(io.clone(), state.clone())
+        .merge(history::routes(state))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|id| id.to_str().ok()).unwrap_or("-");

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     Unauthorized,
     /// HTTP API only: the body is not `application/json`.
     UnsupportedMediaType,
+    /// HTTP API only: the hub has nothing of the kind asked for (`GET /api/history` on a hub that keeps
+    /// no history).
+    NotFound,
 }
 
 impl ErrorCode {
@@ -44,6 +47,7 @@ impl ErrorCode {
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::NotFound => "not_found",
         }
     }
 }

@@ -81,6 +81,30 @@ pub struct RecordedAt {
     pub epoch: String,
 }
 
+/// The query string of `GET /api/history`, e.g. `?namespace=/&room=lobby&since=12&epoch=E&limit=50`.
+/// Every parameter is optional; any other is refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// The namespace (`/` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The room whose stream to read; absent: the namespace's own stream (events published to all of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The last offset the caller has: the page starts after it. Absent: at the oldest event kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+    /// The epoch of `since` (needs `since`): the answer then says whether the page follows it directly
+    /// ([`HistoryPage::recovered`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// Most events in the page: 0 to [`HISTORY_PAGE_MAX`], which is the default. 0 asks for the
+    /// stream's position only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
 /// One recorded event, as `GET /api/history` lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEvent {

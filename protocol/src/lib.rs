@@ -19,7 +19,9 @@ pub mod token_file;
 pub use ack::{Ack, ErrorCode, Failure, Rejection};
 pub use arguments::{Argument, Arguments, WithTrailing};
 pub use auth::ConnectAuth;
-pub use history::{HistoryEvent, HistoryPage, JoinAck, JoinOptions, RecordedAt, Replayed, StreamPosition};
+pub use history::{
+    HistoryEvent, HistoryPage, HistoryQuery, JoinAck, JoinOptions, RecordedAt, Replayed, StreamPosition,
+};
 pub use names::{EventName, NamespacePath, RoomName, UserName};
 pub use payloads::{
     ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PublishAck,

@@ -157,8 +157,10 @@ impl Publisher {
     }
 
     /// Publishes `event` with `data` to `rooms` (empty: the whole namespace) and returns the hub's ack:
-    /// how many sockets it emitted the event to, and whether only part of a cluster was reached. A
-    /// `rate_limited` refusal is waited out and sent again within the timeout (see [`send`](Self::send)).
+    /// how many sockets it emitted the event to, whether only part of a cluster was reached, and where
+    /// each target stream recorded it (`recorded`: the room, or none for the namespace, its offset and
+    /// epoch). A `rate_limited` refusal is waited out and sent again within the timeout (see
+    /// [`send`](Self::send)).
     /// Takes `&mut self` because one connection has one event in flight at a time: rust_socketio draws
     /// ack ids at random from 0..1000, so concurrent acks could be mixed up.
     pub async fn publish(
@@ -168,6 +170,19 @@ impl Publisher {
         rooms: &[String],
     ) -> Result<PublishAck, PublishError> {
         let request = PublishRequest { event: event.to_owned(), data, rooms: rooms.to_vec(), history: true };
+        self.send(request).await
+    }
+
+    /// Publishes `event` like [`publish`](Self::publish), as a volatile event: the hub delivers it to the
+    /// sockets connected now and records it in no history, so no client that reconnects or joins later
+    /// gets it (typing indicators, progress). Its ack's `recorded` is empty.
+    pub async fn publish_volatile(
+        &mut self,
+        event: &str,
+        data: Value,
+        rooms: &[String],
+    ) -> Result<PublishAck, PublishError> {
+        let request = PublishRequest { event: event.to_owned(), data, rooms: rooms.to_vec(), history: false };
         self.send(request).await
     }
 

@@ -7,6 +7,11 @@
 //! let mut publisher = Publisher::connect("http://127.0.0.1:3000", options).await?;
 //! let ack = publisher.publish("foo", serde_json::json!("bar"), &["lobby".to_owned()]).await?;
 //! println!("delivered to {}", ack.delivered);
+//! for at in &ack.recorded {
+//!     println!("recorded in {:?} at offset {} (epoch {})", at.room, at.offset, at.epoch);
+//! }
+//! // Delivered to who is connected now, recorded nowhere.
+//! publisher.publish_volatile("typing", serde_json::json!("alice"), &["lobby".to_owned()]).await?;
 //! publisher.close().await;
 //! # Ok(()) }
 //! ```

@@ -57,13 +57,17 @@ impl JoinedRooms {
         if rooms.contains(room) {
             return Ok(None);
         }
-        if let Some(max) = max
-            && rooms.len() >= max
-        {
-            return Err(JoinRefused::Full(max));
-        }
+        admits(rooms, max)?;
         rooms.insert(room.to_owned());
         Ok(Some(enter()))
+    }
+
+    /// Whether [`join`](Self::join) would accept `room` now, for what must happen before it (a `join`
+    /// sends the history it asked for first, and must not when the join is refused).
+    pub fn may_join(&self, room: &str, max: Option<usize>) -> Result<(), JoinRefused> {
+        let guard = self.lock();
+        let rooms = guard.as_ref().ok_or(JoinRefused::Disconnected)?;
+        if rooms.contains(room) { Ok(()) } else { admits(rooms, max) }
     }
 
     /// Forgets `room`; `exit` runs under the lock when the socket was in it, and its result is returned.
@@ -91,6 +95,14 @@ impl JoinedRooms {
     }
 }
 
+/// Whether a socket in `rooms` may enter one more, at most `max` (`None`: no cap).
+fn admits(rooms: &HashSet<String>, max: Option<usize>) -> Result<(), JoinRefused> {
+    match max {
+        Some(max) if rooms.len() >= max => Err(JoinRefused::Full(max)),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,7 +113,9 @@ mod tests {
         assert_eq!(joined.join("a", Some(2), || 1), Ok(Some(1)));
         assert_eq!(joined.join("a", Some(2), || 2), Ok(None), "already in: `enter` does not run");
         assert_eq!(joined.join("b", Some(2), || 3), Ok(Some(3)));
+        assert_eq!(joined.may_join("c", Some(2)), Err(JoinRefused::Full(2)));
         assert_eq!(joined.join("c", Some(2), || 4), Err(JoinRefused::Full(2)));
+        assert_eq!(joined.may_join("a", Some(2)), Ok(()), "a room it is in is not refused");
         assert_eq!(joined.join("a", Some(2), || 5), Ok(None), "a room it is in is not refused");
         assert_eq!(joined.join("c", None, || 6), Ok(Some(6)), "no cap");
         assert!(joined.contains("c") && !joined.contains("d"));

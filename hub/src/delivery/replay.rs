@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use hub_protocol::{ChatMessage, EventMeta, WithTrailing, events};
+use hub_protocol::{EventMeta, WithTrailing, events};
 use socketioxide::SendError;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
@@ -20,26 +20,17 @@ pub fn send<A: Adapter>(
     position: &Position,
     records: &[Arc<Record>],
 ) -> Result<(), SendError> {
-    let epoch = || Some(position.epoch.to_string());
     for record in records {
         match &record.event {
             Event::Chat { user, text } => {
-                let message = ChatMessage {
-                    room: key.room.clone().unwrap_or_default(),
-                    text: text.clone(),
-                    user: user.clone(),
-                    ts: record.at_ms,
-                    offset: Some(record.offset),
-                    epoch: epoch(),
-                };
-                socket.emit(events::CHAT, &message)?;
+                socket.emit(events::CHAT, &record.chat_message(key, &position.epoch, user, text))?;
             }
             Event::Published { event, arguments } if meta => {
                 let meta = EventMeta {
                     namespace: key.namespace.clone(),
                     room: key.room.clone(),
                     offset: Some(record.offset),
-                    epoch: epoch(),
+                    epoch: Some(position.epoch.to_string()),
                 };
                 socket.emit(event.clone(), &WithTrailing(&**arguments, &meta))?;
             }

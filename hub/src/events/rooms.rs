@@ -58,13 +58,15 @@ pub async fn join<A: Adapter>(
         if !identity.publisher && !joined.contains(room.as_str()) {
             hub.limits.check_rate(&rate, Action::Join)?;
         }
+        // Refused before the history is sent, so that a refused join sends nothing of the room.
+        let max = hub.limits.max_rooms(identity.publisher);
+        joined.may_join(room.as_str(), max)?;
         let key = key.as_ref().expect("a parsed request has a stream");
         let replay = hub.history.replay(key, &options).await?;
         if let Some(position) = &replay.position {
             replay::send(&socket, identity.meta, key, position, &replay.events)
                 .map_err(|e| Rejection::new(ErrorCode::Unavailable, format!("history not sent: {e}")))?;
         }
-        let max = hub.limits.max_rooms(identity.publisher);
         let membership = hub.mode.join(&socket, &joined, room.as_str(), max).await?;
         if membership.changed {
             hub.presence.changed(&socket, room.as_str(), &hub.mode);

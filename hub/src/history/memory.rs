@@ -10,8 +10,6 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use hub_protocol::StreamPosition;
-
 use super::{Event, Position, Read, Record, Since, StreamKey};
 
 /// What one kept event costs besides its data: the record, its slot in its stream and in the order map
@@ -122,7 +120,11 @@ impl MemoryHistory {
     pub fn read(&self, key: &StreamKey, since: &Since, now_ms: u64) -> Read {
         let mut store = self.lock();
         store.expire(now_ms, self.settings.ttl);
-        let key = store.stream(key, now_ms);
+        let key = match since {
+            Since::Page { .. } => store.stream_within(key, now_ms, self.settings.memory),
+            Since::Last(_) | Since::After(..) => Some(store.stream(key, now_ms)),
+        };
+        let Some(key) = key else { return Read::forgotten(since) };
         let stream = &store.streams[&key];
         let position = stream.position();
         let kept = |from: u64, limit: usize| -> Vec<Arc<Record>> {
@@ -134,10 +136,18 @@ impl MemoryHistory {
                 let from = stream.first() + stream.events.len().saturating_sub(*n) as u64;
                 Read { position, events: kept(from, *n), recovered: None }
             }
-            Since::After(after, limit) => match continues(stream, after) {
+            Since::After(after, limit) => match continues(stream, after.offset, &after.epoch) {
                 true => Read { position, events: kept(after.offset + 1, *limit), recovered: Some(true) },
                 false => Read { position, events: Vec::new(), recovered: Some(false) },
             },
+            Since::Page { after, epoch, limit } => {
+                let recovered = epoch.as_ref().map(|epoch| continues(stream, *after, epoch));
+                let from = match recovered {
+                    Some(false) => stream.first(),
+                    Some(true) | None => after.saturating_add(1),
+                };
+                Read { position, events: kept(from, *limit), recovered }
+            }
         };
         store.shrink_to(self.settings.memory, now_ms);
         read
@@ -154,9 +164,20 @@ impl MemoryHistory {
     }
 }
 
-/// Whether every event after `after` is kept: same epoch, and nothing after it dropped.
-fn continues(stream: &Stream, after: &StreamPosition) -> bool {
-    *stream.epoch == *after.epoch && after.offset <= stream.top && after.offset + 1 >= stream.first()
+/// Whether every event after offset `after` of `epoch` is kept: same epoch, and nothing after it dropped.
+fn continues(stream: &Stream, after: u64, epoch: &str) -> bool {
+    *stream.epoch == *epoch && after <= stream.top && after + 1 >= stream.first()
+}
+
+impl Read {
+    /// What a read of a stream that is not kept says: one started and forgotten at once.
+    fn forgotten(since: &Since) -> Self {
+        let recovered = match since {
+            Since::Last(_) | Since::Page { epoch: None, .. } => None,
+            Since::After(..) | Since::Page { epoch: Some(_), .. } => Some(false),
+        };
+        Read { position: Position { offset: 0, epoch: new_epoch() }, events: Vec::new(), recovered }
+    }
 }
 
 impl Store {
@@ -178,6 +199,13 @@ impl Store {
         self.idle.insert(seq, (Arc::clone(&key), now_ms));
         self.streams.insert(Arc::clone(&key), stream);
         key
+    }
+
+    /// The shared name of `key`'s stream, which is created as [`stream`](Self::stream) does only if the
+    /// store then still fits in `memory` bytes: `None` when it does not exist and there is no room.
+    fn stream_within(&mut self, key: &StreamKey, now_ms: u64, memory: usize) -> Option<Arc<StreamKey>> {
+        let exists = self.streams.contains_key(key);
+        (exists || self.bytes + STREAM_OVERHEAD + key.size() <= memory).then(|| self.stream(key, now_ms))
     }
 
     /// Drops events recorded, and idle streams left, `ttl` or longer ago.
@@ -230,5 +258,97 @@ impl Store {
             stream.idle_since = Some(seq);
             self.idle.insert(seq, (key, now_ms));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn history(size: usize, memory: usize) -> MemoryHistory {
+        MemoryHistory::new(Settings { size, ttl: HOUR, memory })
+    }
+
+    fn chat(text: &str) -> Event {
+        Event::Chat { user: "u".to_owned(), text: text.to_owned() }
+    }
+
+    fn page(after: u64, epoch: Option<&str>, limit: usize) -> Since {
+        Since::Page { after, epoch: epoch.map(str::to_owned), limit }
+    }
+
+    fn offsets(read: &Read) -> Vec<u64> {
+        read.events.iter().map(|record| record.offset).collect()
+    }
+
+    #[test]
+    fn a_page_lists_the_events_after_an_offset_oldest_first_up_to_its_limit() {
+        let memory = history(100, 1 << 20);
+        let lobby = StreamKey::room("/", "lobby");
+        for n in 0..5 {
+            memory.record(&lobby, 1_000 + n, chat(&n.to_string()));
+        }
+        let first = memory.read(&lobby, &page(0, None, 3), 2_000);
+        assert_eq!((offsets(&first), first.position.offset, first.recovered), (vec![1, 2, 3], 5, None));
+        assert_eq!(first.events[0].at_ms, 1_000);
+        assert_eq!(offsets(&memory.read(&lobby, &page(3, None, 1_000), 2_000)), [4, 5]);
+        assert_eq!(offsets(&memory.read(&lobby, &page(5, None, 1_000), 2_000)), [] as [u64; 0]);
+        assert_eq!(offsets(&memory.read(&lobby, &page(u64::MAX, None, 1_000), 2_000)), [] as [u64; 0]);
+        let position_only = memory.read(&lobby, &page(0, None, 0), 2_000);
+        assert_eq!((offsets(&position_only), position_only.position.offset), (vec![], 5));
+    }
+
+    #[test]
+    fn a_page_with_an_epoch_says_whether_it_follows_and_else_starts_at_the_oldest_kept() {
+        let memory = history(3, 1 << 20);
+        let lobby = StreamKey::room("/", "lobby");
+        for n in 0..5 {
+            memory.record(&lobby, 1_000 + n, chat("x"));
+        }
+        let epoch = memory.read(&lobby, &Since::Last(0), 2_000).position.epoch.to_string();
+        let read = |after, epoch: &str| memory.read(&lobby, &page(after, Some(epoch), 1_000), 2_000);
+
+        let follows = read(2, &epoch);
+        assert_eq!((offsets(&follows), follows.recovered), (vec![3, 4, 5], Some(true)));
+        let follows = read(4, &epoch);
+        assert_eq!((offsets(&follows), follows.recovered), (vec![5], Some(true)));
+        for (after, epoch, why) in
+            [(1, epoch.as_str(), "offset 2 is gone"), (2, "another", "another epoch"), (6, &epoch, "ahead")]
+        {
+            let gap = read(after, epoch);
+            assert_eq!((offsets(&gap), gap.recovered), (vec![3, 4, 5], Some(false)), "{why}");
+        }
+        let without_epoch = memory.read(&lobby, &page(1, None, 1_000), 2_000);
+        assert_eq!((offsets(&without_epoch), without_epoch.recovered), (vec![3, 4, 5], None));
+    }
+
+    #[test]
+    fn a_page_starts_an_unknown_stream_only_while_there_is_room_for_it() {
+        let roomy = history(100, 1 << 20);
+        let new = StreamKey::room("/", "new");
+        let first = roomy.read(&new, &page(0, None, 10), 1_000);
+        assert_eq!((first.position.offset, first.events.len()), (0, 0));
+        let epoch = first.position.epoch;
+        assert_eq!(roomy.read(&new, &page(0, None, 10), 1_000).position.epoch, epoch, "kept");
+        assert_eq!(roomy.read(&new, &Since::Last(5), 1_000).position.epoch, epoch, "a join sees it");
+
+        // Room for one stream with five events; a page of another stream pushes nothing out.
+        let full_key = StreamKey::room("/", "full");
+        let cap = STREAM_OVERHEAD + full_key.size() + 5 * (EVENT_OVERHEAD + 2);
+        let full = history(100, cap);
+        for _ in 0..5 {
+            full.record(&full_key, 1_000, chat("x"));
+        }
+        let unknown = full.read(&new, &page(0, Some("e"), 10), 1_000);
+        assert_eq!((unknown.position.offset, unknown.events.len()), (0, 0));
+        assert_eq!(unknown.recovered, Some(false));
+        let again = full.read(&new, &page(0, None, 10), 1_000);
+        assert_ne!(again.position.epoch, unknown.position.epoch, "not kept: each read says so");
+        assert_eq!(again.recovered, None);
+        assert_eq!(offsets(&full.read(&full_key, &page(0, None, 10), 1_000)), [1, 2, 3, 4, 5]);
+        assert_eq!(full.lock().streams.len(), 1);
+        assert_eq!(full.lock().bytes, cap);
     }
 }

@@ -14,7 +14,7 @@ mod turns;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hub_protocol::{Arguments, JoinOptions, RecordedAt, Replayed, StreamPosition};
+use hub_protocol::{Arguments, ChatMessage, JoinOptions, RecordedAt, Replayed, StreamPosition};
 
 pub use memory::MemoryHistory;
 pub use turns::{Turn, Turns};
@@ -48,6 +48,21 @@ pub struct Record {
     /// When it was recorded, in milliseconds since the Unix epoch.
     pub at_ms: u64,
     pub event: Event,
+}
+
+impl Record {
+    /// The `chat` message `user` sent as `text`, recorded here in `key`'s room of `epoch`: exactly what
+    /// the room's members received.
+    pub fn chat_message(&self, key: &StreamKey, epoch: &str, user: &str, text: &str) -> ChatMessage {
+        ChatMessage {
+            room: key.room.clone().unwrap_or_default(),
+            text: text.to_owned(),
+            user: user.to_owned(),
+            ts: self.at_ms,
+            offset: Some(self.offset),
+            epoch: Some(epoch.to_owned()),
+        }
+    }
 }
 
 /// What a recorded event was, so that it can be sent again as it was sent live.
@@ -90,6 +105,15 @@ pub enum Since {
     Last(usize),
     /// Up to `limit` events after this position, if none of them is gone; else none.
     After(StreamPosition, usize),
+    /// A page for `GET /api/history`: up to `limit` kept events after offset `after` (0: from the oldest
+    /// kept). With `epoch`, the read says whether they follow `after` directly in that epoch, and when
+    /// they do not, the page starts at the oldest kept event instead.
+    ///
+    /// Unlike the other reads, a page never pushes anything out of the history: a stream nobody used
+    /// yet is started only while the history has room for it (so that its epoch holds for a later
+    /// `since`); otherwise it is answered as a stream started and forgotten at once (no event, offset
+    /// 0, an epoch of its own).
+    Page { after: u64, epoch: Option<String>, limit: usize },
 }
 
 /// A stream's position and the events a read asked for, oldest first.
@@ -97,7 +121,8 @@ pub enum Since {
 pub struct Read {
     pub position: Position,
     pub events: Vec<Arc<Record>>,
-    /// For [`Since::After`]: whether the events follow its position directly.
+    /// For [`Since::After`], and [`Since::Page`] with an epoch: whether the events follow its position
+    /// directly.
     pub recovered: Option<bool>,
 }
 

@@ -5,7 +5,8 @@
 //!
 //! Both need `Authorization: Bearer <publish token>` and `Content-Type: application/json`, take an
 //! optional `Idempotency-Key`, and validate messages exactly like the `publish` event. Every error is
-//! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status.
+//! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status. The history API
+//! ([`history`](super::history)) shares the admission and the errors.
 //!
 //! The body is read only once the request is admitted (token, rate, content type, announced size): so a
 //! client without the token cannot make the hub read, or hold, a byte of body.
@@ -87,10 +88,10 @@ pub fn routes<A: OpenOnDemand>(io: SocketIo<A>, hub: HubState) -> Router {
 
 /// A refused API request: its status and the JSON error body.
 #[derive(Debug)]
-struct ApiError(StatusCode, Rejection);
+pub(super) struct ApiError(StatusCode, Rejection);
 
 impl ApiError {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::from(Rejection::new(code, message))
     }
 }
@@ -103,6 +104,7 @@ impl From<Rejection> for ApiError {
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         };
@@ -135,7 +137,8 @@ async fn publish<A: OpenOnDemand>(
 ) -> Response {
     let started = Instant::now();
     let outcome = async {
-        admit(&api, peer, &headers)?;
+        admit(&api.hub, peer, &headers)?;
+        require_json(&headers)?;
         let body = read_body(&api, &headers, body).await?;
         let message: ApiPublish = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
         let request_id = request_id(&headers);
@@ -155,7 +158,8 @@ async fn batch<A: OpenOnDemand>(
     body: Body,
 ) -> Response {
     let outcome = async {
-        admit(&api, peer, &headers)?;
+        admit(&api.hub, peer, &headers)?;
+        require_json(&headers)?;
         let body = read_body(&api, &headers, body).await?;
         let batch: ApiBatch = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
         if batch.messages.len() > API_BATCH_MAX_MESSAGES {
@@ -186,10 +190,10 @@ async fn batch<A: OpenOnDemand>(
     respond(outcome.await)
 }
 
-/// The checks every API request passes before its body is read: its address's failed authentications,
-/// token, rate, content type.
-fn admit<A: OpenOnDemand>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
-    let failures = &api.hub.auth_failures;
+/// The checks every API request passes before anything else, its body included: its address's failed
+/// authentications, its token, its rate.
+pub(super) fn admit(hub: &HubState, peer: SocketAddr, headers: &HeaderMap) -> Result<(), ApiError> {
+    let failures = &hub.auth_failures;
     if let Err(throttled) = failures.check(peer.ip()) {
         static THROTTLED: LogThrottle = LogThrottle::new(Duration::from_secs(60));
         if let Some(held_back) = THROTTLED.due(Instant::now()) {
@@ -202,20 +206,25 @@ fn admit<A: OpenOnDemand>(api: &Api<A>, peer: SocketAddr, headers: &HeaderMap) -
     let token = bearer_token(headers).ok_or_else(|| {
         ApiError::new(ErrorCode::Unauthorized, "send the publish token as `Authorization: Bearer TOKEN`")
     })?;
-    if !api.hub.publish_token.matches(token) {
+    if !hub.publish_token.matches(token) {
         failures.failed(peer.ip());
         tracing::warn!(%peer, "API request refused: wrong publish token");
         return Err(ApiError::new(ErrorCode::Unauthorized, "wrong publish token"));
     }
-    if let Some(limiter) = &api.hub.limits.api {
+    if let Some(limiter) = &hub.limits.api {
         if let Err(refused) = limiter.check_key(&peer.ip()) {
             let wait = refused.wait_time_from(limiter.clock().now());
-            return Err(api.hub.limits.api_rate_limited(wait).into());
+            return Err(hub.limits.api_rate_limited(wait).into());
         }
         if limiter.len() > 10_000 {
             limiter.retain_recent();
         }
     }
+    Ok(())
+}
+
+/// A body must be `Content-Type: application/json`.
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())

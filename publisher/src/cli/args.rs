@@ -14,7 +14,7 @@ use super::input::{self, Source};
     name = "publish",
     version,
     group(ArgGroup::new("payload").args(["data", "json"])),
-    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, too_large, rate_limited for longer than\n     --timeout, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line, unsafe token file\n  3  could not connect, the connection broke, or --timeout ran out"
+    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  publish --event typing --data alice --room lobby --volatile\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, too_large, rate_limited for longer than\n     --timeout, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line, unsafe token file\n  3  could not connect, the connection broke, or --timeout ran out"
 )]
 pub struct Args {
     /// Event name the subscribers receive (1 to 64 characters; not a reserved name such as `connect`).
@@ -66,15 +66,22 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Say on stderr where the token came from (which file was read) and when the hub's rate limit made
-    /// `publish` wait before sending an event again.
+    /// Say on stderr where the token came from (which file was read), when the hub's rate limit made
+    /// `publish` wait before sending an event again, and where the hub recorded each event (`recorded in
+    /// room lobby at offset 12 (epoch ...)`).
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Read one JSON message per line from stdin, `{"event":..,"data":..,"rooms":[..]}`, and publish
-    /// them in order over one connection, each confirmed by the hub. A line the hub refuses as
-    /// `rate_limited` is sent again after the wait the hub names. Failed lines are reported and make the
-    /// exit code non-zero.
+    /// Do not record the event in the hub's history: only the sockets connected now receive it, and no
+    /// client that reconnects or joins later gets it (typing indicators, progress, presence). With
+    /// --stdin-lines, every line is volatile.
+    #[arg(long)]
+    pub volatile: bool,
+
+    /// Read one JSON message per line from stdin, `{"event":..,"data":..,"rooms":[..]}` (plus
+    /// `"history":false` for a volatile event), and publish them in order over one connection, each
+    /// confirmed by the hub. A line the hub refuses as `rate_limited` is sent again after the wait the
+    /// hub names. Failed lines are reported and make the exit code non-zero.
     #[arg(long)]
     pub stdin_lines: bool,
 }
@@ -88,6 +95,6 @@ impl Args {
             (None, Some(json)) => input::read_json(&Source::parse(json))?,
             (None, None) => serde_json::Value::Null,
         };
-        Ok(PublishRequest { event, data, rooms: self.rooms.clone(), history: true })
+        Ok(PublishRequest { event, data, rooms: self.rooms.clone(), history: !self.volatile })
     }
 }

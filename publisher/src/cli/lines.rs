@@ -1,6 +1,7 @@
 //! `publish --stdin-lines`: many events over one connection, one JSON message per line, in order. A line
 //! the hub refuses as `rate_limited` is waited out and sent again before the next line (see
-//! [`Publisher::send`]), so order holds under a rate limit too.
+//! [`Publisher::send`]), so order holds under a rate limit too. A line is volatile when it says
+//! `"history": false`, or when `--volatile` makes them all so.
 
 use hub_protocol::{PublishAck, PublishRequest};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -56,21 +57,28 @@ pub async fn publish_stdin_lines(
             continue;
         }
         let request = match serde_json::from_str::<PublishRequest>(line) {
-            Ok(request) => request,
+            Ok(request) => PublishRequest { history: request.history && !args.volatile, ..request },
             Err(e) => {
                 eprintln!("publish: line {number}: invalid message: {e}");
                 summary.fail(ExitCode::Usage);
                 continue;
             }
         };
-        let before = publisher.waited();
+        let (before, volatile) = (publisher.waited(), !request.history);
         let outcome = publisher.send(request).await;
         let waited = publisher.waited().since(before);
         if args.verbose && waited.times > 0 {
             eprintln!("publish: line {number}: {}", super::describe_waits(waited));
         }
         match outcome {
-            Ok(ack) => summary.published(ack),
+            Ok(ack) => {
+                if args.verbose {
+                    for recorded in super::describe_recorded(&ack, volatile, &args.namespace) {
+                        eprintln!("publish: line {number}: {recorded}");
+                    }
+                }
+                summary.published(ack);
+            }
             Err(e) => {
                 eprintln!("publish: line {number}: {e}");
                 forbidden |= super::is_forbidden(&e);

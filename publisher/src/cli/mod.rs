@@ -10,7 +10,7 @@ pub use args::Args;
 
 use std::time::Duration;
 
-use hub_protocol::ErrorCode;
+use hub_protocol::{ErrorCode, PublishAck, RecordedAt};
 
 use crate::{ExitCode, MAX_TIMEOUT, PublishError, Publisher, PublisherOptions, Waited};
 
@@ -55,6 +55,11 @@ pub async fn run(args: Args) -> ExitCode {
         Ok(ack) => {
             if !args.quiet {
                 println!("delivered to {}", ack.delivered);
+            }
+            if args.verbose {
+                for line in describe_recorded(&ack, args.volatile, &args.namespace) {
+                    eprintln!("publish: {line}");
+                }
             }
             if ack.partial {
                 eprintln!("publish: warning: {PARTIAL}");
@@ -116,6 +121,26 @@ fn describe_waits(waited: Waited) -> String {
     }
 }
 
+/// What `-v` says about where the hub recorded an event (`volatile`: it was sent as volatile): one line
+/// per stream.
+fn describe_recorded(ack: &PublishAck, volatile: bool, namespace: &str) -> Vec<String> {
+    if ack.recorded.is_empty() {
+        let why = match volatile {
+            true => "it is volatile",
+            false => "the hub keeps no history, or could not reach Redis",
+        };
+        return vec![format!("not recorded in history: {why}")];
+    }
+    let stream = |recorded: &RecordedAt| match &recorded.room {
+        Some(room) => format!("room {room}"),
+        None => format!("namespace {namespace}"),
+    };
+    let at = |recorded: &RecordedAt| {
+        format!("recorded in {} at offset {} (epoch {})", stream(recorded), recorded.offset, recorded.epoch)
+    };
+    ack.recorded.iter().map(at).collect()
+}
+
 /// Whether the hub refused the event because the socket is not a publisher.
 fn is_forbidden(e: &PublishError) -> bool {
     matches!(e, PublishError::Refused(r) if r.code == ErrorCode::Forbidden)
@@ -143,6 +168,35 @@ fn parse_timeout(value: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verbose_says_where_each_event_was_recorded() {
+        let at = |room: Option<&str>, offset| RecordedAt {
+            room: room.map(str::to_owned),
+            offset,
+            epoch: "ab12cd34ef567890".to_owned(),
+        };
+        let ack = PublishAck {
+            delivered: 2,
+            partial: false,
+            recorded: vec![at(Some("lobby"), 12), at(Some("staff"), 3)],
+        };
+        assert_eq!(
+            describe_recorded(&ack, false, "/"),
+            [
+                "recorded in room lobby at offset 12 (epoch ab12cd34ef567890)",
+                "recorded in room staff at offset 3 (epoch ab12cd34ef567890)"
+            ]
+        );
+        let everyone = PublishAck { recorded: vec![at(None, 7)], ..ack.clone() };
+        assert_eq!(
+            describe_recorded(&everyone, false, "/orders"),
+            ["recorded in namespace /orders at offset 7 (epoch ab12cd34ef567890)"]
+        );
+        let none = PublishAck { recorded: Vec::new(), ..ack };
+        assert_eq!(describe_recorded(&none, true, "/"), ["not recorded in history: it is volatile"]);
+        assert!(describe_recorded(&none, false, "/")[0].contains("keeps no history"));
+    }
 
     #[test]
     fn timeouts() {
