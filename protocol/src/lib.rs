@@ -21,5 +21,5 @@ pub use auth::ConnectAuth;
 pub use names::{EventName, NamespacePath, RoomName, UserName};
 pub use payloads::{
     ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PublishAck,
-    PublishRequest, RoomMembers,
+    PublishRequest, RoomMembers, SlowConsumer,
 };
