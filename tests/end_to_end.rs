@@ -38,3 +38,5 @@ mod publisher_library;
 mod resources;
 #[path = "rooms.rs"]
 mod rooms;
+#[path = "slow_consumers.rs"]
+mod slow_consumers;

@@ -59,6 +59,33 @@ pub const DEFAULT_HISTORY_MEMORY: usize = 64 << 20;
 /// wait at any moment; 1,024 of them take about 10 MiB and 1,024 open files.
 pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 1024;
 
+/// Packets each socket's send queue holds (socketioxide's `max_buffer_size`, 128 by default). An event
+/// that finds the queue full is dropped, and the hub then disconnects that socket as a slow consumer
+/// (`delivery/slow_consumers.rs`), so the queue must hold every burst a client that reads at a normal
+/// pace receives at once:
+///
+/// * the replies to one polling batch, which the client collects only with its next GET: the official
+///   client sends 1,000 `join` + `chat` pairs as one batch, 2,000 acks;
+/// * a backlog of live events: one publisher keeping 128 publishes in flight to 1,000 subscribers
+///   (`loadgen run --scenario saturate --window 128`, BENCHMARKS.md) kept events waiting up to 2.9 s on
+///   2 busy cores, about 2,000 per socket: all of the former 2,048, which dropped 1% of the deliveries
+///   in one such run;
+/// * a history replay: a `join` with `since` queues up to [`MAX_REPLAY_EVENTS`] events at once.
+///
+/// 4,096 holds twice the largest of these.
+///
+/// The queue is a tokio bounded channel: a linked list of blocks of 32 slots (168 bytes each), allocated
+/// as it fills and freed (or kept for reuse, up to a few) as it drains, and a counter of free places. So
+/// the bound costs nothing until used: an idle socket holds one block (5.3 KiB) whatever the bound, and a
+/// full queue holds 128 blocks (676 KiB) plus the events it still holds, which it shares with every
+/// other receiver of the same broadcast.
+pub const SEND_QUEUE_PACKETS: usize = 4096;
+
+/// The most events one `join` may replay into a socket's send queue at once (a larger `--history-size`
+/// must be refused): a quarter of the queue, so that the replay of one room leaves room for a burst of
+/// live events and acks meanwhile.
+pub const MAX_REPLAY_EVENTS: usize = SEND_QUEUE_PACKETS / 4;
+
 /// A Socket.IO v5 hub: browsers join rooms and chat, backends publish events into rooms.
 ///
 /// The demo page is served at `/`, Socket.IO at `/socket.io/`, the HTTP API at `/api/`, health at

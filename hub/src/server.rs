@@ -19,6 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::config::SEND_QUEUE_PACKETS;
 use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
 use crate::delivery::mode::Mode;
 use crate::delivery::room_sizes::RoomSizes;
@@ -45,13 +46,6 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
 /// smaller: 1 KiB saves 3 KiB per idle connection and measured no change for small messages (echo,
 /// saturate); 256 KiB messages come in about 15% slower (BENCHMARKS.md).
 const WS_READ_BUFFER: usize = 1024;
-
-/// Packets each socket's send queue holds (the library's default is 128). A polling client gets the
-/// replies to a batch of requests only with its next GET, so all of them wait in the queue: the official
-/// client sends a burst of 1,000 `join` + `chat` pairs as one batch, 2,000 acks. A websocket client's
-/// queue drains as the hub writes. The queue grows with use only (an idle socket holds none of it); for a
-/// client that stops reading, it is the bound on what waits for it (README, "Limits").
-const SEND_QUEUE_PACKETS: usize = 2048;
 
 /// Most binary attachments one event may announce (socketioxide's default is 10,000). The official
 /// client sends one per `Buffer` or typed array in the event.

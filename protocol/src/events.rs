@@ -21,10 +21,13 @@ pub const RECOVERY: &str = "recovery";
 
 /// The shortest time between two `members` events for one room: changes within it are sent as one.
 pub const MEMBERS_INTERVAL_MS: u64 = 500;
+/// `slow_consumer` `[SlowConsumer]`, from the hub to a socket just before it disconnects it because the
+/// socket's send queue was full: it missed events, and should reconnect and rejoin its rooms.
+pub const SLOW_CONSUMER: &str = "slow_consumer";
 
 /// Names that no publisher may emit to clients: the Socket.IO client's own lifecycle events, and the
 /// hub's own events (a published `chat` would be indistinguishable from a real one).
-pub const RESERVED: [&str; 13] = [
+pub const RESERVED: [&str; 14] = [
     "connect",
     "connect_error",
     "disconnect",
@@ -38,6 +41,7 @@ pub const RESERVED: [&str; 13] = [
     PUBLISH,
     MEMBERS,
     RECOVERY,
+    SLOW_CONSUMER,
 ];
 
 /// Whether `name` is one of the [`RESERVED`] event names.

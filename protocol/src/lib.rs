@@ -25,5 +25,5 @@ pub use history::{
 pub use names::{EventName, NamespacePath, RoomName, UserName};
 pub use payloads::{
     ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PublishAck,
-    PublishRequest, RoomMembers,
+    PublishRequest, RoomMembers, SlowConsumer,
 };

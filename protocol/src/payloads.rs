@@ -18,6 +18,14 @@ pub struct RoomMembers {
     pub partial: bool,
 }
 
+/// `slow_consumer`: why the hub is about to disconnect this socket (it sends the DISCONNECT right after).
+/// The socket's send queue was full, so events for it were dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlowConsumer {
+    /// A sentence for people: what happened and what to do.
+    pub message: String,
+}
+
 /// `chat` from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatRequest {

@@ -1,9 +1,9 @@
 //! Emitting to a selection of sockets and counting how many it reached.
 //!
 //! The count is the number of sockets the selection held, less those whose send failed (a closed
-//! socket, a full buffer). Failures are logged, so no message is lost without anyone being told: one line
-//! a second at most, counting the others (`held_back`), since a client that stops reading makes one per
-//! event it misses.
+//! socket, a full send queue). A socket whose queue was full is disconnected as a [slow
+//! consumer](slow_consumers), so that it never misses an event unknowingly. Sends to closing sockets are
+//! logged, one line a second at most, counting the others (`held_back`).
 //!
 //! In a cluster, when the other nodes cannot be reached (Redis is down), every operation falls back to
 //! this node's own sockets and reports [`Scope::ThisNode`]: local clients keep being served. An
@@ -19,6 +19,7 @@ pub mod presence;
 pub mod publishing;
 pub mod replay;
 pub mod room_sizes;
+pub mod slow_consumers;
 
 use std::fmt;
 use std::future::Future;
@@ -139,7 +140,8 @@ pub async fn count<A: Adapter>(
     with_fallback(select, "a member count", count).await
 }
 
-/// Emits `event` with `data` to the sockets `select` picks; returns how many sends failed (each is logged).
+/// Emits `event` with `data` to the sockets `select` picks; returns how many sends failed. Sockets whose
+/// send queue was full are disconnected as [slow consumers](slow_consumers).
 pub async fn emit<A, T>(
     select: impl Fn() -> BroadcastOperators<A>,
     event: &str,
@@ -150,7 +152,7 @@ where
     T: Serialize + ?Sized,
 {
     // Counted once the broadcast happened, so that a cluster attempt that fell back is not counted twice.
-    let send = |op: BroadcastOperators<A>| async move {
+    let send = |op: BroadcastOperators<A>| async {
         match op.emit(event, data).await {
             Ok(()) => {
                 metrics::event_emitted(event);
@@ -158,10 +160,16 @@ where
             }
             Err(BroadcastError::Socket(failures)) => {
                 metrics::event_emitted(event);
-                for failure in &failures {
+                let full = slow_consumers::full_queues(&failures);
+                if full > 0 {
+                    // Failures name no socket: those of this node's sockets whose queue is full now.
+                    slow_consumers::disconnect_full(select().sockets(), full);
+                }
+                if full < failures.len() {
                     static NOT_DELIVERED: LogThrottle = LogThrottle::new(Duration::from_secs(1));
                     if let Some(held_back) = NOT_DELIVERED.due(Instant::now()) {
-                        tracing::warn!(event, held_back, "event not delivered to a socket: {failure}");
+                        let closed = failures.len() - full;
+                        tracing::warn!(event, held_back, "event not delivered to {closed} closing socket(s)");
                     }
                 }
                 Ok(failures.len())
@@ -169,7 +177,7 @@ where
             Err(e) => Err(e),
         }
     };
-    with_fallback(select, event, send).await
+    with_fallback(&select, event, send).await
 }
 
 /// Emits like [`emit`], and returns how many sockets the event was emitted to.

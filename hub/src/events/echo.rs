@@ -5,6 +5,8 @@ use hub_protocol::Arguments;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 
+use crate::delivery::slow_consumers;
+
 pub async fn echo<A: Adapter>(
     socket: SocketRef<A>,
     TryData(arguments): TryData<Arguments>,
@@ -13,9 +15,11 @@ pub async fn echo<A: Adapter>(
     crate::telemetry::metrics::event_received(hub_protocol::events::ECHO);
     match arguments {
         Ok(arguments) => {
-            if let Err(e) = ack.send(&arguments) {
+            let sent = ack.send(&arguments);
+            if let Err(e) = &sent {
                 tracing::debug!(sid = %socket.id, "echo ack not sent: {e}");
             }
+            slow_consumers::check_send(&socket, &sent);
         }
         Err(e) => tracing::debug!(sid = %socket.id, "echo with unreadable arguments: {e}"),
     }

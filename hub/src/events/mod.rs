@@ -22,6 +22,7 @@ pub use in_order::EventQueue;
 pub use recovery::{CatchUp, begin as begin_catch_up};
 
 use crate::delivery::joined_rooms::JoinedRooms;
+use crate::delivery::slow_consumers;
 use crate::policy::identity::Identity;
 use crate::policy::limits::SocketRate;
 use crate::state::HubState;
@@ -112,9 +113,11 @@ fn reply<A: Adapter, T: Serialize>(
         metrics::rejected(rejection.code);
         tracing::debug!(sid = %socket.id, event, code = %rejection.code, "request refused: {}", rejection.message);
     }
-    if let Err(e) = ack.send(&Ack::from(outcome)) {
+    let sent = ack.send(&Ack::from(outcome));
+    if let Err(e) = &sent {
         tracing::debug!(sid = %socket.id, event, "ack not sent: {e}");
     }
+    slow_consumers::check_send(socket, &sent);
 }
 
 /// The refusal for a payload that does not have the shape `event` expects.

@@ -5,15 +5,17 @@
 //! | `hub_connected_sockets` | `namespace` | sockets connected now |
 //! | `hub_events_received_total` | `event` | events received from sockets (the hub's own names; `other`) |
 //! | `hub_events_emitted_total` | `event` | broadcasts sent (one per emit, whatever the number of receivers) |
-//!
-//! Clients choose namespaces and the names of published events, and every label value is a series that
-//! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
-//! only, and `other` for the rest ([`BoundedLabels`]).
 //! | `hub_publishes_total` | `via` (`socket`, `api`) | accepted publishes |
 //! | `hub_deliveries_total` | | sockets reached by publishes |
 //! | `hub_rejections_total` | `code` | refused requests, by error code |
 //! | `hub_publish_duration_seconds` | `via` | time to carry out a publish (histogram) |
 //! | `hub_cluster_messages_lost_total` | | messages from other hubs lost before this one read them (0 unless `--redis-url`) |
+//! | `hub_slow_consumers_disconnected_total` | | sockets disconnected because their send queue was full |
+//! | `hub_slow_consumers_unidentified_total` | | full-queue sends whose socket the hub did not find (should stay 0) |
+//!
+//! Clients choose namespaces and the names of published events, and every label value is a series that
+//! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
+//! only, and `other` for the rest ([`BoundedLabels`]).
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
@@ -22,6 +24,9 @@ use std::time::Duration;
 use hub_protocol::{ErrorCode, events};
 use metrics::{Counter, SharedString, counter, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+const SLOW_CONSUMERS_DISCONNECTED: &str = "hub_slow_consumers_disconnected_total";
+const SLOW_CONSUMERS_UNIDENTIFIED: &str = "hub_slow_consumers_unidentified_total";
 
 const PUBLISH_BUCKETS: &[f64] =
     &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
@@ -40,6 +45,10 @@ pub fn handle() -> PrometheusHandle {
             let _ = metrics::set_global_recorder(recorder);
             let _ = RECEIVED
                 .set(RECEIVED_LABELS.map(|label| counter!("hub_events_received_total", "event" => label)));
+            // Shown from the start, so that an alert on their increase has a first value.
+            for name in [SLOW_CONSUMERS_DISCONNECTED, SLOW_CONSUMERS_UNIDENTIFIED] {
+                counter!(name).increment(0);
+            }
             handle
         })
         .clone()
@@ -140,6 +149,16 @@ pub fn published(via: &'static str, delivered: usize, took: Duration) {
 /// `n` messages from other hubs lost on their way in (`n` may be 0: the counter shows from the start).
 pub fn cluster_messages_lost(n: u64) {
     counter!("hub_cluster_messages_lost_total").increment(n);
+}
+
+/// A socket disconnected because its send queue was full.
+pub fn slow_consumer_disconnected() {
+    counter!(SLOW_CONSUMERS_DISCONNECTED).increment(1);
+}
+
+/// `n` sends that found a full queue, whose socket the hub did not find afterwards.
+pub fn slow_consumers_unidentified(n: usize) {
+    counter!(SLOW_CONSUMERS_UNIDENTIFIED).increment(n as u64);
 }
 
 pub fn rejected(code: ErrorCode) {
