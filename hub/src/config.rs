@@ -451,8 +451,12 @@ impl Config {
         if self.max_rooms_per_socket == 0 {
             return invalid("max-rooms-per-socket", "must be at least 1");
         }
-        if self.history_size > MAX_HISTORY_SIZE {
-            return invalid("history-size", "must be at most 100000 events per stream");
+        if self.history_size > MAX_REPLAY_EVENTS {
+            let message = format!(
+                "must be at most {MAX_REPLAY_EVENTS} events per stream (a replay goes into one socket's send \
+                 queue at once)"
+            );
+            return invalid("history-size", &message);
         }
         if self.history_size > 0 && self.history_memory < 1 << 20 {
             return invalid(
@@ -584,9 +588,6 @@ impl Config {
             .collect()
     }
 }
-
-/// Most events one stream may keep: a replay is sent into one socket's queue at once.
-pub const MAX_HISTORY_SIZE: usize = 100_000;
 
 /// A size in bytes: a number, optionally followed by KiB, MiB or GiB (or KB, MB, GB, also powers of 2).
 fn parse_bytes(text: &str) -> Result<usize, String> {

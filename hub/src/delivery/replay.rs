@@ -9,11 +9,25 @@ use socketioxide::SendError;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
+use super::slow_consumers;
 use crate::history::{Event, Position, Record, StreamKey};
 
 /// Sends `records` of `key`'s stream (at `position`) to `socket`, oldest first. Stops at the first event
-/// that cannot be queued: the socket is gone, or its send queue is full.
+/// that cannot be queued: the socket is gone, or its send queue is full, and is then disconnected as a
+/// [slow consumer](super::slow_consumers).
 pub fn send<A: Adapter>(
+    socket: &SocketRef<A>,
+    meta: bool,
+    key: &StreamKey,
+    position: &Position,
+    records: &[Arc<Record>],
+) -> Result<(), SendError> {
+    let sent = send_each(socket, meta, key, position, records);
+    slow_consumers::check_send(socket, &sent);
+    sent
+}
+
+fn send_each<A: Adapter>(
     socket: &SocketRef<A>,
     meta: bool,
     key: &StreamKey,
