@@ -10,7 +10,7 @@
 //! Every change is one Lua script, so it is atomic: recording an event gives it the next offset, keeps
 //! it, and publishes it on [`CHANNEL`] in one step. So every hub receives each stream's events in offset
 //! order, whichever hubs recorded them, and delivers them to its own sockets in that order
-//! ([`delivery::dispatch`](crate::delivery)). (Recording first and broadcasting after, through the
+//! ([`delivery::dispatch`](crate::delivery::dispatch)). (Recording first and broadcasting after, through the
 //! adapter, would let the broadcasts of two hubs cross on their way.)
 //!
 //! Without Redis nothing can be recorded: a hub that delivers events to its own sockets meanwhile marks
@@ -20,6 +20,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -59,7 +60,7 @@ pub struct RedisHistory {
     /// Streams whose history has a hole, each with the number of its latest break: events this hub
     /// delivered while Redis was unreachable.
     broken: Mutex<HashMap<StreamKey, u64>>,
-    breaks: std::sync::atomic::AtomicU64,
+    breaks: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisHistory {
@@ -224,7 +225,7 @@ impl RedisHistory {
 
     /// `key`'s history has a hole: this hub delivered one of its events without recording it.
     pub fn broke(&self, key: &StreamKey) {
-        let n = self.breaks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = self.breaks.fetch_add(1, Ordering::Relaxed) + 1;
         self.lock_broken().insert(key.clone(), n);
     }
 
