@@ -12,6 +12,8 @@ mod api;
 mod client_auth;
 #[path = "cluster.rs"]
 mod cluster;
+#[path = "cluster_history.rs"]
+mod cluster_history;
 #[path = "configuration.rs"]
 mod configuration;
 #[path = "contract.rs"]

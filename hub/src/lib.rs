@@ -13,10 +13,11 @@
 //!   their CONNECT, request heads, the open-file limit, shutdown).
 //! * `policy`: who may do what: publish tokens, JWTs, identities, failed authentications, rates and
 //!   sizes.
-//! * `history`: the recorded events of every room and namespace, with offsets and epochs, and the
-//!   per-stream turns that keep recording and delivery in offset order.
+//! * `history`: the recorded events of every room and namespace, with offsets and epochs, in memory or
+//!   in Redis, and the per-stream turns that keep recording and delivery in offset order.
 //! * `delivery`: emitting to rooms and counting who got it, rooms and presence, published events and their
-//!   replays, the hub's mode (alone or in a cluster) and the cluster link.
+//!   replays, the hub's mode (alone or in a cluster), the cluster link, and delivering what Redis
+//!   announces.
 //! * `state`: what sockets and requests share.
 //! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
 //! * `http`: the HTTP API (publishing, history), health and metrics, the demo page, the Host and Origin

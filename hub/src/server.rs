@@ -21,9 +21,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::SEND_QUEUE_PACKETS;
 use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
+use crate::delivery::dispatch;
 use crate::delivery::mode::Mode;
 use crate::delivery::room_sizes::RoomSizes;
-use crate::history::{History, memory};
+use crate::history::{History, RedisHistory, memory, redis};
 use crate::http::api::{self, REQUEST_ID};
 use crate::http::hosts::{self, AllowedHosts};
 use crate::http::origins::{self, AllowedOrigins};
@@ -111,10 +112,22 @@ impl Server {
             }
             Some(url) => {
                 let (adapter, link) = cluster::connect(url).await?;
-                let state = HubState::new(token, limits, jwt, Mode::Cluster(link), History::off());
+                let history = match config.history_size {
+                    0 => History::off(),
+                    size => {
+                        let settings = redis::Settings { size, ttl: config.history_ttl };
+                        History::in_redis(RedisHistory::new(cluster::command_client(url).await?, settings))
+                    }
+                };
+                let state = HubState::new(token, limits, jwt, Mode::Cluster(link.clone()), history.clone());
                 let (layer, io) =
                     builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
                 session::register(&io).await.map_err(ClusterError::Init)?;
+                // Before serving: no recorded event is missed by this hub's first sockets.
+                if history.shared().is_some() {
+                    let announcements = link.announcements().await.map_err(ClusterError::Subscribe)?;
+                    dispatch::start(io.clone(), history, announcements);
+                }
                 (serve_io(&config, &io, layer, state), close(io))
             }
         };

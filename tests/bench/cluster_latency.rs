@@ -1,5 +1,6 @@
 //! Cross-node publish latency: from a `publish` on one hub to its receipt on another hub, through a real
-//! `redis-server`, next to the same measurement on a single hub without Redis.
+//! `redis-server`, next to the same measurement on a single hub without Redis, and in a cluster that
+//! keeps no history.
 //!
 //! Usage: `cluster-latency [SUBSCRIBERS] [MESSAGES] [RATE_PER_S]` (default 100 1000 200). Run it from a
 //! release build (`bench/cluster_latency.sh` does). Prints a Markdown table.
@@ -38,12 +39,18 @@ async fn main() {
     let args = [&common[..], &["--redis-url", &url]].concat();
     let (a, b) = (HubProcess::start(&args, &[]).await, HubProcess::start(&args, &[]).await);
     let cross = measure(&a, &b, subscribers, messages, rate).await;
+    drop((a, b));
+    // Without history, events go through the adapter's broadcast instead of the recording script.
+    let args = [&args[..], &["--history-size", "0"]].concat();
+    let (a, b) = (HubProcess::start(&args, &[]).await, HubProcess::start(&args, &[]).await);
+    let unrecorded = measure(&a, &b, subscribers, messages, rate).await;
 
     println!("{subscribers} subscribers, {messages} publishes at {rate}/s, one acked publish at a time\n");
     println!("| path | received | lost | p50 | p90 | p99 | max |");
     println!("|:---|---:|---:|---:|---:|---:|---:|");
     single.row("one hub, no Redis");
     cross.row("hub A -> Redis -> hub B");
+    unrecorded.row("hub A -> Redis -> hub B, --history-size 0");
 }
 
 /// Latencies of one run, in microseconds, sorted.

@@ -12,16 +12,16 @@
 use std::fmt;
 use std::time::Duration;
 
+use fred::clients::{Client, SubscriberClient};
+use fred::error::Error as RedisError;
+use fred::prelude::{Builder, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy};
+use fred::types::RespVersion;
 use socketioxide::adapter::Emitter;
-use socketioxide_redis::drivers::fred::fred_client::clients::SubscriberClient;
-use socketioxide_redis::drivers::fred::fred_client::error::Error as RedisError;
-use socketioxide_redis::drivers::fred::fred_client::prelude::{
-    Builder, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy,
-};
-use socketioxide_redis::drivers::fred::fred_client::types::RespVersion;
+use socketioxide_redis::drivers::{ChanItem, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
-use super::link::LinkDriver;
+use super::link::{LinkDriver, LinkError};
+use crate::history::announcement::CHANNEL;
 
 /// The adapter of a hub in a cluster.
 pub type ClusterAdapter = CustomRedisAdapter<Emitter, LinkDriver>;
@@ -60,16 +60,27 @@ pub enum ClusterError {
     Connect { url: String, source: RedisError },
     #[error("cannot subscribe to the cluster's channels in Redis: {0}")]
     Init(#[source] socketioxide_redis::InitError<LinkDriver>),
+    #[error("cannot subscribe to the history's channel in Redis: {0}")]
+    Subscribe(#[source] LinkError),
 }
 
-/// The hub's connection to Redis, for readiness checks.
+/// The hub's connection to Redis, for readiness checks and the history's announcements.
 #[derive(Clone)]
-pub struct ClusterLink(SubscriberClient);
+pub struct ClusterLink {
+    client: SubscriberClient,
+    driver: LinkDriver,
+}
 
 impl ClusterLink {
     /// Whether Redis is reachable now.
     pub fn is_up(&self) -> bool {
-        self.0.is_connected()
+        self.client.is_connected()
+    }
+
+    /// Subscribes to the recorded events every hub announces
+    /// ([`history::announcement`](crate::history::announcement)).
+    pub async fn announcements(&self) -> Result<MessageStream<ChanItem>, LinkError> {
+        self.driver.subscribe_plain(CHANNEL, CHANNEL_QUEUE).await
     }
 }
 
@@ -82,31 +93,56 @@ impl fmt::Debug for ClusterLink {
 /// Connects to Redis and returns the adapter's constructor, for `SocketIo::builder().with_adapter`, and
 /// the link's health.
 pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<LinkDriver>, ClusterLink), ClusterError> {
-    let mut config = Config::from_url(url).map_err(ClusterError::Url)?;
-    // socketioxide-redis needs RESP3 push messages; fred does not read `?protocol=` from the URL.
-    config.version = RespVersion::RESP3;
-    let client = Builder::from_config(config)
-        .set_policy(ReconnectPolicy::new_constant(0, RECONNECT_DELAY.as_millis() as u32))
-        .with_connection_config(|c| c.connection_timeout = CONNECT_TIMEOUT)
-        .with_performance_config(|p| {
-            p.default_command_timeout = COMMAND_TIMEOUT;
-            p.broadcast_channel_capacity = NOTIFICATION_SLOTS;
-        })
-        .build_subscriber_client()
-        .map_err(ClusterError::Url)?;
+    let client = builder(url)?.build_subscriber_client().map_err(ClusterError::Url)?;
 
     // Routing first, so that no message arrives before its reader.
     let driver = LinkDriver::new(client.clone());
-    tokio::time::timeout(CONNECT_TIMEOUT, client.init())
-        .await
-        .map_err(|_| ClusterError::Timeout { url: redact(url) })?
-        .map_err(|source| ClusterError::Connect { url: redact(url), source })?;
+    init(&client, url).await?;
     watch_connection(&client);
     tracing::info!(url = redact(url), "joined the cluster through Redis");
 
     let config =
         RedisAdapterConfig::default().with_request_timeout(REQUEST_TIMEOUT).with_stream_buffer(CHANNEL_QUEUE);
-    Ok((RedisAdapterCtr::new_with_driver(driver, config), ClusterLink(client)))
+    let link = ClusterLink { client, driver: driver.clone() };
+    Ok((RedisAdapterCtr::new_with_driver(driver, config), link))
+}
+
+/// A second connection to Redis, for the history's commands (scripts that may return many events
+/// should not hold up the messages between the nodes). It reconnects like the link, and the history
+/// refuses at once while it is down.
+pub async fn command_client(url: &str) -> Result<Client, ClusterError> {
+    let client = builder(url)?.build().map_err(ClusterError::Url)?;
+    init(&client, url).await?;
+    client.on_error(|(error, _)| async move {
+        tracing::debug!("Redis connection for history lost ({error})");
+        Ok(())
+    });
+    Ok(client)
+}
+
+/// A client of the Redis at `url` that retries every [`RECONNECT_DELAY`] once connected.
+fn builder(url: &str) -> Result<Builder, ClusterError> {
+    let mut config = Config::from_url(url).map_err(ClusterError::Url)?;
+    // socketioxide-redis needs RESP3 push messages; fred does not read `?protocol=` from the URL.
+    config.version = RespVersion::RESP3;
+    let mut builder = Builder::from_config(config);
+    builder
+        .set_policy(ReconnectPolicy::new_constant(0, RECONNECT_DELAY.as_millis() as u32))
+        .with_connection_config(|c| c.connection_timeout = CONNECT_TIMEOUT)
+        .with_performance_config(|p| {
+            p.default_command_timeout = COMMAND_TIMEOUT;
+            p.broadcast_channel_capacity = NOTIFICATION_SLOTS;
+        });
+    Ok(builder)
+}
+
+/// Connects `client` for the first time, within [`CONNECT_TIMEOUT`].
+async fn init(client: &impl ClientLike, url: &str) -> Result<(), ClusterError> {
+    tokio::time::timeout(CONNECT_TIMEOUT, client.init())
+        .await
+        .map_err(|_| ClusterError::Timeout { url: redact(url) })?
+        .map_err(|source| ClusterError::Connect { url: redact(url), source })?;
+    Ok(())
 }
 
 /// Logs when the link to Redis drops, and when it is back subscribes the adapter's channels again.
@@ -125,6 +161,11 @@ fn watch_connection(client: &SubscriberClient) {
             let channels = client.tracked_shard_channels();
             for channel in &channels {
                 if let Err(e) = client.ssubscribe(channel.to_string()).await {
+                    tracing::error!(channel = %channel, "cannot subscribe again after reconnecting to Redis: {e}");
+                }
+            }
+            for channel in client.tracked_channels() {
+                if let Err(e) = client.subscribe(channel.to_string()).await {
                     tracing::error!(channel = %channel, "cannot subscribe again after reconnecting to Redis: {e}");
                 }
             }

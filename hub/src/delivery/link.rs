@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use socketioxide_redis::drivers::fred::fred_client::clients::SubscriberClient;
-use socketioxide_redis::drivers::fred::fred_client::error::Error as RedisError;
-use socketioxide_redis::drivers::fred::fred_client::prelude::{ClientLike, EventInterface, PubsubInterface};
-use socketioxide_redis::drivers::fred::fred_client::types::Message;
+use fred::clients::SubscriberClient;
+use fred::error::Error as RedisError;
+use fred::prelude::{ClientLike, EventInterface, PubsubInterface};
+use fred::types::Message;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::{broadcast, mpsc};
 
@@ -71,6 +71,22 @@ impl LinkDriver {
 
     fn ensure_up(&self) -> Result<(), LinkError> {
         if self.client.is_connected() { Ok(()) } else { Err(LinkError::Down) }
+    }
+
+    /// Subscribes to `chan` with plain (not sharded) pub/sub, which Lua scripts may publish to on any
+    /// Redis, a Redis Cluster included; its messages arrive in the order Redis published them.
+    pub async fn subscribe_plain(
+        &self,
+        chan: &str,
+        size: usize,
+    ) -> Result<MessageStream<ChanItem>, LinkError> {
+        let (queue, stream) = mpsc::channel(size);
+        self.routes.write().unwrap_or_else(PoisonError::into_inner).insert(chan.to_owned(), queue);
+        if let Err(e) = self.client.subscribe(chan).await {
+            self.routes.write().unwrap_or_else(PoisonError::into_inner).remove(chan);
+            return Err(e.into());
+        }
+        Ok(MessageStream::new(stream))
     }
 }
 
@@ -144,8 +160,8 @@ impl Driver for LinkDriver {
 
 #[cfg(test)]
 mod tests {
-    use socketioxide_redis::drivers::fred::fred_client::prelude::Server;
-    use socketioxide_redis::drivers::fred::fred_client::types::{MessageKind, Value};
+    use fred::prelude::Server;
+    use fred::types::{MessageKind, Value};
 
     use super::*;
 

@@ -10,7 +10,9 @@
 //! operation during which a message between the nodes was lost ([`link`]), or that waited out the
 //! request timeout for a node's answer, reports [`Scope::Incomplete`].
 
+pub mod audience;
 pub mod cluster;
+pub mod dispatch;
 pub mod joined_rooms;
 pub mod link;
 pub mod meta_rooms;

@@ -57,17 +57,33 @@ impl Mode {
         }
     }
 
-    /// Puts `socket` in `room` (once), at most `max` rooms, and returns the room's size afterwards.
-    pub async fn join<A: Adapter>(
+    /// What [`join`](Self::join) needs counted first: in a cluster, the size of `socket`'s `room` on
+    /// every node. Counting waits for the other nodes' answers, so a join counts before it takes the
+    /// room's turn, which holds back the room's events on this hub. A lone hub counts as it joins.
+    pub async fn count_before_join<A: Adapter>(
+        &self,
+        socket: &SocketRef<A>,
+        room: &str,
+    ) -> Result<Option<Reached<usize>>, DeliveryError> {
+        match self {
+            Mode::Alone(_) => Ok(None),
+            Mode::Cluster(_) => self.size(socket, room).await.map(Some),
+        }
+    }
+
+    /// Puts `socket` in `room` (once), at most `max` rooms, and returns the room's size afterwards (in a
+    /// cluster: as `counted` before, and this socket if it was not in it).
+    pub fn join<A: Adapter>(
         &self,
         socket: &SocketRef<A>,
         joined: &JoinedRooms,
         room: &str,
         max: Option<usize>,
+        counted: Option<Reached<usize>>,
     ) -> Result<Membership, Rejection> {
         let enter = || socket.join(joined.adapter_rooms(room));
-        match self {
-            Mode::Alone(sizes) => {
+        match (self, counted) {
+            (Mode::Alone(sizes), _) => {
                 let entered = joined.join(room, max, || {
                     enter();
                     sizes.add(socket.ns(), room)
@@ -77,9 +93,11 @@ impl Mode {
                     None => Membership { members: whole(sizes.size(socket.ns(), room)), changed: false },
                 })
             }
-            Mode::Cluster(_) => {
+            (Mode::Cluster(_), counted) => {
                 let changed = joined.join(room, max, enter)?.is_some();
-                Ok(Membership { members: self.size(socket, room).await?, changed })
+                let before = counted.unwrap_or(Reached { value: 0, scope: Scope::Incomplete });
+                let members = Reached { value: before.value + usize::from(changed), ..before };
+                Ok(Membership { members, changed })
             }
         }
     }

@@ -2,7 +2,10 @@
 //! delivering it, for the `publish` event, publishers' direct emits and the HTTP API alike.
 //!
 //! Each target stream (each room, or the namespace) records the event and delivers it within its
-//! [`turn`](crate::history::Turns): its members receive its events in offset order.
+//! [`turn`](crate::history::Turns): its members receive its events in offset order. In a cluster that
+//! keeps history, Redis records the event and announces it to every hub in one step, and each hub
+//! delivers it within the stream's turn ([`dispatch`](super::dispatch)); this hub only counts the
+//! receivers first.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,14 +13,15 @@ use std::time::Instant;
 
 use hub_protocol::names::parse_target_rooms;
 use hub_protocol::{
-    Argument, Arguments, EventMeta, EventName, PublishAck, PublishRequest, RecordedAt, Rejection, RoomName,
-    WithTrailing,
+    Argument, Arguments, EventName, PublishAck, PublishRequest, RecordedAt, Rejection, RoomName, WithTrailing,
 };
 use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
+use socketioxide::socket::Sid;
 
-use super::{self as delivery, Reached, Scope, meta_rooms};
-use crate::history::{Event, History, Position, StreamKey, now_ms};
+use super::{self as delivery, Reached, Scope, audience};
+use crate::history::announcement::Audience;
+use crate::history::{Event, History, Position, RedisHistory, StreamKey, now_ms};
 use crate::policy::limits::Limits;
 use crate::telemetry::metrics;
 
@@ -97,43 +101,41 @@ impl Publication {
     }
 
     /// Records the event in each target stream and emits it to the target, every receiver once: with
-    /// exactly its arguments, and to the sockets that asked for it ([`meta_rooms`]) with its
-    /// [`EventMeta`] after them. `base` selects the namespace's sockets that may receive (for a
-    /// publisher's socket: all but itself).
+    /// exactly its arguments, and to the sockets that asked for it ([`meta_rooms`](super::meta_rooms))
+    /// with its [`EventMeta`](hub_protocol::EventMeta) after them. `base` selects the namespace's
+    /// sockets that may receive: for a publisher's socket (`sender`), all but itself.
     pub async fn deliver<A: Adapter>(
         &self,
         base: impl Fn() -> BroadcastOperators<A>,
+        sender: Option<Sid>,
         namespace: &str,
         history: &History,
     ) -> Result<Delivered, Rejection> {
-        let rooms = match &self.target {
+        // One stream per target room, each sparing the sockets of the rooms before it: every receiver
+        // gets the event once, with the first target room it is in as the metadata's room.
+        let audiences: Vec<Audience> = match &self.target {
             Target::Namespace(_) => {
-                // Sockets that are still catching up with the namespace's history get these events from
-                // their replay instead.
-                let hidden = [meta_rooms::ALL, meta_rooms::CATCHING_UP];
-                let plain = || base().except(hidden);
-                let asked = || base().to(meta_rooms::ALL).except(meta_rooms::CATCHING_UP);
-                let key = StreamKey::namespace(namespace);
-                let (reached, position) = self.record_and_emit(&key, history, plain, asked).await?;
-                let recorded = position.iter().map(|p| p.recorded_at(&key)).collect();
-                return Ok(Delivered { reached, recorded });
+                vec![Audience { key: StreamKey::namespace(namespace), earlier: Vec::new(), sender }]
             }
-            Target::Rooms(rooms) => rooms,
+            Target::Rooms(rooms) => rooms
+                .iter()
+                .enumerate()
+                .map(|(i, room)| Audience {
+                    key: StreamKey::room(namespace, room.as_str()),
+                    earlier: rooms[..i].iter().map(|r| r.to_string()).collect(),
+                    sender,
+                })
+                .collect(),
         };
-        // One broadcast per room and group, each sparing the sockets of the rooms before it: every
-        // receiver gets the event once, with the first target room it is in as the metadata's room.
         let mut delivered =
             Delivered { reached: Reached { value: 0, scope: Scope::Cluster }, recorded: Vec::new() };
-        for (i, room) in rooms.iter().enumerate() {
-            let earlier = || rooms[..i].iter().map(|r| r.to_string());
-            let shadow = meta_rooms::shadow(room.as_str());
-            let plain =
-                || base().to(room.to_string()).except(earlier().chain([shadow.clone()]).collect::<Vec<_>>());
-            let asked = || base().to(shadow.clone()).except(earlier().collect::<Vec<_>>());
-            let key = StreamKey::room(namespace, room.as_str());
-            let (reached, position) = self.record_and_emit(&key, history, plain, asked).await?;
+        for audience in &audiences {
+            let (reached, position) = match history.shared() {
+                Some(shared) => self.announce(audience, shared, history, &base).await?,
+                None => self.record_and_emit(audience, history, &base).await?,
+            };
             delivered.reached = delivered.reached.and(reached);
-            delivered.recorded.extend(position.map(|p| p.recorded_at(&key)));
+            delivered.recorded.extend(position.map(|p| p.recorded_at(&audience.key)));
         }
         Ok(delivered)
     }
@@ -157,39 +159,77 @@ impl Publication {
         Ok(recorded)
     }
 
+    /// The event, as history records it.
+    fn event(&self) -> Event {
+        Event::Published { event: self.event.as_str().to_owned(), arguments: Arc::clone(&self.arguments) }
+    }
+
     /// Records the event in `key`'s stream (call it within the stream's turn), unless it is volatile.
     async fn record_in(&self, key: &StreamKey, history: &History) -> Result<Option<Position>, Rejection> {
         if !self.recorded {
             return Ok(None);
         }
-        let event = Event::Published {
-            event: self.event.as_str().to_owned(),
-            arguments: Arc::clone(&self.arguments),
-        };
-        Ok(history.record(key, now_ms(), event).await?)
+        Ok(history.record(key, now_ms(), self.event()).await?)
     }
 
-    /// Within `key`'s turn: records the event (unless it is volatile) and emits it with exactly its
-    /// arguments to `plain`, and with its metadata after them to `asked`.
+    /// Within the stream's turn: records the event (unless it is volatile) and emits it to its
+    /// `audience`.
     async fn record_and_emit<A: Adapter>(
         &self,
-        key: &StreamKey,
+        audience: &Audience,
         history: &History,
-        plain: impl Fn() -> BroadcastOperators<A>,
-        asked: impl Fn() -> BroadcastOperators<A>,
+        base: &impl Fn() -> BroadcastOperators<A>,
     ) -> Result<(Reached<usize>, Option<Position>), Rejection> {
+        let Audience { key, earlier, .. } = audience;
         let _turn = history.turn(key).await;
         let position = self.record_in(key, history).await?;
-        let meta = EventMeta {
-            namespace: key.namespace.clone(),
-            room: key.room.clone(),
-            offset: position.as_ref().map(|p| p.offset),
-            epoch: position.as_ref().map(|p| p.epoch.to_string()),
-        };
+        let plain = || audience::plain(key, earlier, base());
+        let asked = || audience::asked(key, earlier, base());
+        let reached = self.emit(key, position.as_ref(), plain, asked).await?;
+        Ok((reached, position))
+    }
+
+    /// In a cluster that keeps history: counts the event's receivers on every hub, then has Redis record
+    /// it and announce it to every hub, which deliver it. Without Redis, delivers it to this hub's
+    /// receivers only, within the stream's turn, and unrecorded.
+    async fn announce<A: Adapter>(
+        &self,
+        audience: &Audience,
+        shared: &RedisHistory,
+        history: &History,
+        base: &impl Fn() -> BroadcastOperators<A>,
+    ) -> Result<(Reached<usize>, Option<Position>), Rejection> {
+        let Audience { key, earlier, .. } = audience;
+        let plain = || audience::plain(key, earlier, base());
+        let asked = || audience::asked(key, earlier, base());
+        let counted = delivery::count(plain).await?.and(delivery::count(asked).await?);
+        if counted.scope != Scope::ThisNode
+            && let Ok(position) = shared.announce(audience, now_ms(), &self.event(), self.recorded).await
+        {
+            return Ok((counted, position));
+        }
+        if self.recorded {
+            shared.broke(key);
+        }
+        let _turn = history.turn(key).await;
+        let reached = self.emit(key, None, || plain().local(), || asked().local()).await?;
+        Ok((Reached { scope: Scope::ThisNode, ..reached }, None))
+    }
+
+    /// Emits the event recorded at `position` with exactly its arguments to `plain`, and with its
+    /// metadata after them to `asked`.
+    async fn emit<A: Adapter>(
+        &self,
+        key: &StreamKey,
+        position: Option<&Position>,
+        plain: impl Fn() -> BroadcastOperators<A>,
+        asked: impl Fn() -> BroadcastOperators<A>,
+    ) -> Result<Reached<usize>, Rejection> {
+        let meta = audience::meta(key, position);
         let event = self.event.as_str();
         let plain = delivery::emit_counted(plain, event, &*self.arguments).await?;
         let asked = delivery::emit_counted(asked, event, &WithTrailing(&*self.arguments, &meta)).await?;
-        Ok((plain.and(asked), position))
+        Ok(plain.and(asked))
     }
 }
 

@@ -11,6 +11,7 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use super::{malformed, reply};
 use crate::delivery;
 use crate::delivery::joined_rooms::JoinedRooms;
+use crate::history::announcement::Audience;
 use crate::history::{Event, Position, StreamKey, now_ms};
 use crate::policy::identity::Identity;
 use crate::policy::limits::{Action, SocketRate};
@@ -36,20 +37,41 @@ pub async fn chat<A: Adapter>(
                 format!("join room {:?} before chatting in it", room.as_str()),
             ));
         }
-        // Recorded and delivered within the room's turn: its members get its messages in offset order.
         let key = StreamKey::room(socket.ns(), room.as_str());
-        let _turn = hub.history.turn(&key).await;
         let ts = now_ms();
         let (user, text) = (identity.user.into_string(), request.text);
         let event = Event::Chat { user: user.clone(), text: text.clone() };
-        let (offset, epoch) = match hub.history.record(&key, ts, event).await? {
+        let shared = hub.history.shared();
+        // In a cluster that keeps history, Redis records the message and announces it to every hub,
+        // which deliver it to their members of the room (`delivery::dispatch`).
+        if let Some(shared) = shared {
+            let audience = Audience { key: key.clone(), earlier: Vec::new(), sender: Some(socket.id) };
+            if let Ok(Some(Position { offset, epoch })) = shared.announce(&audience, ts, &event, true).await {
+                let (offset, epoch) = (Some(offset), Some(epoch.to_string()));
+                return Ok(ChatAck { ts, offset, epoch, partial: false });
+            }
+            // Redis is unreachable: to this hub's members only, unrecorded.
+            shared.broke(&key);
+        }
+        // Recorded and delivered within the room's turn: its members get its messages in offset order.
+        let _turn = hub.history.turn(&key).await;
+        let position = match shared {
+            Some(_) => None,
+            None => hub.history.record(&key, ts, event).await?,
+        };
+        let (offset, epoch) = match position {
             Some(Position { offset, epoch }) => (Some(offset), Some(epoch.to_string())),
             None => (None, None),
         };
         let message = ChatMessage { room: room.into_string(), text, user, ts, offset, epoch };
-        let reached = delivery::emit(|| socket.to(message.room.clone()), events::CHAT, &message).await?;
+        let members = || {
+            let room = socket.to(message.room.clone());
+            if shared.is_some() { room.local() } else { room }
+        };
+        let reached = delivery::emit(members, events::CHAT, &message).await?;
         let ChatMessage { offset, epoch, .. } = message;
-        Ok(ChatAck { ts, offset, epoch, partial: reached.scope.is_partial() })
+        let partial = reached.scope.is_partial() || shared.is_some();
+        Ok(ChatAck { ts, offset, epoch, partial })
     };
     reply(&socket, ack, events::CHAT, outcome.await);
 }

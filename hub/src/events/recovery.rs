@@ -6,7 +6,7 @@
 //! [`CATCHING_UP`](crate::delivery::meta_rooms::CATCHING_UP), which namespace-wide events skip: events
 //! published meanwhile are recorded, and reach it through the replay, in offset order, once each.
 
-use hub_protocol::{JoinOptions, Replayed, events};
+use hub_protocol::{JoinOptions, events};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
@@ -35,29 +35,14 @@ pub async fn catch_up<A: Adapter>(
 ) {
     let key = StreamKey::namespace(socket.ns());
     let turn = hub.history.turn(&key).await;
-    let stream = match hub.history.replay(&key, &options).await {
-        Ok(replay) => {
-            let sent = match &replay.position {
-                Some(position) => replay::send(&socket, identity.meta, &key, position, &replay.events),
-                None => Ok(()),
-            };
-            match sent {
-                Ok(()) => replay.stream,
-                Err(e) => {
-                    tracing::debug!(sid = %socket.id, "namespace history not sent: {e}");
-                    return;
-                }
-            }
-        }
-        Err(e) => {
-            tracing::warn!(sid = %socket.id, ns = socket.ns(), "namespace history not read: {e}");
-            Replayed {
-                recovered: options.since.as_ref().map(|_| false),
-                missed: Some(0),
-                ..Replayed::default()
-            }
-        }
-    };
+    let replay = hub.history.replay(&key, &options, socket.id).await;
+    if let Some(position) = &replay.position
+        && let Err(e) = replay::send(&socket, identity.meta, &key, position, &replay.events)
+    {
+        tracing::debug!(sid = %socket.id, "namespace history not sent: {e}");
+        return;
+    }
+    let stream = replay.stream;
     if let Err(e) = socket.emit(events::RECOVERY, &stream) {
         tracing::debug!(sid = %socket.id, "`recovery` not sent: {e}");
     }

@@ -35,39 +35,48 @@ pub async fn join<A: Adapter>(
     Extension(joined): Extension<Arc<JoinedRooms>>,
     ack: AckSender<A>,
 ) {
-    let request = request
+    let checked = request
         .map_err(|_| malformed(events::JOIN, JOIN_SHAPE))
-        .and_then(|JoinRequest(room, options)| Ok((RoomName::parse(room)?, options)));
+        .and_then(|JoinRequest(room, options)| Ok((RoomName::parse(room)?, options)))
+        .and_then(|(room, options)| {
+            if !identity.may_join(room.as_str()) {
+                return Err(Rejection::new(
+                    ErrorCode::Forbidden,
+                    format!("your token does not allow room {:?}", room.as_str()),
+                ));
+            }
+            // Events of one socket run one at a time: only a disconnect can change its rooms meanwhile,
+            // and `Mode::join` refuses a disconnected socket.
+            if !identity.publisher && !joined.contains(room.as_str()) {
+                hub.limits.check_rate(&rate, Action::Join)?;
+            }
+            Ok((room, options))
+        });
+    let key = checked.as_ref().ok().map(|(room, _)| StreamKey::room(socket.ns(), room.as_str()));
     // The room's turn is held until the ack is sent: the events replayed, then the ack, then the room's
-    // live events, each after the one before.
-    let key = request.as_ref().ok().map(|(room, _)| StreamKey::room(socket.ns(), room.as_str()));
+    // live events, each after the one before. (In a cluster the room is counted before: that waits for
+    // the other hubs.)
+    let counted = match &checked {
+        Ok((room, _)) => Some(hub.mode.count_before_join(&socket, room.as_str()).await),
+        Err(_) => None,
+    };
     let _turn = match &key {
         Some(key) => hub.history.turn(key).await,
         None => None,
     };
     let outcome = async {
-        let (room, options) = request?;
-        if !identity.may_join(room.as_str()) {
-            return Err(Rejection::new(
-                ErrorCode::Forbidden,
-                format!("your token does not allow room {:?}", room.as_str()),
-            ));
-        }
-        // Events of one socket run one at a time: only a disconnect can change its rooms meanwhile, and
-        // `Mode::join` refuses a disconnected socket.
-        if !identity.publisher && !joined.contains(room.as_str()) {
-            hub.limits.check_rate(&rate, Action::Join)?;
-        }
+        let (room, options) = checked?;
+        let counted = counted.transpose()?.flatten();
         // Refused before the history is sent, so that a refused join sends nothing of the room.
         let max = hub.limits.max_rooms(identity.publisher);
         joined.may_join(room.as_str(), max)?;
-        let key = key.as_ref().expect("a parsed request has a stream");
-        let replay = hub.history.replay(key, &options).await?;
+        let key = key.as_ref().expect("a checked request has a stream");
+        let replay = hub.history.replay(key, &options, socket.id).await;
         if let Some(position) = &replay.position {
             replay::send(&socket, identity.meta, key, position, &replay.events)
                 .map_err(|e| Rejection::new(ErrorCode::Unavailable, format!("history not sent: {e}")))?;
         }
-        let membership = hub.mode.join(&socket, &joined, room.as_str(), max).await?;
+        let membership = hub.mode.join(&socket, &joined, room.as_str(), max, counted)?;
         if membership.changed {
             hub.presence.changed(&socket, room.as_str(), &hub.mode);
         }

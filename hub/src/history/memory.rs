@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use super::{Event, Position, Read, Record, Since, StreamKey};
+use super::{Event, Position, Read, Record, Since, StreamKey, new_epoch};
 
 /// What one kept event costs besides its data: the record, its slot in its stream and in the order map
 /// (measured, see BENCHMARKS.md "History").
@@ -72,11 +72,6 @@ impl Stream {
     fn first(&self) -> u64 {
         self.events.front().map_or(self.top + 1, |(_, record)| record.offset)
     }
-}
-
-/// A fresh epoch: 16 hex digits, random, so that no two streams' histories are ever mistaken for each other.
-fn new_epoch() -> Arc<str> {
-    Arc::from(format!("{:016x}", rand::random::<u64>()))
 }
 
 impl MemoryHistory {

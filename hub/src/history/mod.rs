@@ -6,21 +6,30 @@
 //! makes its socket a member: so every member receives a stream's events in offset order, and a socket
 //! that recovers gets each event either from the replay or live, never both and never neither.
 //!
-//! A lone hub keeps history in memory ([`memory`]); the nodes of a cluster share it through Redis.
+//! A lone hub keeps history in memory ([`memory`]); the nodes of a cluster share it through Redis
+//! ([`redis`]), where recording an event also announces it to every hub ([`announcement`]).
 
+pub mod announcement;
+mod fences;
 pub mod memory;
+pub mod redis;
 mod turns;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hub_protocol::{Arguments, ChatMessage, JoinOptions, RecordedAt, Replayed, StreamPosition};
+use serde::{Deserialize, Serialize};
+use socketioxide::socket::Sid;
 
 pub use memory::MemoryHistory;
+pub use redis::RedisHistory;
 pub use turns::{Turn, Turns};
 
+use announcement::{Audience, DecodeError, EncodeError};
+
 /// A stream: a room of a namespace, or the namespace itself (events published to all of it).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StreamKey {
     pub namespace: String,
     pub room: Option<String>,
@@ -151,11 +160,24 @@ enum Store {
     Off,
     /// A lone hub's, in memory.
     Memory(Arc<MemoryHistory>),
+    /// A cluster's, in Redis.
+    Redis(Arc<RedisHistory>),
 }
 
 /// History could not be read or written.
 #[derive(Debug, thiserror::Error)]
-pub enum HistoryError {}
+pub enum HistoryError {
+    #[error("Redis is unreachable")]
+    Unreachable,
+    #[error("Redis: {0}")]
+    Redis(#[from] fred::error::Error),
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("Redis answered {0} with something else")]
+    Reply(&'static str),
+}
 
 impl History {
     /// No history: events are delivered and forgotten.
@@ -179,17 +201,43 @@ impl History {
         Self { store: Store::Memory(memory), turns: Arc::default() }
     }
 
+    /// A cluster's history, in Redis. Every second while the hub runs, broken streams are started over
+    /// once Redis answers (see [`RedisHistory::repair`]).
+    pub fn in_redis(redis: RedisHistory) -> Self {
+        let redis = Arc::new(redis);
+        let weak = Arc::downgrade(&redis);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                ticks.tick().await;
+                let Some(redis) = weak.upgrade() else { return };
+                redis.repair().await;
+            }
+        });
+        Self { store: Store::Redis(redis), turns: Arc::default() }
+    }
+
+    /// The cluster's history, when it is shared through Redis: events are recorded and delivered through
+    /// [`RedisHistory::announce`] rather than [`record`](Self::record) and a local emit.
+    pub fn shared(&self) -> Option<&Arc<RedisHistory>> {
+        match &self.store {
+            Store::Redis(redis) => Some(redis),
+            Store::Off | Store::Memory(_) => None,
+        }
+    }
+
     /// Waits for `key`'s turn: hold it while recording and delivering an event, or while replaying and
     /// joining. `None` when nothing is recorded (there is no order to keep).
     pub async fn turn(&self, key: &StreamKey) -> Option<Turn<'_>> {
         match self.store {
             Store::Off => None,
-            Store::Memory(_) => Some(self.turns.of(key).await),
+            Store::Memory(_) | Store::Redis(_) => Some(self.turns.of(key).await),
         }
     }
 
     /// Records `event` in `key`'s stream (call it with the stream's turn held) and returns its position;
-    /// `None` when nothing is recorded.
+    /// `None` when nothing is recorded. In a cluster, recording also delivers it to the stream's members on
+    /// every hub.
     pub async fn record(
         &self,
         key: &StreamKey,
@@ -199,12 +247,40 @@ impl History {
         match &self.store {
             Store::Off => Ok(None),
             Store::Memory(memory) => Ok(Some(memory.record(key, at_ms, event))),
+            Store::Redis(redis) => {
+                let audience = Audience { key: key.clone(), earlier: Vec::new(), sender: None };
+                redis.announce(&audience, at_ms, &event, true).await
+            }
         }
     }
 
-    /// What `options` ask of `key`'s stream: every event after `since` if all are kept (else, with
-    /// `history` too, the last `history` events), or the last `history` events; nothing without options.
-    pub async fn replay(&self, key: &StreamKey, options: &JoinOptions) -> Result<Replay, HistoryError> {
+    /// What `options` ask of `key`'s stream for `reader`, a socket about to become a member of the
+    /// stream (call it with the stream's turn held): every event after `since` if all are kept (else,
+    /// with `history` too, the last `history` events), or the last `history` events; nothing without
+    /// options. History that cannot be read (Redis is unreachable) is replayed as none: no position,
+    /// and `recovered: false` for `since`.
+    pub async fn replay(&self, key: &StreamKey, options: &JoinOptions, reader: Sid) -> Replay {
+        match self.try_replay(key, options, reader).await {
+            Ok(replay) => replay,
+            Err(e) => {
+                tracing::warn!(
+                    ns = key.namespace,
+                    room = key.room,
+                    "history not read, nothing replayed: {e}"
+                );
+                let recovered = options.since.as_ref().map(|_| false);
+                let missed = (!options.is_empty()).then_some(0);
+                Replay { stream: Replayed { recovered, missed, ..Replayed::default() }, ..Replay::default() }
+            }
+        }
+    }
+
+    async fn try_replay(
+        &self,
+        key: &StreamKey,
+        options: &JoinOptions,
+        reader: Sid,
+    ) -> Result<Replay, HistoryError> {
         let asked = !options.is_empty();
         let missed = |events: &[Arc<Record>]| asked.then_some(events.len());
         let first = match &options.since {
@@ -220,6 +296,9 @@ impl History {
             let fallback = self.read(key, &Since::Last(n)).await?.unwrap_or_else(|| read.clone());
             read = Read { recovered: Some(false), ..fallback };
         }
+        if let Store::Redis(redis) = &self.store {
+            redis.fence(key, reader, &read.position).await?;
+        }
         let stream = Replayed { missed: missed(&read.events), ..read.replayed() };
         Ok(Replay { position: Some(read.position), events: read.events, stream })
     }
@@ -229,6 +308,7 @@ impl History {
         match &self.store {
             Store::Off => Ok(None),
             Store::Memory(memory) => Ok(Some(memory.read(key, since, now_ms()))),
+            Store::Redis(redis) => Ok(Some(redis.read(key, since).await?)),
         }
     }
 }
@@ -241,6 +321,11 @@ pub struct Replay {
     pub events: Vec<Arc<Record>>,
     /// For the ack: the position, `recovered`, and `missed` (the number of `events`).
     pub stream: Replayed,
+}
+
+/// A fresh epoch: 16 hex digits, random, so that no two streams' histories are ever mistaken for each other.
+pub fn new_epoch() -> Arc<str> {
+    Arc::from(format!("{:016x}", rand::random::<u64>()))
 }
 
 /// Milliseconds since the Unix epoch.
