@@ -80,9 +80,9 @@ pub fn register<A: Adapter>(socket: &SocketRef<A>) {
 
 /// Queues the namespace replay a socket asked for at CONNECT ([`recovery`]) before its events.
 pub fn catch_up<A: Adapter>(socket: &SocketRef<A>, hub: &HubState, identity: Identity) {
-    let Some(CatchUp(options)) = socket.extensions.remove::<CatchUp>() else { return };
+    let Some(CatchUp(options, admitted_ms)) = socket.extensions.remove::<CatchUp>() else { return };
     let Some(queue) = socket.extensions.get::<Arc<EventQueue>>() else { return };
-    let work = recovery::catch_up(socket.clone(), hub.clone(), identity, options);
+    let work = recovery::catch_up(socket.clone(), hub.clone(), identity, options, admitted_ms);
     // The future `handled` returns is socketioxide's to spawn; here the work is queued already.
     drop(handled(&queue, socket.clone(), work));
 }
