@@ -92,7 +92,7 @@ impl MemoryHistory {
         let now_ms = at_ms;
         let mut store = self.lock();
         store.expire(now_ms, self.settings.ttl);
-        let key = store.stream(key, now_ms);
+        let key = store.stream(key, now_ms, self.settings.memory);
         let seq = store.next_seq();
         let stream = store.streams.get_mut(&key).expect("the stream was just looked up");
         let was_idle = stream.idle_since.take();
@@ -122,7 +122,7 @@ impl MemoryHistory {
     pub fn read(&self, key: &StreamKey, since: &Since, now_ms: u64) -> Read {
         let mut store = self.lock();
         store.expire(now_ms, self.settings.ttl);
-        let key = store.stream(key, now_ms);
+        let key = store.stream(key, now_ms, self.settings.memory);
         let stream = &store.streams[&key];
         let position = stream.position();
         let kept = |from: u64, limit: usize| -> Vec<Arc<Record>> {
@@ -166,12 +166,17 @@ impl Store {
     }
 
     /// The shared name of `key`'s stream, which is created (idle since `now_ms`) if it does not exist.
-    fn stream(&mut self, key: &StreamKey, now_ms: u64) -> Arc<StreamKey> {
+    ///
+    /// A new stream makes room for itself within `memory` first: made last, it would be the first idle
+    /// stream to go, and the epoch just read (a `join` ack's) would be gone before its first event.
+    fn stream(&mut self, key: &StreamKey, now_ms: u64, memory: usize) -> Arc<StreamKey> {
         if let Some((key, _)) = self.streams.get_key_value(key) {
             return Arc::clone(key);
         }
         let key = Arc::new(key.clone());
-        self.bytes += STREAM_OVERHEAD + key.size();
+        let cost = STREAM_OVERHEAD + key.size();
+        self.shrink_to(memory.saturating_sub(cost), now_ms);
+        self.bytes += cost;
         let seq = self.next_seq();
         let mut stream = Stream::new();
         stream.idle_since = Some(seq);
@@ -452,6 +457,23 @@ mod tests {
         assert_eq!(offsets(&history.read(&a, &last(10), T + 5)), [1, 2, 3], "the idle stream made room");
         let recreated = history.record(&idle, T + 6, chat("x"));
         assert_ne!(recreated.epoch, joined.epoch, "the idle stream was dropped, and its epoch with it");
+    }
+
+    #[test]
+    fn a_stream_read_while_memory_is_full_keeps_the_epoch_it_was_read_with() {
+        let (a, quiet) = (key("a"), key("q"));
+        let event = event_cost(&chat("x"));
+        let history = history(100, stream_cost(&a) + 2 * event);
+        history.record(&a, T + 1, chat("x"));
+        history.record(&a, T + 2, chat("x"));
+        // A client joins a quiet room when memory is full: the oldest event makes room for its stream,
+        // so that the epoch in the join ack is the one its first event gets.
+        let joined = history.read(&quiet, &last(0), T + 3).position;
+        assert!(history.bytes() <= stream_cost(&a) + 2 * event);
+        let first = history.record(&quiet, T + 4, chat("x"));
+        assert_eq!(first, Position { offset: 1, epoch: joined.epoch.clone() });
+        let read = history.read(&quiet, &after(&joined, 0), T + 5);
+        assert_eq!((read.recovered, offsets(&read)), (Some(true), vec![1]));
     }
 
     /// What a test recorded and may still be kept, and the newest event gone for lack of memory.
