@@ -18,6 +18,8 @@ mod configuration;
 mod contract;
 #[path = "elephantio.rs"]
 mod elephantio;
+#[path = "history.rs"]
+mod history;
 #[path = "hub_binary.rs"]
 mod hub_binary;
 #[path = "immediate_emit.rs"]
