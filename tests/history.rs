@@ -428,6 +428,7 @@ async fn malformed_join_options_are_bad_requests_and_the_hub_keeps_serving() {
         json!({"since": {"offset": 1}}),
         json!({"since": {"epoch": epoch}}),
         json!({"since": {"offset": 1, "epoch": 7}}),
+        json!({"since": {"offset": 1, "epoch": epoch, "limit": 10}}),
         json!({"since": "1"}),
         json!({"since": 1}),
         json!({"history": -1}),
