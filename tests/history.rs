@@ -630,3 +630,23 @@ async fn subscribers_that_drop_and_rejoin_at_random_lose_nothing_under_load() {
     );
     assert!(rejoins >= SUBSCRIBERS as usize, "the subscribers dropped and rejoined: {rejoins}");
 }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_recovery_in_the_connect_auth_is_refused_with_what_to_send() {
+    let hub = start_hub(&[]).await;
+    for auth in [
+        json!({"since": {"offset": -1, "epoch": "e"}}),
+        json!({"since": {"offset": 1}}),
+        json!({"since": {"offset": 1, "epoch": "e", "limit": 10}}),
+        json!({"since": "1"}),
+        json!({"history": "10"}),
+        json!({"history": -1}),
+    ] {
+        let message = TestClient::connect_error(&hub.url, "/", auth.clone()).await;
+        assert!(message.contains("since"), "{auth}: {message}");
+    }
+    let mut client =
+        Subscriber::connect(hub.port, &json!({"since": {"offset": 0, "epoch": "unknown"}})).await.unwrap();
+    let (_, recovery) = client.events_until("recovery").await;
+    assert_eq!((&recovery[0]["recovered"], &recovery[0]["missed"]), (&json!(false), &json!(0)));
+}
+
