@@ -630,6 +630,7 @@ async fn subscribers_that_drop_and_rejoin_at_random_lose_nothing_under_load() {
     );
     assert!(rejoins >= SUBSCRIBERS as usize, "the subscribers dropped and rejoined: {rejoins}");
 }
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_recovery_in_the_connect_auth_is_refused_with_what_to_send() {
     let hub = start_hub(&[]).await;
@@ -650,3 +651,23 @@ async fn malformed_recovery_in_the_connect_auth_is_refused_with_what_to_send() {
     assert_eq!((&recovery[0]["recovered"], &recovery[0]["missed"]), (&json!(false), &json!(0)));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_as_long_as_the_history_size_reaches_the_client_then_its_ack() {
+    const EVENTS: u64 = 3_000;
+    let hub = start_hub(&["--history-size", "3000"]).await;
+    let mut publisher = Subscriber::connect(hub.port, &json!({"token": TOKEN})).await.unwrap();
+    let events: Vec<u64> = (1..=EVENTS).collect();
+    for window in events.chunks(100) {
+        for &n in window {
+            publisher.emit("publish", &[json!({"event": "news", "data": n, "rooms": ["big"]})]).await;
+        }
+        for _ in window {
+            assert!(matches!(publisher.next().await, Packet::Ack(..)));
+        }
+    }
+    let mut subscriber = Subscriber::connect(hub.port, &json!({})).await.unwrap();
+    let (replayed, ack) = subscriber.request("join", &[json!("big"), json!({"history": EVENTS})]).await;
+    let data: Vec<Value> = replayed.into_iter().map(|(_, arguments)| arguments[0].clone()).collect();
+    assert_eq!(data, (1..=EVENTS).map(|n| json!(n)).collect::<Vec<_>>());
+    assert_eq!((&ack["ok"], &ack["missed"], &ack["offset"]), (&json!(true), &json!(EVENTS), &json!(EVENTS)));
+}
