@@ -1,13 +1,30 @@
-//! Helpers for the history contract: stream positions as the hub reports them in acks and metadata, and
-//! a [`Subscriber`] that sees every packet in the order the hub wrote it (a replay, then the ack that
-//! follows it) and whose connection a test can cut.
+//! Helpers for the history tests: the hub binary with history settings, stream positions as the hub
+//! reports them in acks and metadata, and a [`Subscriber`] that sees every packet in the order the hub
+//! wrote it (a replay, then the ack that follows it) and whose connection a test can cut.
 
 use std::time::Duration;
 
 use hub_protocol::{StreamPosition, events};
 use serde_json::{Value, json};
 
+use crate::binaries::HubProcess;
+use crate::hub::TOKEN;
 use crate::{QUIET, WAIT, raw};
+
+/// Starts the hub binary on a free port with the test token and `args`.
+pub async fn start_hub(args: &[&str]) -> HubProcess {
+    let mut all = vec!["--bind", "127.0.0.1:0", "--publish-token", TOKEN];
+    all.extend_from_slice(args);
+    HubProcess::start(&all, &[]).await
+}
+
+/// The metadata a `meta` client gets with an event published into `room` (or to the namespace).
+pub fn meta(room: Option<&str>, offset: u64, epoch: &str) -> Value {
+    match room {
+        Some(room) => json!({"namespace": "/", "room": room, "offset": offset, "epoch": epoch}),
+        None => json!({"namespace": "/", "offset": offset, "epoch": epoch}),
+    }
+}
 
 /// The `epoch` of a position (a join ack, a `recorded` entry, an event's metadata): a non-empty string,
 /// random, so a test reads it rather than predicting it.
