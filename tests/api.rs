@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use e2e::history::epoch_of;
 use e2e::hub::TOKEN;
 use e2e::{QUIET, TestClient, TestHub};
-use hub_protocol::HistoryPage;
 use hub_protocol::history::HISTORY_PAGE_MAX;
+use hub_protocol::{EventMeta, HistoryPage};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -43,18 +44,34 @@ async fn publish_reaches_rooms_and_namespaces() {
 
     let answer =
         post(&hub, "/api/publish", &json!({"event": "foo", "data": {"n": 1}, "rooms": ["lobby"]})).await;
-    assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 1})));
+    let lobby_epoch = epoch_of(&answer.1["recorded"][0]);
+    let recorded = json!([{"room": "lobby", "offset": 1, "epoch": lobby_epoch}]);
+    assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 1, "recorded": recorded})));
     let published = lobby.expect_published("foo").await;
-    assert_eq!((&published.data, published.meta().room.as_deref()), (&json!({"n": 1}), Some("lobby")));
+    assert_eq!(published.data, json!({"n": 1}));
+    let meta = |namespace: &str, room: Option<&str>, epoch: &str| EventMeta {
+        namespace: namespace.to_owned(),
+        room: room.map(str::to_owned),
+        offset: Some(1),
+        epoch: Some(epoch.to_owned()),
+    };
+    assert_eq!(published.meta(), &meta("/", Some("lobby"), &lobby_epoch));
 
     let answer =
         post(&hub, "/api/publish", &json!({"event": "order", "data": 7, "namespace": "/orders"})).await;
-    assert_eq!(answer.1, json!({"ok": true, "delivered": 1}));
-    assert_eq!(orders.expect_published("order").await.meta().namespace, "/orders");
+    let orders_epoch = epoch_of(&answer.1["recorded"][0]);
+    let recorded = json!([{"offset": 1, "epoch": orders_epoch}]);
+    assert_eq!(answer.1, json!({"ok": true, "delivered": 1, "recorded": recorded}), "the namespace's stream");
+    assert_eq!(orders.expect_published("order").await.meta(), &meta("/orders", None, &orders_epoch));
     lobby.expect_no_event("order", Duration::from_millis(200)).await;
 
     let answer = post(&hub, "/api/publish", &json!({"event": "x", "namespace": "/nobody-here"})).await;
-    assert_eq!(answer.1, json!({"ok": true, "delivered": 0}), "a namespace nobody joined");
+    let recorded = json!([{"offset": 1, "epoch": epoch_of(&answer.1["recorded"][0])}]);
+    assert_eq!(
+        answer.1,
+        json!({"ok": true, "delivered": 0, "recorded": recorded}),
+        "a namespace nobody joined records the event for those who come later"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,9 +144,16 @@ async fn a_batch_publishes_each_message_and_answers_for_each() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let results = body["results"].as_array().expect("results");
     assert_eq!(body["ok"], true);
-    assert_eq!(results[0], json!({"ok": true, "delivered": 1}));
+    let lobby_epoch = epoch_of(&results[0]["recorded"][0]);
+    let recorded = json!([{"room": "lobby", "offset": 1, "epoch": lobby_epoch}]);
+    assert_eq!(results[0], json!({"ok": true, "delivered": 1, "recorded": recorded}));
     assert_eq!((results[1]["ok"].clone(), results[1]["error"].clone()), (json!(false), json!("bad_request")));
-    assert_eq!(results[2], json!({"ok": true, "delivered": 2}));
+    let recorded = json!([{"offset": 1, "epoch": epoch_of(&results[2]["recorded"][0])}]);
+    assert_eq!(
+        results[2],
+        json!({"ok": true, "delivered": 2, "recorded": recorded}),
+        "a refused message takes no offset"
+    );
     assert_eq!(results[3]["error"], "bad_request");
     assert_eq!(lobby.expect_published("a").await.data, json!(1));
     assert_eq!(lobby.expect_published("b").await.data, json!(3));
@@ -154,14 +178,18 @@ async fn a_repeated_idempotency_key_is_not_delivered_again() {
             .json(&json!({"event": "job", "data": data}))
     };
 
-    assert_eq!(send(request("run-1", 1)).await, (StatusCode::OK, json!({"ok": true, "delivered": 1})));
+    let first = send(request("run-1", 1)).await;
+    let epoch = epoch_of(&first.1["recorded"][0]);
+    let acked =
+        |offset: u64| json!({"ok": true, "delivered": 1, "recorded": [{"offset": offset, "epoch": epoch}]});
+    assert_eq!(first, (StatusCode::OK, acked(1)));
     assert_eq!(subscriber.expect_published("job").await.data, json!(1));
-    // The cron job retries: same key, same answer, no second delivery (even with another body).
-    assert_eq!(send(request("run-1", 1)).await, (StatusCode::OK, json!({"ok": true, "delivered": 1})));
-    assert_eq!(send(request("run-1", 2)).await.1, json!({"ok": true, "delivered": 1}));
+    // The cron job retries: same key, same answer, no second delivery nor record (even with another body).
+    assert_eq!(send(request("run-1", 1)).await, (StatusCode::OK, acked(1)));
+    assert_eq!(send(request("run-1", 2)).await.1, acked(1));
     subscriber.expect_no_event("job", Duration::from_millis(300)).await;
 
-    assert_eq!(send(request("run-2", 3)).await.0, StatusCode::OK);
+    assert_eq!(send(request("run-2", 3)).await, (StatusCode::OK, acked(2)), "the retries took no offset");
     assert_eq!(subscriber.expect_published("job").await.data, json!(3), "a new key is a new publish");
 
     let batch = |key: &str| {
@@ -216,7 +244,8 @@ async fn the_token_is_checked_before_the_body_is_read() {
     // A body within the limit is waited for (and the hub still answers everyone else meanwhile).
     assert_eq!(answer_before_the_body(&hub, &authorized, 100).await, None);
     let answer = post(&hub, "/api/publish", &json!({"event": "foo"})).await;
-    assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 0})));
+    let recorded = json!([{"offset": 1, "epoch": epoch_of(&answer.1["recorded"][0])}]);
+    assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 0, "recorded": recorded})));
     hub.stop().await;
 }
 
@@ -241,7 +270,9 @@ async fn the_bearer_scheme_is_case_insensitive() {
         .post(format!("{}/api/publish", hub.url))
         .header("Authorization", format!("bearer {TOKEN}"))
         .json(&json!({"event": "foo"}));
-    assert_eq!(send(request).await, (StatusCode::OK, json!({"ok": true, "delivered": 0})));
+    let answer = send(request).await;
+    let recorded = json!([{"offset": 1, "epoch": epoch_of(&answer.1["recorded"][0])}]);
+    assert_eq!(answer, (StatusCode::OK, json!({"ok": true, "delivered": 0, "recorded": recorded})));
 }
 
 /// An HTTP client whose connections come from `ip` (any of 127.0.0.0/8 reaches a hub on 127.0.0.1).

@@ -1,5 +1,6 @@
 //! The wire contract, event by event, against the real hub with rust_socketio clients.
 
+use e2e::history::epoch_of;
 use e2e::{TestClient, TestHub};
 use hub_protocol::{ChatMessage, ErrorCode};
 use serde_json::{Value, json};
@@ -16,8 +17,12 @@ async fn join_and_leave_report_room_sizes() {
     let hub = TestHub::start().await;
     let (a, b) = (TestClient::connect(&hub.url).await, TestClient::connect(&hub.url).await);
 
-    assert_eq!(a.request("join", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 1}));
-    assert_eq!(b.request("join", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 2}));
+    // A join also says where the room's stream stands: offset 0 while it has no event.
+    let ack = a.request("join", json!("lobby")).await;
+    let epoch = epoch_of(&ack);
+    let joined = |members: usize| json!({"ok": true, "room": "lobby", "members": members, "offset": 0, "epoch": epoch});
+    assert_eq!(ack, joined(1));
+    assert_eq!(b.request("join", json!("lobby")).await, joined(2), "one stream per room");
     assert_eq!(a.request("join", json!("lobby")).await["members"], 2, "joining twice counts once");
     assert_eq!(a.request("leave", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 1}));
     assert_eq!(b.request("leave", json!("lobby")).await, json!({"ok": true, "room": "lobby", "members": 0}));
@@ -256,34 +261,43 @@ async fn publish_into_rooms_reaches_exactly_their_members() {
     outsider.join("green").await;
     publisher.join("red").await; // the publisher itself never receives what it publishes
 
+    // Each room's stream records the event: the ack lists where, the metadata names the receiver's room.
     let ack = publisher.request("publish", json!({"event": "foo", "data": {"n": 1}, "rooms": ["red"]})).await;
-    assert_eq!(ack, json!({"ok": true, "delivered": 2}));
-    let red = json!({"namespace": "/", "room": "red"});
+    let red_epoch = epoch_of(&ack["recorded"][0]);
+    let at = |room: &str, offset: u64, epoch: &str| json!({"room": room, "offset": offset, "epoch": epoch});
+    let meta = |room: &str, offset: u64, epoch: &str| json!({"namespace": "/", "room": room, "offset": offset, "epoch": epoch});
+    assert_eq!(ack, json!({"ok": true, "delivered": 2, "recorded": [at("red", 1, &red_epoch)]}));
     assert_eq!(a.expect_event("foo").await, vec![json!({"n": 1})], "exactly the data");
-    assert_eq!(b.expect_event("foo").await, vec![json!({"n": 1}), red.clone()], "data, then its metadata");
+    let red = meta("red", 1, &red_epoch);
+    assert_eq!(b.expect_event("foo").await, vec![json!({"n": 1}), red], "data, then its metadata");
 
-    // Several rooms: a socket in two of them receives the event once, routed by the first it is in.
+    // Several rooms: a socket in two of them receives the event once, routed by the first it is in, with
+    // that room's offset; each room's stream records it.
     let ack =
         publisher.request("publish", json!({"event": "bar", "data": "x", "rooms": ["red", "blue"]})).await;
-    assert_eq!(ack["delivered"], 3);
-    let blue = json!({"namespace": "/", "room": "blue"});
+    let blue_epoch = epoch_of(&ack["recorded"][1]);
+    assert_ne!(blue_epoch, red_epoch, "each stream has its own epoch");
+    let recorded = json!([at("red", 2, &red_epoch), at("blue", 1, &blue_epoch)]);
+    assert_eq!(ack, json!({"ok": true, "delivered": 3, "recorded": recorded}));
     assert_eq!(a.expect_event("bar").await, vec![json!("x")]);
     a.expect_silence().await;
-    for (client, meta) in [(&mut b, &red), (&mut c, &blue)] {
-        assert_eq!(client.expect_event("bar").await, vec![json!("x"), meta.clone()]);
+    for (client, meta) in [(&mut b, meta("red", 2, &red_epoch)), (&mut c, meta("blue", 1, &blue_epoch))] {
+        assert_eq!(client.expect_event("bar").await, vec![json!("x"), meta]);
         client.expect_silence().await;
     }
     outsider.expect_silence().await;
 
-    // The same room twice is one room.
+    // The same room twice is one room, recorded once.
     let ack =
         publisher.request("publish", json!({"event": "dup", "data": 2, "rooms": ["blue", "blue"]})).await;
-    assert_eq!(ack["delivered"], 2);
-    assert_eq!(c.expect_event("dup").await, vec![json!(2), blue.clone()]);
+    assert_eq!(ack, json!({"ok": true, "delivered": 2, "recorded": [at("blue", 2, &blue_epoch)]}));
+    assert_eq!(c.expect_event("dup").await, vec![json!(2), meta("blue", 2, &blue_epoch)]);
     c.expect_silence().await;
 
+    // A room without members records the event for those who join later.
     let ack = publisher.request("publish", json!({"event": "baz", "data": 1, "rooms": ["empty-room"]})).await;
-    assert_eq!(ack["delivered"], 0);
+    let empty_epoch = epoch_of(&ack["recorded"][0]);
+    assert_eq!(ack, json!({"ok": true, "delivered": 0, "recorded": [at("empty-room", 1, &empty_epoch)]}));
     hub.stop().await;
 }
 
@@ -296,18 +310,27 @@ async fn publish_without_rooms_reaches_the_whole_namespace() {
     let mut elsewhere = TestClient::connect_with(&hub.url, "/other", json!({})).await.unwrap();
     in_room.join("r").await;
 
-    for request in
-        [json!({"event": "news", "data": [1, 2]}), json!({"event": "news", "data": [1, 2], "rooms": []})]
-    {
-        assert_eq!(publisher.request("publish", request).await["delivered"], 2);
+    // The namespace's stream records them: positions without a room.
+    let mut epoch = None;
+    for (offset, request) in [
+        (1, json!({"event": "news", "data": [1, 2]})),
+        (2, json!({"event": "news", "data": [1, 2], "rooms": []})),
+    ] {
+        let ack = publisher.request("publish", request).await;
+        let epoch = epoch.get_or_insert_with(|| epoch_of(&ack["recorded"][0]));
+        let recorded = json!([{"offset": offset, "epoch": epoch}]);
+        assert_eq!(ack, json!({"ok": true, "delivered": 2, "recorded": recorded}));
         assert_eq!(in_room.expect_event("news").await, vec![json!([1, 2])], "data is one argument");
-        let with_meta = vec![json!([1, 2]), json!({"namespace": "/"})];
+        let with_meta = vec![json!([1, 2]), json!({"namespace": "/", "offset": offset, "epoch": epoch})];
         assert_eq!(lonely.expect_event("news").await, with_meta, "then the metadata, when asked for");
     }
+    let epoch = epoch.expect("two publishes");
     // Absent data is null.
-    assert_eq!(publisher.request("publish", json!({"event": "ping"})).await["delivered"], 2);
+    let ack = publisher.request("publish", json!({"event": "ping"})).await;
+    assert_eq!(ack, json!({"ok": true, "delivered": 2, "recorded": [{"offset": 3, "epoch": epoch}]}));
     assert_eq!(in_room.expect_event("ping").await, vec![json!(null)]);
-    assert_eq!(lonely.expect_event("ping").await, vec![json!(null), json!({"namespace": "/"})]);
+    let meta = json!({"namespace": "/", "offset": 3, "epoch": epoch});
+    assert_eq!(lonely.expect_event("ping").await, vec![json!(null), meta]);
     publisher.expect_silence().await;
     elsewhere.expect_silence().await;
     hub.stop().await;
@@ -369,8 +392,10 @@ async fn publishers_emitting_other_events_broadcast_them_like_elephant_io() {
     let mut other_ns = TestClient::connect_with(&hub.url, "/elsewhere", json!({})).await.unwrap();
     a.join("some-room").await;
 
-    // With an ack: the same ack as `publish`.
-    assert_eq!(publisher.request("foo", json!("bar")).await, json!({"ok": true, "delivered": 2}));
+    // With an ack: the same ack as `publish`, recorded in the namespace's stream.
+    let ack = publisher.request("foo", json!("bar")).await;
+    let recorded = json!([{"offset": 1, "epoch": epoch_of(&ack["recorded"][0])}]);
+    assert_eq!(ack, json!({"ok": true, "delivered": 2, "recorded": recorded}));
     assert_eq!(a.expect_event("foo").await, vec![json!("bar")]);
     assert_eq!(b.expect_event("foo").await, vec![json!("bar")]);
 
@@ -458,8 +483,10 @@ async fn dynamic_namespaces_have_the_same_events_and_are_isolated() {
 
     orders.request("chat", json!({"room": "lobby", "text": "hi"})).await;
     assert_eq!(orders_peer.expect_event("chat").await[0]["user"], "o");
-    assert_eq!(publisher.request("publish", json!({"event": "tick", "data": 1})).await["delivered"], 2);
-    assert_eq!(orders_peer.expect_event("tick").await, vec![json!(1), json!({"namespace": "/orders_2-b"})]);
+    let ack = publisher.request("publish", json!({"event": "tick", "data": 1})).await;
+    assert_eq!(ack["delivered"], 2);
+    let meta = json!({"namespace": "/orders_2-b", "offset": 1, "epoch": epoch_of(&ack["recorded"][0])});
+    assert_eq!(orders_peer.expect_event("tick").await, vec![json!(1), meta], "the namespace's own stream");
     assert_eq!(orders.ack("echo", vec![json!(1)]).await, vec![json!(1)]);
     root.expect_silence().await;
 

@@ -20,6 +20,10 @@ mod configuration;
 mod contract;
 #[path = "elephantio.rs"]
 mod elephantio;
+#[path = "history.rs"]
+mod history;
+#[path = "history_load.rs"]
+mod history_load;
 #[path = "hub_binary.rs"]
 mod hub_binary;
 #[path = "immediate_emit.rs"]

@@ -70,7 +70,8 @@ pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 1024;
 ///   (`loadgen run --scenario saturate --window 128`, BENCHMARKS.md) kept events waiting up to 2.9 s on
 ///   2 busy cores, about 2,000 per socket: all of the former 2,048, which dropped 1% of the deliveries
 ///   in one such run;
-/// * a history replay: a `join` with `since` queues up to [`MAX_REPLAY_EVENTS`] events at once.
+/// * (a history replay, up to `--history-size` events that a `join` queues at once before its ack, gets
+///   room of its own on top: the hub's queue is this plus `--history-size`.)
 ///
 /// 4,096 holds twice the largest of these.
 ///
@@ -81,10 +82,10 @@ pub const DEFAULT_MAX_IDLE_CONNECTIONS: usize = 1024;
 /// other receiver of the same broadcast.
 pub const SEND_QUEUE_PACKETS: usize = 4096;
 
-/// The most events one `join` may replay into a socket's send queue at once (a larger `--history-size`
-/// must be refused): a quarter of the queue, so that the replay of one room leaves room for a burst of
-/// live events and acks meanwhile.
-pub const MAX_REPLAY_EVENTS: usize = SEND_QUEUE_PACKETS / 4;
+/// The most events one stream may keep (`--history-size`). A replay of them all goes into one socket's
+/// send queue at once, which grows by `--history-size` to hold it: 10,000 keeps a full queue within a
+/// few MiB per socket.
+pub const MAX_HISTORY_SIZE: usize = 10_000;
 
 /// A Socket.IO v5 hub: browsers join rooms and chat, backends publish events into rooms.
 ///
@@ -451,9 +452,9 @@ impl Config {
         if self.max_rooms_per_socket == 0 {
             return invalid("max-rooms-per-socket", "must be at least 1");
         }
-        if self.history_size > MAX_REPLAY_EVENTS {
+        if self.history_size > MAX_HISTORY_SIZE {
             let message = format!(
-                "must be at most {MAX_REPLAY_EVENTS} events per stream (a replay goes into one socket's send \
+                "must be at most {MAX_HISTORY_SIZE} events per stream (a replay goes into one socket's send \
                  queue at once)"
             );
             return invalid("history-size", &message);

@@ -173,6 +173,13 @@ impl Server {
     }
 }
 
+/// Packets each socket's send queue holds: [`SEND_QUEUE_PACKETS`], and room for a whole replay of a
+/// stream's history on top, which a `join` (or a CONNECT) queues at once before its ack. Without it, a
+/// replay longer than the queue stopped halfway and its ack never reached the client.
+fn send_queue_packets(config: &Config) -> usize {
+    SEND_QUEUE_PACKETS.saturating_add(config.history_size)
+}
+
 /// Socket.IO's settings, from the hub's own limits.
 fn socket_io(config: &Config) -> SocketIoBuilder {
     // Messages up to twice max-payload are read and refused with `too_large`; larger ones close the
@@ -190,7 +197,7 @@ fn socket_io(config: &Config) -> SocketIoBuilder {
         .ping_timeout(config.ping_timeout)
         .connect_timeout(config.connect_timeout)
         .max_payload(hard_cap as u64)
-        .max_buffer_size(SEND_QUEUE_PACKETS)
+        .max_buffer_size(send_queue_packets(config))
         .ws_max_message_size(hard_cap)
         .ws_max_frame_size(hard_cap)
         .ws_read_buffer_size(WS_READ_BUFFER)

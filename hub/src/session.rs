@@ -121,7 +121,7 @@ fn admit_socket<A: Adapter>(
     hub: &HubState,
 ) -> Result<(), ConnectRefusal> {
     admit_namespace(socket, io, hub)?;
-    let auth = auth.map_err(|_| ConnectRefusal::MalformedAuth)?;
+    let auth = auth.map_err(ConnectRefusal::MalformedAuth)?;
     let auth = query_auth(socket).unwrap_or(auth);
     let recovery = auth.recovery();
     static FULL: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);

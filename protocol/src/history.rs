@@ -17,6 +17,7 @@ use crate::{Argument, RoomMembers};
 
 /// Where a client stands in a stream: the last offset it has, in which epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StreamPosition {
     pub offset: u64,
     pub epoch: String,

@@ -90,3 +90,12 @@ export function ack(socket, event, ...args) {
     socket.timeout(5000).emit(event, ...args, (err, ...reply) => (err ? reject(err) : resolve(reply)));
   });
 }
+
+/** The `epoch` of a stream position (a join ack, a `recorded` entry, metadata): random, so read, not predicted. */
+export function epochOf(position) {
+  const epoch = position?.epoch;
+  if (typeof epoch !== "string" || epoch === "") {
+    throw new Error(`an epoch (a non-empty string) in ${JSON.stringify(position)}`);
+  }
+  return epoch;
+}

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
-import { TOKEN, ack, binary, connect, nextEvent, noEvent, startHub } from "./harness.mjs";
+import { TOKEN, ack, binary, connect, epochOf, nextEvent, noEvent, startHub } from "./harness.mjs";
 
 const run = promisify(execFile);
 const transportModes = {
@@ -30,10 +30,12 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       assert.equal(await hub.stop(), 0, "the hub exits 0 on SIGTERM");
     });
 
-    test("join acks with the room and its size", async () => {
+    test("join acks with the room, its size and where its stream stands", async () => {
       const [a, b] = [await open(), await open()];
-      assert.deepEqual(await ack(a, "join", "lobby"), [{ ok: true, room: "lobby", members: 1 }]);
-      assert.deepEqual(await ack(b, "join", "lobby"), [{ ok: true, room: "lobby", members: 2 }]);
+      const [first] = await ack(a, "join", "lobby");
+      const epoch = epochOf(first);
+      assert.deepEqual(first, { ok: true, room: "lobby", members: 1, offset: 0, epoch });
+      assert.deepEqual(await ack(b, "join", "lobby"), [{ ok: true, room: "lobby", members: 2, offset: 0, epoch }]);
       assert.deepEqual(await ack(b, "join", ""), [
         { ok: false, error: "bad_request", message: "room name must be 1 to 128 characters, got 0" },
       ]);
@@ -59,9 +61,11 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       const silentAlice = noEvent(alice, "chat");
       const silentCarol = noEvent(carol, "chat");
       const [reply] = await ack(alice, "chat", { room: "chat-room", text: "hi bob" });
-      assert.equal(reply.ok, true);
+      const epoch = epochOf(reply);
+      assert.deepEqual(reply, { ok: true, ts: reply.ts, offset: 1, epoch }, "the room's first recorded event");
       const [message] = await received;
-      assert.deepEqual(message, { room: "chat-room", text: "hi bob", user: "alice", ts: reply.ts });
+      const sent = { room: "chat-room", text: "hi bob", user: "alice", ts: reply.ts, offset: 1, epoch };
+      assert.deepEqual(message, sent);
       await Promise.all([silentAlice, silentCarol]);
       const [refused] = await ack(carol, "chat", { room: "chat-room", text: "let me in" });
       assert.equal(refused.error, "not_in_room");
@@ -84,9 +88,11 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       const silent = noEvent(outside, "headline");
       const request = { event: "headline", data: { id: 7 }, rooms: ["news"] };
       const [reply] = await ack(publisher, "publish", request);
-      assert.deepEqual(reply, { ok: true, delivered: 2 });
+      const epoch = epochOf(reply.recorded?.[0]);
+      assert.deepEqual(reply, { ok: true, delivered: 2, recorded: [{ room: "news", offset: 1, epoch }] });
       assert.deepEqual(await received, [{ id: 7 }], "exactly the data");
-      assert.deepEqual(await receivedWithMeta, [{ id: 7 }, { namespace: "/", room: "news" }], "then the metadata");
+      const meta = { namespace: "/", room: "news", offset: 1, epoch };
+      assert.deepEqual(await receivedWithMeta, [{ id: 7 }, meta], "then the metadata");
       await silent;
     });
 
@@ -98,12 +104,16 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       const received = nextEvent(plain, "file");
       const receivedWithMeta = nextEvent(withMeta, "file");
       const [reply] = await ack(publisher, "file", "name.bin", Buffer.from([1, 2, 3]));
-      assert.deepEqual(reply, { ok: true, delivered: 2 });
+      const epoch = epochOf(reply.recorded?.[0]);
+      const inNamespace = [{ offset: 1, epoch }];
+      assert.deepEqual(reply, { ok: true, delivered: 2, recorded: inNamespace }, "the namespace's stream");
       assert.deepEqual(await received, ["name.bin", Buffer.from([1, 2, 3])]);
-      assert.deepEqual(await receivedWithMeta, ["name.bin", Buffer.from([1, 2, 3]), { namespace }]);
+      const meta = { namespace, offset: 1, epoch };
+      assert.deepEqual(await receivedWithMeta, ["name.bin", Buffer.from([1, 2, 3]), meta]);
       const inPublish = nextEvent(plain, "blob");
       const request = { event: "blob", data: { bytes: Buffer.from([9, 8]) } };
-      assert.deepEqual(await ack(publisher, "publish", request), [{ ok: true, delivered: 2 }]);
+      const recorded = [{ offset: 2, epoch }];
+      assert.deepEqual(await ack(publisher, "publish", request), [{ ok: true, delivered: 2, recorded }]);
       assert.deepEqual(await inPublish, [{ bytes: Buffer.from([9, 8]) }], "publish data relays binary too");
     });
 
@@ -200,8 +210,9 @@ for (const [mode, transports] of Object.entries(transportModes)) {
     test("a dynamic namespace works like /", async () => {
       const a = await open({ namespace: "/orders" });
       const b = await open({ namespace: "/orders" });
-      await ack(a, "join", "r");
-      assert.deepEqual(await ack(b, "join", "r"), [{ ok: true, room: "r", members: 2 }]);
+      const [joined] = await ack(a, "join", "r");
+      const epoch = epochOf(joined);
+      assert.deepEqual(await ack(b, "join", "r"), [{ ok: true, room: "r", members: 2, offset: 0, epoch }]);
       await assert.rejects(connect(hub.url, { transports, namespace: "/bad.name" }), /namespace/);
     });
 

@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { TOKEN, ack, binary, connect, nextEvent, startHub } from "./harness.mjs";
 
 // Events published while the client cannot read, and their padding: over polling they wait in its send
-// queue (4,096 packets) alone; a websocket first fills the kernel's socket buffers (4 MiB on loopback,
+// queue (4,096 packets plus --history-size) alone; a websocket first fills the kernel's socket buffers (4 MiB on loopback,
 // about 1,000 of these events).
 const flood = { polling: { events: 5_000, pad: 64 }, websocket: { events: 7_000, pad: 4096 } };
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import ioV2 from "socket.io-client-v2";
-import { TOKEN, ack, connect, nextEvent, noEvent, startHub } from "./harness.mjs";
+import { TOKEN, ack, connect, epochOf, nextEvent, noEvent, startHub } from "./harness.mjs";
 
 const ALLOW = { HUB_ALLOW_EIO3: "true" };
 
@@ -66,7 +66,9 @@ for (const [mode, transports] of Object.entries(transportModes)) {
 
     test("joins a room and gets the same acks as a v4 client", async () => {
       const bob = await openV2({ user: "bob" });
-      assert.deepEqual(await ackV2(bob, "join", "v2-lobby"), [{ ok: true, room: "v2-lobby", members: 1 }]);
+      const [joined] = await ackV2(bob, "join", "v2-lobby");
+      const epoch = epochOf(joined);
+      assert.deepEqual(joined, { ok: true, room: "v2-lobby", members: 1, offset: 0, epoch });
       assert.deepEqual(await ackV2(bob, "echo", 1, "two", { three: [3] }), [1, "two", { three: [3] }]);
       assert.deepEqual(await ackV2(bob, "leave", "v2-lobby"), [{ ok: true, room: "v2-lobby", members: 0 }]);
     });
@@ -79,12 +81,15 @@ for (const [mode, transports] of Object.entries(transportModes)) {
 
       const toAlice = nextEvent(alice, "chat");
       const [sent] = await ackV2(bob, "chat", { room: "mixed", text: "hi from v2" });
-      assert.equal(sent.ok, true);
-      assert.deepEqual(await toAlice, [{ room: "mixed", text: "hi from v2", user: "bob", ts: sent.ts }]);
+      const epoch = epochOf(sent);
+      assert.deepEqual(sent, { ok: true, ts: sent.ts, offset: 1, epoch });
+      const fromBob = { room: "mixed", text: "hi from v2", user: "bob", ts: sent.ts, offset: 1, epoch };
+      assert.deepEqual(await toAlice, [fromBob]);
 
       const toBob = nextEvent(bob, "chat");
       const [reply] = await ack(alice, "chat", { room: "mixed", text: "hi from v4" });
-      assert.deepEqual(await toBob, [{ room: "mixed", text: "hi from v4", user: "alice", ts: reply.ts }]);
+      const fromAlice = { room: "mixed", text: "hi from v4", user: "alice", ts: reply.ts, offset: 2, epoch };
+      assert.deepEqual(await toBob, [fromAlice]);
     });
 
     test("receives what a v4 publisher publishes into its room, metadata only when asked", async () => {
@@ -98,9 +103,10 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       const receivedWithMeta = nextEvent(withMeta, "headline");
       const silent = noEvent(outside, "headline");
       const [reply] = await ack(publisher, "publish", { event: "headline", data: { id: 7 }, rooms: ["news"] });
-      assert.deepEqual(reply, { ok: true, delivered: 2 });
+      const epoch = epochOf(reply.recorded?.[0]);
+      assert.deepEqual(reply, { ok: true, delivered: 2, recorded: [{ room: "news", offset: 1, epoch }] });
       assert.deepEqual(await received, [{ id: 7 }], "exactly the published data");
-      assert.deepEqual(await receivedWithMeta, [{ id: 7 }, { namespace: "/", room: "news" }]);
+      assert.deepEqual(await receivedWithMeta, [{ id: 7 }, { namespace: "/", room: "news", offset: 1, epoch }]);
       await silent;
     });
 
@@ -110,13 +116,15 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       await ack(subscriber, "join", "from-v2");
       const published = nextEvent(subscriber, "update");
       const request = { event: "update", data: "v2 says hi", rooms: ["from-v2"] };
-      assert.deepEqual(await ackV2(publisher, "publish", request), [{ ok: true, delivered: 1 }]);
+      const [reply] = await ackV2(publisher, "publish", request);
+      const recorded = [{ room: "from-v2", offset: 1, epoch: epochOf(reply.recorded?.[0]) }];
+      assert.deepEqual(reply, { ok: true, delivered: 1, recorded });
       const [data] = await published;
       assert.equal(data, "v2 says hi");
 
       const direct = nextEvent(subscriber, "foo");
-      const [reply] = await ackV2(publisher, "foo", "bar");
-      assert.equal(reply.ok, true);
+      const [emitted] = await ackV2(publisher, "foo", "bar");
+      assert.equal(emitted.ok, true);
       assert.deepEqual(await direct, ["bar"], "a direct emit keeps its arguments unchanged");
     });
 
@@ -133,7 +141,8 @@ for (const [mode, transports] of Object.entries(transportModes)) {
     test("connects to another namespace through a Manager that holds the query", async () => {
       const manager = new ioV2.Manager(hub.url, { query: { user: "nina" }, transports, reconnection: false });
       const socket = keep(await settle(manager.socket("/orders")));
-      assert.deepEqual(await ackV2(socket, "join", "r"), [{ ok: true, room: "r", members: 1 }]);
+      const [joined] = await ackV2(socket, "join", "r");
+      assert.deepEqual(joined, { ok: true, room: "r", members: 1, offset: 0, epoch: epochOf(joined) });
       const v4InOrders = keep(await connect(hub.url, { transports, namespace: "/orders" }));
       await ack(v4InOrders, "join", "r");
       const heard = nextEvent(v4InOrders, "chat");

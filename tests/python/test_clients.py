@@ -4,11 +4,15 @@ publishing as a publisher (the `publish` event and direct emits)."""
 import queue
 import time
 
+from positions import epoch_of
 
-def test_join_acks_with_the_room_and_its_size(connect, room):
+
+def test_join_acks_with_the_room_its_size_and_its_stream(connect, room):
     a, b = connect(), connect()
-    assert a.call("join", room) == {"ok": True, "room": room, "members": 1}
-    assert b.call("join", room) == {"ok": True, "room": room, "members": 2}
+    first = a.call("join", room)
+    epoch = epoch_of(first)
+    assert first == {"ok": True, "room": room, "members": 1, "offset": 0, "epoch": epoch}
+    assert b.call("join", room) == {"ok": True, "room": room, "members": 2, "offset": 0, "epoch": epoch}
     refused = b.call("join", "")
     assert (refused["ok"], refused["error"]) == (False, "bad_request")
     assert a.call("leave", room) == {"ok": True, "room": room, "members": 1}
@@ -24,11 +28,14 @@ def test_chat_between_two_python_clients(connect, room, received):
     bob.call("join", room)
 
     reply = alice.call("chat", {"room": room, "text": "hi bob"})
-    assert reply["ok"] is True
-    assert received(to_bob, "chat") == {"room": room, "text": "hi bob", "user": "alice", "ts": reply["ts"]}
+    epoch = epoch_of(reply)
+    assert reply == {"ok": True, "ts": reply["ts"], "offset": 1, "epoch": epoch}
+    assert received(to_bob, "chat") == {"room": room, "text": "hi bob", "user": "alice", "ts": reply["ts"],
+                                        "offset": 1, "epoch": epoch}
 
     reply = bob.call("chat", {"room": room, "text": "hi alice"})
-    assert received(to_alice, "chat") == {"room": room, "text": "hi alice", "user": "bob", "ts": reply["ts"]}
+    assert received(to_alice, "chat") == {"room": room, "text": "hi alice", "user": "bob", "ts": reply["ts"],
+                                          "offset": 2, "epoch": epoch}
     time.sleep(0.3)
     assert to_bob.empty(), "a chat message does not come back to its sender"
 
@@ -51,7 +58,8 @@ def test_a_publisher_publishes_into_a_room(hub, connect, room, received):
     subscriber.call("join", room)
 
     reply = publisher.call("publish", {"event": "headline", "data": {"id": 7}, "rooms": [room]})
-    assert reply == {"ok": True, "delivered": 1}
+    recorded = [{"room": room, "offset": 1, "epoch": epoch_of(reply["recorded"][0])}]
+    assert reply == {"ok": True, "delivered": 1, "recorded": recorded}
     assert received(inbox, "headline")[0] == {"id": 7}
     time.sleep(0.3)
     assert elsewhere.empty(), "a socket outside the room gets nothing"

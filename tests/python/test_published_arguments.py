@@ -11,6 +11,8 @@ import queue
 import pytest
 import requests
 
+from positions import epoch_of
+
 
 def publish_over_http(hub, body):
     response = requests.post(f"{hub.url}/api/publish", json=body,
@@ -36,7 +38,8 @@ def test_socket_publish_into_a_room(hub, connect, room, received):
     subscriber.call("join", room)
     publisher = connect(auth={"token": hub.token})
     reply = publisher.call("publish", {"event": "foo", "data": "bar", "rooms": [room]})
-    assert reply == {"ok": True, "delivered": 1}
+    recorded = [{"room": room, "offset": 1, "epoch": epoch_of(reply["recorded"][0])}]
+    assert reply == {"ok": True, "delivered": 1, "recorded": recorded}
     assert received(inbox, "foo") == "bar"
 
 
@@ -54,7 +57,8 @@ def test_http_api_publish(hub, connect, room, received):
     inbox = one_argument_handler(subscriber, "report")
     subscriber.call("join", room)
     answer = publish_over_http(hub, {"event": "report", "data": {"url": "/r/42"}, "rooms": [room]})
-    assert answer == {"ok": True, "delivered": 1}
+    recorded = [{"room": room, "offset": 1, "epoch": epoch_of(answer["recorded"][0])}]
+    assert answer == {"ok": True, "delivered": 1, "recorded": recorded}
     assert received(inbox, "report") == {"url": "/r/42"}
 
 
@@ -77,12 +81,18 @@ def test_with_meta_the_metadata_comes_last(hub, connect, room, received, via):
 
     subscriber.call("join", room)
     publisher = connect(auth={"token": hub.token})
+    # The metadata carries where the event was recorded: the room's stream, or the namespace's (which the
+    # other tests of the session publish into too).
     if via == "socket publish into a room":
-        publisher.call("publish", {"event": "foo", "data": "bar", "rooms": [room]})
-        assert received(inbox, "foo") == ("bar", {"namespace": "/", "room": room})
+        reply = publisher.call("publish", {"event": "foo", "data": "bar", "rooms": [room]})
+        meta = {"namespace": "/", "room": room, "offset": 1, "epoch": epoch_of(reply["recorded"][0])}
+        assert received(inbox, "foo") == ("bar", meta)
     elif via == "HTTP API to the namespace":
-        publish_over_http(hub, {"event": "foo", "data": "bar"})
-        assert received(inbox, "foo") == ("bar", {"namespace": "/"})
+        [recorded] = publish_over_http(hub, {"event": "foo", "data": "bar"})["recorded"]
+        meta = {"namespace": "/", "offset": recorded["offset"], "epoch": epoch_of(recorded)}
+        assert received(inbox, "foo") == ("bar", meta)
     else:
         publisher.emit("foo", "bar")
-        assert received(inbox, "foo") == ("bar", {"namespace": "/"})
+        data, meta = received(inbox, "foo")
+        assert (data, sorted(meta)) == ("bar", ["epoch", "namespace", "offset"])
+        assert meta["namespace"] == "/" and meta["offset"] >= 1 and epoch_of(meta), meta

@@ -4,6 +4,7 @@ pub mod binaries;
 pub mod client;
 pub mod elephant;
 pub mod fake;
+pub mod history;
 pub mod hub;
 pub mod polling;
 pub mod raw;

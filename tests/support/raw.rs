@@ -22,13 +22,18 @@ pub async fn next_text(ws: &mut Socket) -> Result<String, String> {
 /// Opens an Engine.IO session on the hub at `port` and connects to `/`; returns once the hub's CONNECT
 /// reply has been read, so the caller's next frame follows it immediately.
 pub async fn connect(port: u16) -> Result<Socket, String> {
+    connect_with(port, "40").await
+}
+
+/// Like [`connect`], with `connect` as the CONNECT packet (`40{...}` carries an auth payload).
+pub async fn connect_with(port: u16, connect: &str) -> Result<Socket, String> {
     let url = format!("ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| e.to_string())?;
     let open = next_text(&mut ws).await?;
     if !open.starts_with('0') {
         return Err(format!("expected the Engine.IO open packet, got {open}"));
     }
-    send(&mut ws, "40").await?;
+    send(&mut ws, connect).await?;
     let connected = next_text(&mut ws).await?;
     if !connected.starts_with("40") {
         return Err(format!("expected the CONNECT reply, got {connected}"));

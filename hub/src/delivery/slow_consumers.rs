@@ -96,8 +96,8 @@ fn disconnect<A: Adapter>(socket: SocketRef<A>) {
             sid = %socket.id,
             ns = socket.ns(),
             held_back,
-            "slow consumer disconnected: its send queue ({SEND_QUEUE_PACKETS} packets) is full, so it missed \
-             an event"
+            "slow consumer disconnected: its send queue (--history-size + {SEND_QUEUE_PACKETS} packets) is \
+             full, so it missed an event"
         );
     }
     socket.leave_all();
@@ -109,11 +109,10 @@ fn disconnect<A: Adapter>(socket: SocketRef<A>) {
 /// ping fails to be queued and closes it.
 async fn notify_and_disconnect<A: Adapter>(socket: SocketRef<A>) {
     let notice = SlowConsumer {
-        message: format!(
-            "this connection did not read its events fast enough: its send queue ({SEND_QUEUE_PACKETS} \
-             packets) was full, so events for it were dropped. Reconnect, then rejoin your rooms with \
-             `since` to receive what you missed"
-        ),
+        message:
+            "this connection did not read its events fast enough: its send queue was full, so events for \
+             it were dropped. Reconnect, then rejoin your rooms with `since` to receive what you missed"
+                .to_owned(),
     };
     let mut notified = false;
     let mut wait = FIRST_RETRY;

@@ -47,7 +47,8 @@ pub async fn join<A: Adapter>(
             }
             // Events of one socket run one at a time: only a disconnect can change its rooms meanwhile,
             // and `Mode::join` refuses a disconnected socket.
-            if !identity.publisher && !joined.contains(room.as_str()) {
+            // A join that asks for history costs a join even for a member: each one replays.
+            if !identity.publisher && (!joined.contains(room.as_str()) || !options.is_empty()) {
                 hub.limits.check_rate(&rate, Action::Join)?;
             }
             Ok((room, options))

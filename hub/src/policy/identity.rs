@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use hub_protocol::auth::INVALID_TOKEN_MESSAGE;
 use hub_protocol::{ConnectAuth, UserName};
-use socketioxide::ProtocolVersion;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
+use socketioxide::{ParserError, ProtocolVersion};
 
 use super::jwt::{JwtError, JwtVerifier};
 use super::limits::Full;
@@ -39,8 +39,12 @@ impl Identity {
 pub enum ConnectRefusal {
     #[error("{0}")]
     Namespace(String),
-    #[error("invalid auth payload: expected an object like {{\"user\":NAME,\"token\":TOKEN}}")]
-    MalformedAuth,
+    /// The payload does not parse: its own message says which field, the rest what the fields are.
+    #[error(
+        "invalid auth payload: {0}; expected an object like {{\"user\":NAME,\"token\":TOKEN,\"meta\":true}}, \
+         with {{\"since\":{{\"offset\":N,\"epoch\":E}}}} or {{\"history\":N}} to recover the namespace's events"
+    )]
+    MalformedAuth(#[source] ParserError),
     #[error("{INVALID_TOKEN_MESSAGE}")]
     InvalidToken,
     #[error("invalid user: {0}")]
