@@ -392,7 +392,8 @@ async fn finds_the_token_a_hub_generated_for_the_same_user() {
     let output = publish(&["--url", &hub.url, "--event", "foo", "--data", "bar"], &env, None).await;
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert_eq!(subscriber.expect_published("foo").await.data, json!("bar"));
-    let log = hub.log();
+    // Logged once the delivery is done, which may be just after the subscriber got the event.
+    let log = hub.wait_for_log("published event", 1).await;
     let line = log.lines().find(|line| line.contains("published event")).expect("the publish is logged");
     assert!(line.contains("INFO") && line.contains("event=foo"), "{line}");
     assert!(line.contains("target=namespace /") && line.contains("delivered=1"), "{line}");
@@ -441,12 +442,13 @@ async fn stdin_lines_waits_out_the_rate_limit_and_delivers_every_line_in_order()
     // waited instead of dropping.
     assert!(took >= Duration::from_millis(1_700), "took {took:?}");
 
-    let verbose = publish_to(&hub.url, &["--stdin-lines", "-v"], Some(&numbered_lines(100))).await;
+    // Enough lines to outrun the limit even though -v now also prints a line per event.
+    let verbose = publish_to(&hub.url, &["--stdin-lines", "-v"], Some(&numbered_lines(400))).await;
     assert_eq!(verbose.status.code(), Some(0), "{}", stderr(&verbose));
     let report = stderr(&verbose);
     assert!(report.contains("rate limited by the hub, waited"), "-v tells each wait: {report}");
     assert!(report.contains("waited for the hub's rate limit"), "-v sums the waits up: {report}");
-    for n in 0..100 {
+    for n in 0..400 {
         assert_eq!(subscriber.expect_published("n").await.data, json!(n));
     }
     hub.terminate().await;
