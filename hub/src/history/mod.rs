@@ -9,6 +9,7 @@
 //! A lone hub keeps history in memory ([`memory`]); the nodes of a cluster share it through Redis.
 
 pub mod memory;
+mod packed;
 mod turns;
 
 use std::sync::Arc;
@@ -34,11 +35,6 @@ impl StreamKey {
     pub fn namespace(namespace: &str) -> Self {
         Self { namespace: namespace.to_owned(), room: None }
     }
-
-    /// Bytes its names take.
-    pub fn size(&self) -> usize {
-        self.namespace.len() + self.room.as_ref().map_or(0, String::len)
-    }
 }
 
 /// A recorded event.
@@ -57,16 +53,6 @@ pub enum Event {
     Chat { user: String, text: String },
     /// A published event: its name and its arguments, without metadata.
     Published { event: String, arguments: Arc<Arguments> },
-}
-
-impl Event {
-    /// Bytes its data takes, as the memory cap counts it.
-    pub fn size(&self) -> usize {
-        match self {
-            Event::Chat { user, text } => user.len() + text.len(),
-            Event::Published { event, arguments } => event.len() + arguments.encoded_len(),
-        }
-    }
 }
 
 /// Where a stream stands: its last offset, in its epoch.
