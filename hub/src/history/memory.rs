@@ -28,7 +28,7 @@ pub const EVENT_OVERHEAD: usize = 80;
 /// What a stream costs besides its names and its queue: its slot in the streams' table (81 bytes, in
 /// a table between 7/16 and 7/8 full), its shared key, its epoch, and its entry in the idle map while
 /// it keeps no event. Measured with one event each, 100,000 streams grow the hub by 504 bytes each,
-/// counted 666.
+/// counted 650.
 pub const STREAM_OVERHEAD: usize = 2 * 81 + 80 + 48 + 56;
 
 /// The limits of a lone hub's history.
@@ -57,6 +57,8 @@ struct Store {
     /// Streams that keep no event, by the sequence number they became idle at, with that time.
     idle: BTreeMap<u64, (Arc<StreamKey>, u64)>,
     next_seq: u64,
+    /// When [`Store::expire`] last ran.
+    expired_at: Option<u64>,
     /// What the streams and their events cost, as [`allocated`] counts it.
     bytes: usize,
 }
@@ -246,6 +248,11 @@ impl Store {
 
     /// Drops events recorded, and idle streams left, `ttl` or longer ago.
     fn expire(&mut self, now_ms: u64, ttl: Duration) {
+        // Nothing more expires within the same millisecond: a busy hub records many events in one.
+        if self.expired_at == Some(now_ms) {
+            return;
+        }
+        self.expired_at = Some(now_ms);
         let deadline = now_ms.saturating_sub(ttl.as_millis() as u64);
         while let Some((&seq, (_, since))) = self.idle.first_key_value() {
             if *since > deadline {

@@ -5,11 +5,20 @@
 //! MessagePack keeps everything an argument can carry as it was: binary as binary, object keys in their
 //! order, numbers as integers or as the exact `f64`. A replay unpacks the events it sends.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use hub_protocol::Arguments;
 
 use super::Event;
+
+thread_local! {
+    /// Where events are packed before they are copied into a block of their size.
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The largest scratch buffer a thread keeps between events.
+const SCRATCH_KEPT: usize = 64 << 10;
 
 /// A recorded event, packed.
 #[derive(Debug)]
@@ -27,14 +36,19 @@ impl Packed {
         match event {
             Event::Chat { user, text } => Packed::Chat { user: user.into(), text: text.into() },
             Event::Published { event, arguments } => {
-                // MessagePack is no larger than the JSON, except for the headers of binary attachments.
-                let mut bytes = Vec::with_capacity(event.len() + arguments.encoded_len() + 16);
-                // Writing into a Vec fails only for a type MessagePack cannot express; an argument has
-                // none (the tests below pack every kind).
-                rmp_serde::encode::write(&mut bytes, &(event, &*arguments))
-                    .expect("arguments pack into MessagePack");
-                // Kept in a block of exactly its size: shrinking the buffer in place would leave a hole.
-                Packed::Published(Box::from(bytes.as_slice()))
+                SCRATCH.with_borrow_mut(|scratch| {
+                    scratch.clear();
+                    // Writing into a Vec fails only for a type MessagePack cannot express; an argument
+                    // has none (the tests below pack every kind).
+                    rmp_serde::encode::write(scratch, &(event, &*arguments))
+                        .expect("arguments pack into MessagePack");
+                    // Kept in a block of exactly its size: shrinking a buffer in place would leave a hole.
+                    let packed = Packed::Published(Box::from(scratch.as_slice()));
+                    if scratch.capacity() > SCRATCH_KEPT {
+                        *scratch = Vec::new();
+                    }
+                    packed
+                })
             }
         }
     }
