@@ -76,9 +76,11 @@ if [ "$mode" = smoke ]; then results=target/bench-smoke; fi
 mkdir -p "$results"
 out="$results/$name.jsonl"
 : >"$out"
+# Servers take turns within each scenario, so that a change in the machine's load (it is shared) falls
+# on all of them alike.
 for run in $(seq "$runs"); do
-    for server in $servers; do
-        for scenario in "${scenarios[@]}"; do
+    for scenario in "${scenarios[@]}"; do
+        for server in $servers; do
             start "$server"
             echo "run $run/$runs: $server $scenario" >&2
             # shellcheck disable=SC2086 # the scenario is a list of flags
