@@ -143,6 +143,7 @@ impl MemoryHistory {
     /// (`at_ms` is the time now.)
     pub fn record(&self, key: &StreamKey, at_ms: u64, event: Event) -> Position {
         let now_ms = at_ms;
+        let event = Packed::pack(event);
         let mut store = self.lock();
         store.expire(now_ms, self.settings.ttl);
         let key = store.stream(key, now_ms);
@@ -150,7 +151,7 @@ impl MemoryHistory {
         let stream = store.streams.get_mut(&key).expect("the stream was just looked up");
         let was_idle = stream.idle_since.take();
         stream.top += 1;
-        let kept = Kept { seq, at_ms, event: Packed::pack(event) };
+        let kept = Kept { seq, at_ms, event };
         let queue_before = stream.queue_cost();
         if stream.events.capacity() == 0 {
             // Most streams keep few events: the first gets a queue of one, not of four.
