@@ -3,7 +3,7 @@
 # is in, against the hub with history (`hub`, with room for every event) and without (`hub-nohist`,
 # --history-size 0); the difference of the RSS growth per event is what history keeps. Two shapes:
 # 1,000 rooms x 100 events (the events' cost) and 100,000 rooms x 1 event (a stream's cost on top), for
-# published events (`{"id":N,"text":64 x}`, 84 bytes of JSON), and 1,000 x 100 100-character chat
+# published events (`{"id":N,"text":64 x}`, 82 to 86 bytes of JSON), and 1,000 x 100 100-character chat
 # messages.
 # Results: bench/results/history-memory.md (raw JSON lines in history-memory.jsonl).
 #

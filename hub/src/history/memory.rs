@@ -23,7 +23,7 @@ use super::{Event, Position, Read, Record, Since, StreamKey};
 /// What one kept event costs besides its packed data and its slot in its stream's queue: its entry in
 /// the order map (16 bytes, in B-tree nodes that appending leaves about half full), and what the
 /// allocator's arenas hold beyond the blocks. Measured (BENCHMARKS.md "History"): a published event of
-/// 84 bytes of JSON grows the hub by 222 bytes, counted 237; a 100-character chat message 241, counted 285.
+/// 85 bytes of JSON grows the hub by 222 bytes, counted 237; a 100-character chat message 241, counted 285.
 pub const EVENT_OVERHEAD: usize = 80;
 /// What a stream costs besides its names and its queue: its slot in the streams' table (81 bytes, in
 /// a table between 7/16 and 7/8 full), its shared key, its epoch, and its entry in the idle map while
