@@ -7,19 +7,24 @@
 # table of medians, with the hub's ratios to node and to the ceiling, to bench/results/suite.md (for
 # --smoke: target/bench-smoke/, out of the repository).
 #
-# Usage: bench/run.sh [--smoke] [--runs N] [--debug]
-#   --smoke  small N and short runs, to keep the tools working (CI runs this with --debug)
-#   --debug  use the debug builds that `cargo build --workspace --bins` made, instead of a release build
+# Usage: bench/run.sh [--smoke] [--runs N] [--debug] [--servers "hub node ..."] [--out NAME]
+#   --smoke    small N and short runs, to keep the tools working (CI runs this with --debug)
+#   --debug    use the debug builds that `cargo build --workspace --bins` made, instead of a release build
+#   --servers  which servers, in this order (default "hub node ceiling"); `hub-nohist` is the hub with
+#              --history-size 0, to measure what recording history costs
+#   --out      name of the result files in bench/results (default "suite")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/listening.sh
 
-mode=full runs=3 profile=release
+mode=full runs=3 profile=release servers="hub node ceiling" name=suite
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) mode=smoke; runs=1 ;;
         --runs) runs="$2"; shift ;;
         --debug) profile=debug ;;
+        --servers) servers="$2"; shift ;;
+        --out) name="$2"; shift ;;
         *) echo "bench/run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -51,8 +56,10 @@ start() {
     : >"$log"
     case "$1" in
         hub) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-publish-token 2>"$log" & ;;
+        hub-nohist) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-publish-token --history-size 0 2>"$log" & ;;
         node) node bench/node/server.mjs 0 bench-publish-token >"$log" 2>&1 & ;;
         ceiling) "$bin/ceiling" 0 >"$log" 2>&1 & ;;
+        *) echo "bench/run.sh: unknown server $1" >&2; exit 2 ;;
     esac
     server_pid=$!
     port=$(listening_port "$log" "bench/run.sh: $1") || exit 1
@@ -67,11 +74,13 @@ stop() {
 results=bench/results
 if [ "$mode" = smoke ]; then results=target/bench-smoke; fi
 mkdir -p "$results"
-out="$results/suite.jsonl"
+out="$results/$name.jsonl"
 : >"$out"
+# Servers take turns within each scenario, so that a change in the machine's load (it is shared) falls
+# on all of them alike.
 for run in $(seq "$runs"); do
-    for server in hub node ceiling; do
-        for scenario in "${scenarios[@]}"; do
+    for scenario in "${scenarios[@]}"; do
+        for server in $servers; do
             start "$server"
             echo "run $run/$runs: $server $scenario" >&2
             # shellcheck disable=SC2086 # the scenario is a list of flags
@@ -85,8 +94,9 @@ done
 {
     echo "# Benchmark suite ($mode)"
     echo
-    echo "Command: \`bench/run.sh$([ "$mode" = smoke ] && echo " --smoke") --runs $runs\`, $(nproc) cores," \
+    echo "Command: \`bench/run.sh$([ "$mode" = smoke ] && echo " --smoke") --runs $runs --servers \"$servers\"$([ "$name" != suite ] && echo " --out $name")\`," \
+        "$(nproc) cores," \
         "$(date -u +%Y-%m-%d), $profile build, node $(node --version). Medians of $runs runs."
     "$bin/loadgen" table "$out"
-} >"$results/suite.md"
-echo "wrote $results/suite.md" >&2
+} >"$results/$name.md"
+echo "wrote $results/$name.md" >&2

@@ -293,3 +293,64 @@ async fn a_body_that_never_comes_does_not_hold_its_connection() {
         assert!(closed.is_ok(), "{path}: the connection is still open 5 s after its body stalled");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_of_100000_rooms_stays_within_history_memory_and_keeps_the_newest_events() {
+    // 100,000 rooms that nobody is in, one event each, oldest first: far more than 8 MiB keeps.
+    const CAP: u64 = 8 << 20;
+    const ROOMS: usize = 100_000;
+    let hub = HubProcess::start(
+        &["--bind", "127.0.0.1:0", "--publish-token", e2e::hub::TOKEN, "--history-memory", "8MiB"],
+        &[],
+    )
+    .await;
+    let before = hub.resident_bytes();
+    let started = Instant::now();
+    let client = reqwest::Client::new();
+    let text = "x".repeat(64);
+    let mut peak = 0;
+    for batch in 0..ROOMS / 100 {
+        let messages: Vec<Value> = (batch * 100..(batch + 1) * 100)
+            .map(|i| {
+                let data = json!({ "id": i, "text": text });
+                json!({ "namespace": "/cap", "event": "order", "data": data, "rooms": [format!("room-{i}")] })
+            })
+            .collect();
+        let response = client
+            .post(format!("{}/api/batch", hub.url))
+            .bearer_auth(e2e::hub::TOKEN)
+            .json(&json!({ "messages": messages }))
+            .send()
+            .await
+            .expect("the hub answers");
+        assert_eq!(response.status(), 200, "batch {batch}: {}", response.text().await.unwrap());
+        if batch % 100 == 99 {
+            peak = peak.max(hub.resident_bytes().saturating_sub(before));
+        }
+    }
+    // The cap counts what the store allocates. The same requests grow a hub without history by about
+    // 5 MiB (debug build: requests, buffers, the allocator's arenas), so 8 MiB are left for them.
+    // Before the cap was checked against real bytes, this run grew the hub by 27 MiB.
+    assert!(
+        peak < 2 * CAP,
+        "history took the hub {} MiB over its start, with --history-memory 8MiB",
+        peak >> 20
+    );
+
+    let mut reader = TestClient::connect_with(&hub.url, "/cap", json!({})).await.expect("connects to /cap");
+    for (room, kept) in [(ROOMS - 1, true), (ROOMS - 5_000, true), (ROOMS / 2, false), (0, false)] {
+        let name = format!("room-{room}");
+        let ack = reader.ack("join", vec![json!(name), json!({ "history": 10 })]).await;
+        let ack = &ack[0];
+        assert_eq!(ack["ok"], true, "{name}: {ack}");
+        if kept {
+            assert_eq!((&ack["missed"], &ack["offset"]), (&json!(1), &json!(1)), "{name}: {ack}");
+            assert_eq!(reader.expect_event("order").await, vec![json!({ "id": room, "text": text })]);
+        } else {
+            // Its event was dropped, and then its stream: a new one starts at 0.
+            assert_eq!((&ack["missed"], &ack["offset"]), (&json!(0), &json!(0)), "{name}: {ack}");
+        }
+    }
+    reader.expect_silence().await;
+    assert!(started.elapsed() < Duration::from_secs(60), "took {:?}", started.elapsed());
+}

@@ -36,6 +36,17 @@ enum Scenario {
     Fanout,
     Saturate,
     Echo,
+    /// One publisher records `--events` events into each of `--rooms` rooms; memory per kept event.
+    History,
+}
+
+/// What the `history` scenario records.
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    /// Published events: `{"id":N,"text":PAD}`, each into one room.
+    Publish,
+    /// `chat` messages of `--payload` characters.
+    Chat,
 }
 
 #[derive(clap::Args)]
@@ -73,6 +84,15 @@ struct RunArgs {
     /// and counting those still open (`idle`; 0: read after 2 s without answering).
     #[arg(long, default_value_t = 0.0)]
     hold: f64,
+    /// Rooms that record events (`history`).
+    #[arg(long, default_value_t = 1000)]
+    rooms: usize,
+    /// Events recorded into each room (`history`).
+    #[arg(long, default_value_t = 100)]
+    events: usize,
+    /// What is recorded (`history`).
+    #[arg(long, value_enum, default_value_t = Kind::Publish)]
+    kind: Kind,
 }
 
 #[tokio::main]
@@ -93,6 +113,10 @@ async fn main() -> anyhow::Result<()> {
                 Scenario::Fanout => scenarios::fanout(&setup, args.rate).await?,
                 Scenario::Saturate => scenarios::saturate(&setup, args.window).await?,
                 Scenario::Echo => scenarios::echo(&setup).await?,
+                Scenario::History => {
+                    let chat = matches!(args.kind, Kind::Chat);
+                    scenarios::history(&setup, args.rooms, args.events, chat).await?
+                }
             };
             println!("{}", serde_json::to_string(&report)?);
         }

@@ -50,6 +50,12 @@ pub struct Report {
     /// Connections still open after `idle --hold`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub held: Option<usize>,
+    /// Events recorded (`history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
+    /// The server's RSS growth per recorded event, in bytes (`history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rss_bytes_per_event: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deliveries_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,6 +148,11 @@ pub fn table(reports: &[Report]) -> String {
             "echo" => {
                 &[("requests/s", |r| r.requests_per_s), ("p50 ms", |r| r.p50_ms), ("p99 ms", |r| r.p99_ms)]
             }
+            s if s.starts_with("history") => &[
+                ("events", |r| r.events.map(|n| n as f64)),
+                ("RSS bytes/event", |r| r.rss_bytes_per_event),
+                ("RSS MiB", |r| r.server_rss_mib),
+            ],
             _ => &[
                 ("deliveries/s", |r| r.deliveries_per_s),
                 ("lost", |r| r.lost.map(|l| l as f64)),
@@ -171,16 +182,25 @@ pub fn table(reports: &[Report]) -> String {
                 fmt(median(runs, |r| r.loop_lag_max_ms)),
             );
         }
-        if let Some(hub) = servers.get("hub") {
-            for (peer, label) in [("node", "hub / node"), ("ceiling", "hub / ceiling")] {
-                let Some(other) = servers.get(peer) else { continue };
+        // `hub-nohist` is the hub with `--history-size 0`: its ratio to `hub` is the cost of recording.
+        for (ours, peer, label) in [
+            ("hub", "node", "hub / node"),
+            ("hub", "ceiling", "hub / ceiling"),
+            ("hub-nohist", "node", "hub-nohist / node"),
+            ("hub", "hub-nohist", "hub / hub-nohist"),
+        ] {
+            if let (Some(hub), Some(other)) = (servers.get(ours), servers.get(peer)) {
+                // What history takes is what the hub holds beyond the same run without it.
+                let memory = scenario.starts_with("history");
                 let ratios: Vec<String> = metrics
                     .iter()
                     .map(|(_, get)| match (median(hub, *get), median(other, *get)) {
+                        (Some(a), Some(b)) if memory => fmt(Some(a - b)),
                         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}x", a / b),
                         _ => "-".to_owned(),
                     })
                     .collect();
+                let label = if memory { label.replace(" / ", " - ") } else { label.to_owned() };
                 let _ = writeln!(out, "| *{label}* | | {} | | | |", ratios.join(" | "));
             }
         }

@@ -1,4 +1,4 @@
-//! The scenarios: `idle`, `fanout`, `saturate`, `echo`. Each returns a [`Report`].
+//! The scenarios: `idle`, `fanout`, `saturate`, `echo`, `history`. Each returns a [`Report`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -282,6 +282,118 @@ pub async fn echo(setup: &Setup) -> anyhow::Result<Report> {
     report.requests_per_s = Some(latencies.count() as f64 / wall.as_secs_f64());
     report.latencies(&latencies);
     Ok(report)
+}
+
+/// Requests in flight while recording history.
+const HISTORY_WINDOW: usize = 64;
+
+/// `history`: one publisher records `events` events into each of `rooms` rooms, round after round, and
+/// nobody else is connected; the server's memory growth per recorded event. Published events are
+/// `{"id":N,"text":PAD}` into one room each; chat messages are PAD (the server must allow the rate:
+/// `--rate-limit`). Run it against the server with history and without: the difference is history's.
+pub async fn history(setup: &Setup, rooms: usize, events: usize, chat: bool) -> anyhow::Result<Report> {
+    let auth = format!("{{\"token\":\"{}\",\"user\":\"bench\"}}", setup.token);
+    let publisher = Conn::open(setup.server, Some(&auth)).await?;
+    let pad = "x".repeat(setup.payload);
+    let room = |i: usize| format!("room-{i}");
+    let mut publisher = Pipeline::start(publisher);
+    if chat {
+        publisher.run((0..rooms).map(|i| format!("[\"join\",\"{}\"]", room(i)))).await?;
+    }
+    // Let the server settle (joins, allocator) before reading its memory.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = setup.server_pid.and_then(probe::rss_kib);
+    let measure = Measure::start(setup);
+    let started = Instant::now();
+    let requests = (0..events).flat_map(|round| (0..rooms).map(move |i| (round, i))).map(|(round, i)| {
+        if chat {
+            format!(r#"["chat",{{"room":"{}","text":"{pad}"}}]"#, room(i))
+        } else {
+            let id = round * rooms + i;
+            format!(
+                r#"["publish",{{"event":"order","data":{{"id":{id},"text":"{pad}"}},"rooms":["{}"]}}]"#,
+                room(i)
+            )
+        }
+    });
+    let refused = publisher.run(requests).await?;
+    let wall = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = setup.server_pid.and_then(probe::rss_kib);
+    let recorded = (rooms * events) as u64;
+    let mut report = measure.finish(setup, if chat { "history-chat" } else { "history-publish" }, wall, 0);
+    report.clients = rooms;
+    report.seconds = wall.as_secs_f64();
+    report.events = Some(recorded);
+    report.refused = Some(refused);
+    if let (Some(before), Some(after)) = (before, after) {
+        report.rss_bytes_per_event = Some(after.saturating_sub(before) as f64 * 1024.0 / recorded as f64);
+        report.server_rss_mib = Some(after as f64 / 1024.0);
+    }
+    Ok(report)
+}
+
+/// One connection that keeps a window of acked requests in flight.
+struct Pipeline {
+    out: mpsc::UnboundedSender<String>,
+    acks: mpsc::UnboundedReceiver<bool>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+}
+
+impl Pipeline {
+    fn start(conn: Conn) -> Self {
+        let (mut sink, mut source) = conn.into_split();
+        let (out, mut outbox) = mpsc::unbounded_channel::<String>();
+        let (acked, acks) = mpsc::unbounded_channel();
+        let writer = tokio::spawn(async move {
+            while let Some(frame) = outbox.recv().await {
+                if sink.send(Message::text(frame)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let pong = out.clone();
+        let reader = tokio::spawn(async move {
+            while let Some(Ok(Message::Text(frame))) = source.next().await {
+                if frame.as_str() == "2" {
+                    let _ = pong.send("3".to_owned());
+                } else if frame.starts_with("43") && acked.send(frame.contains("\"ok\":true")).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { out, acks, tasks: [writer, reader] }
+    }
+
+    /// Sends every request (an event as a JSON array), `HISTORY_WINDOW` at a time, and waits for all
+    /// their acks; returns how many were refused.
+    async fn run(&mut self, requests: impl Iterator<Item = String>) -> anyhow::Result<u64> {
+        let (mut in_flight, mut refused) = (0usize, 0u64);
+        for (id, request) in requests.enumerate() {
+            if in_flight == HISTORY_WINDOW {
+                refused += u64::from(!self.ack().await?);
+                in_flight -= 1;
+            }
+            // Ack ids only need to be unique among those in flight.
+            self.out.send(format!("42{}{request}", id % 1_000_000))?;
+            in_flight += 1;
+        }
+        for _ in 0..in_flight {
+            refused += u64::from(!self.ack().await?);
+        }
+        Ok(refused)
+    }
+
+    async fn ack(&mut self) -> anyhow::Result<bool> {
+        let ack = tokio::time::timeout(Duration::from_secs(10), self.acks.recv());
+        ack.await.context("no ack within 10 s")?.context("connection closed")
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        self.tasks.iter().for_each(|task| task.abort());
+    }
 }
 
 /// CPU of the server and of the load generator, and event-loop lag, over one run.

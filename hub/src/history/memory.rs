@@ -5,18 +5,29 @@
 //! events go first when time or memory runs out, whichever stream they belong to. A stream that keeps no
 //! event still remembers its epoch and last offset (a client that saw nothing yet can recover from offset
 //! 0) until it has been idle for the TTL or memory runs short: idle streams go before any event.
+//!
+//! `--history-memory` bounds the bytes the store allocates, as the allocator hands them out: each
+//! event's packed data and its slot in its stream's queue (by the queue's capacity), each stream's
+//! names, plus the measured cost of the maps that index them ([`STREAM_OVERHEAD`], [`EVENT_OVERHEAD`]).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::mem::size_of;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use super::packed::Packed;
 use super::{Event, Position, Read, Record, Since, StreamKey, new_epoch};
 
-/// What one kept event costs besides its data: the record, its slot in its stream and in the order map
-/// (measured, see BENCHMARKS.md "History").
-pub const EVENT_OVERHEAD: usize = 160;
-/// What a stream costs besides its name: its entry in the map, epoch and queue.
-pub const STREAM_OVERHEAD: usize = 160;
+/// What one kept event costs besides its packed data and its slot in its stream's queue: its entry in
+/// the order map (16 bytes, in B-tree nodes that appending leaves about half full), and what the
+/// allocator's arenas hold beyond the blocks. Measured (BENCHMARKS.md "History"): a published event of
+/// 85 bytes of JSON grows the hub by 222 bytes, counted 237; a 100-character chat message 241, counted 285.
+pub const EVENT_OVERHEAD: usize = 80;
+/// What a stream costs besides its names and its queue: its slot in the streams' table (81 bytes, in
+/// a table between 7/16 and 7/8 full), its shared key, its epoch, and its entry in the idle map while
+/// it keeps no event. Measured with one event each, 100,000 streams grow the hub by 501 bytes each,
+/// counted 650.
+pub const STREAM_OVERHEAD: usize = 2 * 81 + 80 + 48 + 56;
 
 /// The limits of a lone hub's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +55,9 @@ struct Store {
     /// Streams that keep no event, by the sequence number they became idle at, with that time.
     idle: BTreeMap<u64, (Arc<StreamKey>, u64)>,
     next_seq: u64,
-    /// What the streams and their events cost, as [`EVENT_OVERHEAD`] and [`STREAM_OVERHEAD`] count it.
+    /// When [`Store::expire`] last ran.
+    expired_at: Option<u64>,
+    /// What the streams and their events cost, as [`allocated`] counts it.
     bytes: usize,
 }
 
@@ -53,10 +66,29 @@ struct Stream {
     epoch: Arc<str>,
     /// The last offset given out.
     top: u64,
-    /// Kept events, oldest first, with their sequence numbers; offsets follow each other without a gap.
-    events: VecDeque<(u64, Arc<Record>)>,
+    /// Kept events, oldest first; their offsets follow each other without a gap, up to `top`.
+    events: VecDeque<Kept>,
     /// While the stream keeps no event: its entry in [`Store::idle`].
     idle_since: Option<u64>,
+}
+
+/// A kept event.
+#[derive(Debug)]
+struct Kept {
+    /// Its entry in [`Store::events`].
+    seq: u64,
+    at_ms: u64,
+    event: Packed,
+}
+
+impl Kept {
+    fn cost(&self) -> usize {
+        let blocks = match &self.event {
+            Packed::Chat { user, text } => allocated(user.len()) + allocated(text.len()),
+            Packed::Published(bytes) => allocated(bytes.len()),
+        };
+        EVENT_OVERHEAD + blocks
+    }
 }
 
 impl Stream {
@@ -70,8 +102,29 @@ impl Stream {
 
     /// The offset of the oldest event kept; `top + 1` when none is.
     fn first(&self) -> u64 {
-        self.events.front().map_or(self.top + 1, |(_, record)| record.offset)
+        self.top + 1 - self.events.len() as u64
     }
+
+    /// The block its queue of events takes.
+    fn queue_cost(&self) -> usize {
+        match self.events.capacity() {
+            0 => 0,
+            capacity => allocated(capacity * size_of::<Kept>()),
+        }
+    }
+}
+
+/// What a stream costs, its queue of events aside.
+fn stream_cost(key: &StreamKey) -> usize {
+    STREAM_OVERHEAD
+        + allocated(key.namespace.len())
+        + key.room.as_ref().map_or(0, |room| allocated(room.len()))
+}
+
+/// The bytes a heap block of `len` bytes takes, as glibc's malloc hands it out: 8 bytes of header,
+/// rounded up to 16, at least 32.
+fn allocated(len: usize) -> usize {
+    ((len + 8).next_multiple_of(16)).max(32)
 }
 
 impl MemoryHistory {
@@ -83,6 +136,7 @@ impl MemoryHistory {
     /// (`at_ms` is the time now.)
     pub fn record(&self, key: &StreamKey, at_ms: u64, event: Event) -> Position {
         let now_ms = at_ms;
+        let event = Packed::pack(event);
         let mut store = self.lock();
         store.expire(now_ms, self.settings.ttl);
         let key = store.stream(key, now_ms, self.settings.memory);
@@ -90,22 +144,28 @@ impl MemoryHistory {
         let stream = store.streams.get_mut(&key).expect("the stream was just looked up");
         let was_idle = stream.idle_since.take();
         stream.top += 1;
-        let record = Arc::new(Record { offset: stream.top, at_ms, event });
-        let cost = EVENT_OVERHEAD + record.event.size();
-        stream.events.push_back((seq, record));
+        let kept = Kept { seq, at_ms, event };
+        let queue_before = stream.queue_cost();
+        if stream.events.capacity() == 0 {
+            // Most streams keep few events: the first gets a queue of one, not of four.
+            stream.events.reserve_exact(1);
+        }
+        let mut added = kept.cost();
+        stream.events.push_back(kept);
         let trimmed = match stream.events.len() > self.settings.size {
             true => stream.events.pop_front(),
             false => None,
         };
+        added += stream.queue_cost();
         let position = stream.position();
         if let Some(idle) = was_idle {
             store.idle.remove(&idle);
         }
         store.events.insert(seq, key);
-        store.bytes += cost;
-        if let Some((seq, record)) = trimmed {
-            store.events.remove(&seq);
-            store.bytes -= EVENT_OVERHEAD + record.event.size();
+        store.bytes = store.bytes + added - queue_before;
+        if let Some(trimmed) = trimmed {
+            store.events.remove(&trimmed.seq);
+            store.bytes -= trimmed.cost();
         }
         store.shrink_to(self.settings.memory, now_ms);
         position
@@ -123,8 +183,15 @@ impl MemoryHistory {
         let stream = &store.streams[&key];
         let position = stream.position();
         let kept = |from: u64, limit: usize| -> Vec<Arc<Record>> {
-            let skip = (from.saturating_sub(stream.first())) as usize;
-            stream.events.iter().skip(skip).take(limit).map(|(_, record)| Arc::clone(record)).collect()
+            let first = stream.first();
+            let skip = from.saturating_sub(first) as usize;
+            let records = stream.events.iter().enumerate().skip(skip).take(limit);
+            records
+                .map(|(i, kept)| {
+                    let offset = first + i as u64;
+                    Arc::new(Record { offset, at_ms: kept.at_ms, event: kept.event.unpack() })
+                })
+                .collect()
         };
         let read = match since {
             Since::Last(n) => {
@@ -190,7 +257,7 @@ impl Store {
             return Arc::clone(key);
         }
         let key = Arc::new(key.clone());
-        let cost = STREAM_OVERHEAD + key.size();
+        let cost = stream_cost(&key);
         self.shrink_to(memory.saturating_sub(cost), now_ms);
         self.bytes += cost;
         let seq = self.next_seq();
@@ -205,12 +272,16 @@ impl Store {
     /// store then still fits in `memory` bytes: `None` when it does not exist and there is no room.
     fn stream_within(&mut self, key: &StreamKey, now_ms: u64, memory: usize) -> Option<Arc<StreamKey>> {
         let exists = self.streams.contains_key(key);
-        (exists || self.bytes + STREAM_OVERHEAD + key.size() <= memory)
-            .then(|| self.stream(key, now_ms, memory))
+        (exists || self.bytes + stream_cost(key) <= memory).then(|| self.stream(key, now_ms, memory))
     }
 
     /// Drops events recorded, and idle streams left, `ttl` or longer ago.
     fn expire(&mut self, now_ms: u64, ttl: Duration) {
+        // Nothing more expires within the same millisecond: a busy hub records many events in one.
+        if self.expired_at == Some(now_ms) {
+            return;
+        }
+        self.expired_at = Some(now_ms);
         let deadline = now_ms.saturating_sub(ttl.as_millis() as u64);
         while let Some((&seq, (_, since))) = self.idle.first_key_value() {
             if *since > deadline {
@@ -219,7 +290,7 @@ impl Store {
             self.drop_idle(seq);
         }
         while let Some((_, key)) = self.events.first_key_value() {
-            let recorded_at = self.streams[key].events.front().map_or(0, |(_, record)| record.at_ms);
+            let recorded_at = self.streams[key].events.front().map_or(0, |kept| kept.at_ms);
             if recorded_at > deadline {
                 break;
             }
@@ -243,7 +314,11 @@ impl Store {
     fn drop_idle(&mut self, seq: u64) {
         if let Some((key, _)) = self.idle.remove(&seq) {
             self.streams.remove(&key);
-            self.bytes -= STREAM_OVERHEAD + key.size();
+            self.bytes -= stream_cost(&key);
+            // The table does not shrink by itself: after a burst of streams it would keep their slots.
+            if self.streams.capacity() > 1024 && self.streams.len() * 4 < self.streams.capacity() {
+                self.streams.shrink_to(self.streams.len() * 2);
+            }
         }
     }
 
@@ -251,9 +326,16 @@ impl Store {
     fn drop_oldest(&mut self, now_ms: u64) {
         let Some((_, key)) = self.events.pop_first() else { return };
         let stream = self.streams.get_mut(&key).expect("a kept event's stream exists");
-        let (_, record) = stream.events.pop_front().expect("the oldest event is its stream's oldest");
-        self.bytes -= EVENT_OVERHEAD + record.event.size();
-        if stream.events.is_empty() {
+        let queue_before = stream.queue_cost();
+        let kept = stream.events.pop_front().expect("the oldest event is its stream's oldest");
+        let (len, capacity) = (stream.events.len(), stream.events.capacity());
+        if len == 0 {
+            stream.events = VecDeque::new();
+        } else if capacity > 8 && len * 4 <= capacity {
+            stream.events.shrink_to(len * 2);
+        }
+        self.bytes = self.bytes + stream.queue_cost() - queue_before - kept.cost();
+        if len == 0 {
             let seq = self.next_seq();
             let stream = self.streams.get_mut(&key).expect("a kept event's stream exists");
             stream.idle_since = Some(seq);
@@ -266,7 +348,7 @@ impl Store {
 mod tests {
     use std::collections::{HashMap, HashSet};
 
-    use hub_protocol::StreamPosition;
+    use hub_protocol::{Argument, Arguments, StreamPosition};
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -299,12 +381,19 @@ mod tests {
         Since::Page { after, epoch: epoch.map(str::to_owned), limit }
     }
 
-    fn event_cost(event: &Event) -> usize {
-        EVENT_OVERHEAD + event.size()
+    /// What a store holds after recording one chat message into each stream in `streams`, in order.
+    fn measured(streams: &[&StreamKey]) -> usize {
+        let history = history(100, usize::MAX);
+        for (n, key) in streams.iter().enumerate() {
+            history.record(key, T + n as u64, chat("x"));
+        }
+        history.bytes()
     }
 
-    fn stream_cost(key: &StreamKey) -> usize {
-        STREAM_OVERHEAD + key.size()
+    /// What a kept chat message costs, its slot in its stream's queue aside.
+    fn event_cost(event: &Event) -> usize {
+        let Event::Chat { user, text } = event else { panic!("chat messages only") };
+        EVENT_OVERHEAD + allocated(user.len()) + allocated(text.len())
     }
 
     fn last(n: usize) -> Since {
@@ -372,7 +461,13 @@ mod tests {
 
         // Room for one stream with five events; a page of another stream pushes nothing out.
         let full_key = StreamKey::room("/", "full");
-        let cap = STREAM_OVERHEAD + full_key.size() + 5 * (EVENT_OVERHEAD + 2);
+        let cap = {
+            let measure = hour_history(100, usize::MAX);
+            for _ in 0..5 {
+                measure.record(&full_key, 1_000, chat("x"));
+            }
+            measure.bytes()
+        };
         let full = hour_history(100, cap);
         for _ in 0..5 {
             full.record(&full_key, 1_000, chat("x"));
@@ -428,7 +523,11 @@ mod tests {
         assert_eq!((read.recovered, offsets(&read)), (Some(true), vec![3, 4, 5]));
         let read = history.read(&key("a"), &after(&top, 1), T + 6);
         assert_eq!((read.recovered, offsets(&read)), (Some(false), vec![]), "event 2 is gone: a gap");
-        assert_eq!(history.bytes(), stream_cost(&key("a")) + 3 * event_cost(&chat("x")));
+        let three = MemoryHistory::new(Settings { size: 3, ttl: Duration::from_millis(TTL_MS), memory: MIB });
+        for n in 1..=3 {
+            three.record(&key("a"), T + n, chat("x"));
+        }
+        assert_eq!(history.bytes(), three.bytes(), "what 3 events cost, not 5");
     }
 
     #[test]
@@ -528,8 +627,8 @@ mod tests {
     #[test]
     fn the_memory_cap_drops_the_oldest_events_of_all_streams_first() {
         let (a, b) = (key("a"), key("b"));
-        let event = event_cost(&chat("x"));
-        let history = history(100, stream_cost(&a) + stream_cost(&b) + 3 * event);
+        let cap = measured(&[&a, &b, &a, &b]) - 1;
+        let history = history(100, cap);
         let a1 = history.record(&a, T + 1, chat("x"));
         let b1 = history.record(&b, T + 2, chat("x"));
         history.record(&a, T + 3, chat("x"));
@@ -538,7 +637,7 @@ mod tests {
         assert_eq!((kept(&a), kept(&b)), (vec![2], vec![1, 2]), "a's first event was the oldest of all");
         history.record(&a, T + 5, chat("x"));
         assert_eq!((kept(&a), kept(&b)), (vec![2, 3], vec![2]), "then b's first");
-        assert!(history.bytes() <= stream_cost(&a) + stream_cost(&b) + 3 * event);
+        assert!(history.bytes() <= cap);
         assert_eq!(
             history.read(&a, &last(0), T + 6).position.epoch,
             a1.epoch,
@@ -550,9 +649,8 @@ mod tests {
     #[test]
     fn the_memory_cap_drops_idle_streams_before_any_event() {
         let (a, idle) = (key("a"), key("i"));
-        let event = event_cost(&chat("x"));
-        assert_eq!(event, stream_cost(&idle), "one event costs as much as one stream here");
-        let history = history(100, stream_cost(&a) + 3 * event);
+        // Room for a's three events and not quite for the idle stream beside them.
+        let history = history(100, measured(&[&a, &a, &a]) + stream_cost(&idle) - 1);
         history.record(&a, T + 1, chat("x"));
         let joined = history.read(&idle, &last(0), T + 2).position;
         history.record(&a, T + 3, chat("x"));
@@ -619,20 +717,20 @@ mod tests {
             let mut bytes = 0;
             let mut kept = HashSet::new();
             for (key, stream) in &store.streams {
-                bytes += STREAM_OVERHEAD + key.size();
+                bytes += stream_cost(key) + stream.queue_cost();
                 assert!(stream.events.len() as u64 <= size);
                 assert_eq!(stream.idle_since.is_some(), stream.events.is_empty());
                 if let Some(seq) = stream.idle_since {
                     assert_eq!(store.idle.get(&seq).map(|(k, _)| k), Some(key));
                 }
                 let mut next = stream.first();
-                for (seq, record) in &stream.events {
-                    assert_eq!(record.offset, next, "kept offsets follow each other");
+                for kept_event in &stream.events {
+                    let offset = next;
                     next += 1;
-                    assert_eq!(store.events.get(seq), Some(key));
-                    assert!(record.at_ms + ttl > now_ms, "kept past the TTL");
-                    bytes += EVENT_OVERHEAD + record.event.size();
-                    kept.insert((Arc::clone(&stream.epoch), record.offset));
+                    assert_eq!(store.events.get(&kept_event.seq), Some(key));
+                    assert!(kept_event.at_ms + ttl > now_ms, "kept past the TTL");
+                    bytes += kept_event.cost();
+                    kept.insert((Arc::clone(&stream.epoch), offset));
                 }
                 assert_eq!(next, stream.top + 1, "the newest event kept is the top");
             }
@@ -711,5 +809,47 @@ mod tests {
                 history.check(&mut recorded, now);
             }
         }
+    }
+
+    fn store(memory: usize) -> MemoryHistory {
+        MemoryHistory::new(Settings { size: 100, ttl: Duration::from_secs(60), memory })
+    }
+
+    fn order(id: usize) -> Event {
+        let data = Argument::Object(vec![("id".into(), Argument::Number(id.into()))]);
+        Event::Published { event: "order".into(), arguments: Arc::new(Arguments(vec![data])) }
+    }
+
+    #[test]
+    fn the_count_goes_back_to_nothing_when_everything_expired() {
+        let history = store(1 << 30);
+        for i in 0..1_000 {
+            let key = StreamKey::room("/", &format!("room-{}", i % 37));
+            history.record(&key, 1_000, order(i));
+            history.record(&key, 1_000, Event::Chat { user: "alice".into(), text: "hi".repeat(i % 50) });
+        }
+        assert!(history.lock().bytes > 0);
+        // The events go after the TTL; their streams, idle from then on, after one more.
+        history.expire(1_000 + 60_000);
+        let idle = history.lock().bytes;
+        assert_eq!(idle, 37 * (STREAM_OVERHEAD + allocated(1) + allocated("room-00".len())));
+        history.expire(1_000 + 120_000);
+        let store = history.lock();
+        assert_eq!((store.bytes, store.streams.len(), store.events.len()), (0, 0, 0));
+    }
+
+    #[test]
+    fn many_streams_keep_to_the_memory_and_the_newest_events_stay() {
+        let history = store(1 << 20);
+        for i in 0..20_000 {
+            history.record(&StreamKey::room("/", &format!("room-{i}")), 1_000, order(i));
+            assert!(history.lock().bytes <= 1 << 20);
+        }
+        let read =
+            |i: usize| history.read(&StreamKey::room("/", &format!("room-{i}")), &Since::Last(10), 1_000);
+        let newest = read(19_999);
+        assert_eq!(newest.events.len(), 1);
+        assert_eq!(newest.events[0].event, order(19_999));
+        assert!(read(0).events.is_empty());
     }
 }

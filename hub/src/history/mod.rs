@@ -12,6 +12,7 @@
 pub mod announcement;
 mod fences;
 pub mod memory;
+mod packed;
 pub mod redis;
 mod turns;
 
@@ -42,11 +43,6 @@ impl StreamKey {
 
     pub fn namespace(namespace: &str) -> Self {
         Self { namespace: namespace.to_owned(), room: None }
-    }
-
-    /// Bytes its names take.
-    pub fn size(&self) -> usize {
-        self.namespace.len() + self.room.as_ref().map_or(0, String::len)
     }
 }
 
@@ -84,8 +80,9 @@ pub enum Event {
 }
 
 impl Event {
-    /// Bytes its data takes, as the memory cap counts it.
-    pub fn size(&self) -> usize {
+    /// Bytes of its data as the wire carries it (binary counted by length): what a page of
+    /// `GET /api/history` budgets against `--max-payload`.
+    pub fn wire_len(&self) -> usize {
         match self {
             Event::Chat { user, text } => user.len() + text.len(),
             Event::Published { event, arguments } => event.len() + arguments.encoded_len(),

@@ -99,8 +99,8 @@ fn page_of(key: &StreamKey, read: Read, budget: usize) -> HistoryPage {
         .events
         .iter()
         .take_while(|record| {
-            let within = spent == 0 || spent + record.event.size() <= budget;
-            spent += record.event.size().max(1);
+            let within = spent == 0 || spent + record.event.wire_len() <= budget;
+            spent += record.event.wire_len().max(1);
             within
         })
         .map(|record| history_event(key, epoch, record))
