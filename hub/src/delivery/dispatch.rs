@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use hub_protocol::{ChatMessage, WithTrailing, events};
+use hub_protocol::{WithTrailing, events};
 use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use super::cluster::ClusterAdapter;
 use super::{audience, emit};
 use crate::history::announcement::{self, Announcement, Audience};
-use crate::history::{Event, History, Position, RedisHistory};
+use crate::history::{self, Event, History, Position, RedisHistory};
 use crate::telemetry::log_throttle::LogThrottle;
 use crate::telemetry::metrics;
 
@@ -117,14 +117,7 @@ impl<A: Adapter> Delivery<A> {
         };
         match event {
             Event::Chat { user, text } => {
-                let message = ChatMessage {
-                    room: key.room.clone().unwrap_or_default(),
-                    text: text.clone(),
-                    user: user.clone(),
-                    ts: at_ms,
-                    offset: self.position.as_ref().map(|p| p.offset),
-                    epoch: self.position.as_ref().map(|p| p.epoch.to_string()),
-                };
+                let message = history::chat_message(key, user, text, at_ms, self.position.as_ref());
                 self.emit(|| base().to(message.room.clone()), events::CHAT, &message).await;
             }
             Event::Published { event, arguments } => {

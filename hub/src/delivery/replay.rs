@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use hub_protocol::{EventMeta, WithTrailing, events};
+use hub_protocol::{WithTrailing, events};
 use socketioxide::SendError;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
-use super::slow_consumers;
+use super::{audience, slow_consumers};
 use crate::history::{Event, Position, Record, StreamKey};
 
 /// Sends `records` of `key`'s stream (at `position`) to `socket`, oldest first. Stops at the first event
@@ -40,12 +40,8 @@ fn send_each<A: Adapter>(
                 socket.emit(events::CHAT, &record.chat_message(key, &position.epoch, user, text))?;
             }
             Event::Published { event, arguments } if meta => {
-                let meta = EventMeta {
-                    namespace: key.namespace.clone(),
-                    room: key.room.clone(),
-                    offset: Some(record.offset),
-                    epoch: Some(position.epoch.to_string()),
-                };
+                let recorded = Position { offset: record.offset, epoch: Arc::clone(&position.epoch) };
+                let meta = audience::meta(key, Some(&recorded));
                 socket.emit(event.clone(), &WithTrailing(&**arguments, &meta))?;
             }
             Event::Published { event, arguments } => socket.emit(event.clone(), &**arguments)?,

@@ -58,15 +58,28 @@ pub struct Record {
 impl Record {
     /// The `chat` message `user` sent as `text`, recorded here in `key`'s room of `epoch`: exactly what
     /// the room's members received.
-    pub fn chat_message(&self, key: &StreamKey, epoch: &str, user: &str, text: &str) -> ChatMessage {
-        ChatMessage {
-            room: key.room.clone().unwrap_or_default(),
-            text: text.to_owned(),
-            user: user.to_owned(),
-            ts: self.at_ms,
-            offset: Some(self.offset),
-            epoch: Some(epoch.to_owned()),
-        }
+    pub fn chat_message(&self, key: &StreamKey, epoch: &Arc<str>, user: &str, text: &str) -> ChatMessage {
+        let position = Position { offset: self.offset, epoch: Arc::clone(epoch) };
+        chat_message(key, user, text, self.at_ms, Some(&position))
+    }
+}
+
+/// A `chat` message of `key`'s room sent at `ts`, as its members receive it: with the position it was
+/// recorded at (`None`: not recorded).
+pub fn chat_message(
+    key: &StreamKey,
+    user: &str,
+    text: &str,
+    ts: u64,
+    position: Option<&Position>,
+) -> ChatMessage {
+    ChatMessage {
+        room: key.room.clone().unwrap_or_default(),
+        text: text.to_owned(),
+        user: user.to_owned(),
+        ts,
+        offset: position.map(|p| p.offset),
+        epoch: position.map(|p| p.epoch.to_string()),
     }
 }
 

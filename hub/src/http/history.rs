@@ -10,6 +10,7 @@
 //! (always at least one event): whatever a stream keeps, one answer costs about what one message may.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{ConnectInfo, Query, State};
@@ -116,7 +117,7 @@ fn page_of(key: &StreamKey, read: Read, budget: usize) -> HistoryPage {
 }
 
 /// A recorded event as receivers without metadata got it.
-fn history_event(key: &StreamKey, epoch: &str, record: &Record) -> HistoryEvent {
+fn history_event(key: &StreamKey, epoch: &Arc<str>, record: &Record) -> HistoryEvent {
     let (event, args) = match &record.event {
         Event::Chat { user, text } => {
             // Through JSON text, which keeps the fields in the order members received them.
