@@ -357,7 +357,7 @@ async fn publish_validates_event_names_rooms_and_shape() {
     let publisher = TestClient::publisher(&hub.url).await;
     let mut subscriber = TestClient::connect(&hub.url).await;
     let reserved = hub_protocol::events::RESERVED;
-    assert_eq!(reserved.len(), 14);
+    assert_eq!(reserved.len(), 17);
     for event in reserved {
         let ack = publisher.request("publish", json!({"event": event, "data": 1})).await;
         assert_error(&ack, ErrorCode::BadRequest);

@@ -25,9 +25,19 @@ pub const MEMBERS_INTERVAL_MS: u64 = 500;
 /// socket's send queue was full: it missed events, and should reconnect and rejoin its rooms.
 pub const SLOW_CONSUMER: &str = "slow_consumer";
 
+/// `who` `[room]`: members only; acked with the room's users, each with its public info and how many
+/// sockets it has in the room.
+pub const WHO: &str = "who";
+/// `presence` `[PresenceChange, ...]`, from the hub to a room's members when a user's first socket joined
+/// the room or its last socket left it (a user with three tabs is one user).
+pub const PRESENCE: &str = "presence";
+/// `kicked` `[{"reason"}]`, from the hub to a socket just before it disconnects it on the application's
+/// request (`POST /api/disconnect`): Socket.IO's DISCONNECT packet carries no reason.
+pub const KICKED: &str = "kicked";
+
 /// Names that no publisher may emit to clients: the Socket.IO client's own lifecycle events, and the
 /// hub's own events (a published `chat` would be indistinguishable from a real one).
-pub const RESERVED: [&str; 14] = [
+pub const RESERVED: [&str; 17] = [
     "connect",
     "connect_error",
     "disconnect",
@@ -42,6 +52,9 @@ pub const RESERVED: [&str; 14] = [
     MEMBERS,
     RECOVERY,
     SLOW_CONSUMER,
+    WHO,
+    PRESENCE,
+    KICKED,
 ];
 
 /// Whether `name` is one of the [`RESERVED`] event names.

@@ -23,6 +23,9 @@ pub struct Identity {
     pub publisher: bool,
     /// The only rooms it may join (from its token's `rooms` claim); `None`: any room.
     pub rooms: Option<Arc<[String]>>,
+    /// Public data about its user, shown to the other members of its rooms (`who`, `presence`): what
+    /// the application's sign-in (`--auth-url`) said; `None` for every other kind of user.
+    pub info: Option<Arc<serde_json::Value>>,
     /// Whether it asked for published events' metadata (`auth: {meta: true}`; see [`meta_rooms`]).
     pub meta: bool,
 }
@@ -91,7 +94,7 @@ pub fn identify(
     let meta = auth.meta;
     match (auth.token, jwt) {
         (Some(token), _) if publish_token.matches(&token) => {
-            Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None, meta })
+            Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None, info: None, meta })
         }
         (Some(token), Some(jwt)) => {
             let claims = jwt.verify(&token)?;
@@ -100,11 +103,11 @@ pub fn identify(
             }
             let user = UserName::parse(claims.sub)
                 .map_err(|r| JwtError::Invalid(format!("`sub` is not a valid user name: {}", r.message)))?;
-            Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from), meta })
+            Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from), info: None, meta })
         }
         (None, Some(_)) => Err(JwtError::Missing.into()),
         (Some(_), None) => Err(ConnectRefusal::InvalidToken),
-        (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, meta }),
+        (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, info: None, meta }),
     }
 }
 
