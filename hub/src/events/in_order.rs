@@ -70,7 +70,12 @@ impl EventQueue {
         }
         // Polled with a waker that does nothing: if the work is not done, it is polled again at once by
         // the task below, which registers the real waker, as every future allows.
-        if poll_guarded(&mut work, &mut Context::from_waker(Waker::noop())).is_ready() {
+        // Outside tokio's cooperative budget: the reading task spends it on the events of one polling
+        // payload, and once it is spent every lock the work takes would say "not yet" although free. The
+        // events would then pile up behind the queue's task rather than run here, and a client sending a
+        // burst of 2,000 requests (1,000 join + chat pairs) found its queue full and was disconnected.
+        let first = tokio::task::unconstrained(std::future::poll_fn(|cx| poll_guarded(&mut work, cx)));
+        if std::pin::pin!(first).poll(&mut Context::from_waker(Waker::noop())).is_ready() {
             let Some(next) = self.next() else { return Ok(()) };
             work = next;
         }
@@ -202,5 +207,18 @@ mod tests {
         }
         queue.run(step(&log, 3, Duration::ZERO)).unwrap();
         assert_eq!(order.try_recv(), Ok(3));
+    }
+
+    #[tokio::test]
+    async fn a_free_lock_does_not_send_a_burst_to_the_queue() {
+        // One polling payload's events are handed over on one task, whose cooperative budget (128
+        // operations) a burst spends: a free lock taken after that must still be taken at once.
+        let queue = Arc::new(EventQueue::default());
+        let turn = Arc::new(tokio::sync::Mutex::new(()));
+        for _ in 0..2 * MAX_WAITING {
+            let turn = Arc::clone(&turn);
+            queue.run(async move { drop(turn.lock().await) }).unwrap();
+            assert!(!queue.lock().busy, "the work was done before `run` returned");
+        }
     }
 }

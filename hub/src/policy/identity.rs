@@ -107,7 +107,9 @@ pub fn identify(
         }
         (None, Some(_)) => Err(JwtError::Missing.into()),
         (Some(_), None) => Err(ConnectRefusal::InvalidToken),
-        (None, None) => Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, info: None, meta }),
+        (None, None) => {
+            Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, info: None, meta })
+        }
     }
 }
 
