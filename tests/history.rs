@@ -310,7 +310,7 @@ async fn volatile_events_are_delivered_and_not_recorded() {
     assert_eq!(publisher.request("publish", volatile).await, json!({"ok": true, "delivered": 1}));
     let volatile = json!({"event": "typing", "data": 2, "rooms": ["lobby"], "history": false});
     assert_eq!(api_publish(&hub, &volatile).await, json!({"ok": true, "delivered": 1}));
-    let volatile = json!({"event": "presence", "data": 3, "history": false});
+    let volatile = json!({"event": "status", "data": 3, "history": false});
     assert_eq!(api_publish(&hub, &volatile).await, json!({"ok": true, "delivered": 2}), "and the publisher");
     let no_position = |n: u64, room: Option<&str>| {
         let mut meta = json!({"namespace": "/", "room": room});
@@ -320,7 +320,7 @@ async fn volatile_events_are_delivered_and_not_recorded() {
     let expected = vec![
         ("typing".to_owned(), no_position(1, Some("lobby"))),
         ("typing".to_owned(), no_position(2, Some("lobby"))),
-        ("presence".to_owned(), no_position(3, None)),
+        ("status".to_owned(), no_position(3, None)),
     ];
     assert_eq!(subscriber.events(3).await, expected, "delivered, without a position");
 
