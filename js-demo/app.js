@@ -390,7 +390,7 @@ async function sendChat(text) {
 // ---------------------------------------------------------------------------------------------------
 // Published events
 
-const OWN_EVENTS = new Set(["chat", "members", "recovery"]);
+const OWN_EVENTS = new Set(["chat", "members", "presence", "kicked", "recovery"]);
 
 /**
  * With `meta: true`, every published event carries its metadata last: `{namespace, room?}`, and where its

@@ -23,6 +23,8 @@ use crate::config::SEND_QUEUE_PACKETS;
 use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
 use crate::delivery::dispatch;
 use crate::delivery::mode::Mode;
+use crate::delivery::occupancy::announce;
+use crate::delivery::occupancy::redis::RedisPresence;
 use crate::delivery::room_sizes::RoomSizes;
 use crate::history::{History, RedisHistory, memory, redis};
 use crate::http::api::{self, REQUEST_ID};
@@ -108,6 +110,7 @@ impl Server {
                 let state = HubState::new(token, limits, jwt, mode, history);
                 let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
+                announce::start(io.clone(), state.occupancy.clone(), None);
                 (serve_io(&config, &io, layer, state), close(io))
             }
             Some(url) => {
@@ -128,6 +131,8 @@ impl Server {
                     let announcements = link.announcements().await.map_err(ClusterError::Subscribe)?;
                     dispatch::start(io.clone(), history, announcements);
                 }
+                let presence = RedisPresence::new(cluster::command_client(url).await?);
+                announce::start(io.clone(), state.occupancy.clone(), Some(presence));
                 (serve_io(&config, &io, layer, state), close(io))
             }
         };

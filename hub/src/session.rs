@@ -23,6 +23,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use crate::delivery::cluster::{ClusterAdapter, ClusterError};
 use crate::delivery::joined_rooms::JoinedRooms;
 use crate::delivery::meta_rooms;
+use crate::delivery::occupancy::Occupant;
 use crate::events;
 use crate::net::listener::Peer;
 use crate::net::pending::PendingSlot;
@@ -141,7 +142,9 @@ fn admit_socket<A: Adapter>(
     if !recovery.is_empty() {
         events::begin_catch_up(socket, recovery);
     }
-    socket.extensions.insert(Arc::new(JoinedRooms::new(identity.meta)));
+    let occupant =
+        Occupant::new(hub.occupancy.clone(), socket.ns(), identity.user.clone(), identity.info.clone());
+    socket.extensions.insert(Arc::new(JoinedRooms::new(identity.meta, Some(occupant))));
     socket.extensions.insert(identity);
     socket.extensions.insert(slot);
     socket.extensions.insert(hub.limits.socket_rate());

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::delivery::mode::Mode;
+use crate::delivery::occupancy::Occupancy;
 use crate::delivery::presence::Presence;
 use crate::history::History;
 use crate::net::connect_wait::ConnectWaits;
@@ -16,6 +17,8 @@ use crate::policy::token::PublishToken;
 pub struct HubState {
     pub publish_token: PublishToken,
     pub presence: Arc<Presence>,
+    /// Who is in each room, user by user (the `presence` event).
+    pub occupancy: Arc<Occupancy>,
     pub limits: Arc<Limits>,
     /// Set in JWT mode (`--jwt-secret`).
     pub jwt: Option<JwtVerifier>,
@@ -41,6 +44,7 @@ impl HubState {
         Self {
             publish_token,
             presence,
+            occupancy: Arc::default(),
             limits,
             jwt,
             mode,

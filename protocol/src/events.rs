@@ -28,12 +28,19 @@ pub const SLOW_CONSUMER: &str = "slow_consumer";
 /// `who` `[room]`: members only; acked with the room's users, each with its public info and how many
 /// sockets it has in the room.
 pub const WHO: &str = "who";
-/// `presence` `[PresenceChange, ...]`, from the hub to a room's members when a user's first socket joined
-/// the room or its last socket left it (a user with three tabs is one user).
+/// `presence` `[[PresenceChange, ...]]`, from the hub to a room's members when a user's first socket
+/// joined the room or its last socket left it (a user with three tabs is one user): one argument, the
+/// changes of one room within [`MEMBERS_INTERVAL_MS`], oldest first.
 pub const PRESENCE: &str = "presence";
 /// `kicked` `[{"reason"}]`, from the hub to a socket just before it disconnects it on the application's
 /// request (`POST /api/disconnect`): Socket.IO's DISCONNECT packet carries no reason.
 pub const KICKED: &str = "kicked";
+
+/// Whether `event` is one the hub sends a room's members on its own after joins, leaves and
+/// disconnects (`members`, `presence`), at its own pace: clients that wait for other events skip them.
+pub fn is_room_bookkeeping(event: &str) -> bool {
+    event == MEMBERS || event == PRESENCE
+}
 
 /// Names that no publisher may emit to clients: the Socket.IO client's own lifecycle events, and the
 /// hub's own events (a published `chat` would be indistinguishable from a real one).

@@ -24,6 +24,6 @@ pub use history::{
 };
 pub use names::{EventName, NamespacePath, RoomName, UserName};
 pub use payloads::{
-    ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PublishAck,
-    PublishRequest, RoomMembers, SlowConsumer,
+    ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PresenceChange,
+    PresenceState, PublishAck, PublishRequest, RoomMembers, SlowConsumer,
 };

@@ -26,6 +26,26 @@ pub struct SlowConsumer {
     pub message: String,
 }
 
+/// One change of a room's users, in the `presence` event: a user's first socket joined the room, or its
+/// last socket left it. The event's one argument is an array of these, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChange {
+    pub room: String,
+    pub user: String,
+    /// The user's public info (what the application's sign-in said), `null` when there is none or it is
+    /// no longer known (a user whose hub stopped without saying goodbye).
+    pub info: Option<Value>,
+    pub state: PresenceState,
+}
+
+/// Whether a user came into a room or went out of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceState {
+    Joined,
+    Left,
+}
+
 /// `chat` from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatRequest {

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::meta_rooms;
+use super::occupancy::Occupant;
 
 /// Why a socket could not join a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -27,11 +28,13 @@ pub struct JoinedRooms {
     rooms: Mutex<Option<HashSet<String>>>,
     /// The socket asked for published events' metadata: it is in each room's shadow too.
     meta: bool,
+    /// Counts the socket's user in and out of its rooms, under the lock above.
+    occupant: Option<Occupant>,
 }
 
 impl JoinedRooms {
-    pub fn new(meta: bool) -> Self {
-        Self { rooms: Mutex::new(Some(HashSet::new())), meta }
+    pub fn new(meta: bool, occupant: Option<Occupant>) -> Self {
+        Self { rooms: Mutex::new(Some(HashSet::new())), meta, occupant }
     }
 
     /// The adapter's rooms that stand for `room`: the room, and its [`meta_rooms::shadow`] for a socket
@@ -59,7 +62,11 @@ impl JoinedRooms {
         }
         admits(rooms, max)?;
         rooms.insert(room.to_owned());
-        Ok(Some(enter()))
+        let entered = enter();
+        if let Some(occupant) = &self.occupant {
+            occupant.entered(room);
+        }
+        Ok(Some(entered))
     }
 
     /// Whether [`join`](Self::join) would accept `room` now, for what must happen before it (a `join`
@@ -74,7 +81,11 @@ impl JoinedRooms {
     /// `None`: the socket was not in `room` (or has disconnected), and nothing changed.
     pub fn leave<T>(&self, room: &str, exit: impl FnOnce() -> T) -> Option<T> {
         let mut guard = self.lock();
-        guard.as_mut()?.remove(room).then(exit)
+        let left = guard.as_mut()?.remove(room).then(exit);
+        if let (Some(occupant), Some(_)) = (&self.occupant, &left) {
+            occupant.left(room);
+        }
+        left
     }
 
     /// Whether the socket is in `room`.
@@ -85,7 +96,14 @@ impl JoinedRooms {
     /// Closes the set for a disconnecting socket and returns the rooms it was in. Called once; later
     /// calls return nothing.
     pub fn close(&self) -> Vec<String> {
-        self.lock().take().map(|rooms| rooms.into_iter().collect()).unwrap_or_default()
+        let mut guard = self.lock();
+        let rooms: Vec<String> = guard.take().map(|rooms| rooms.into_iter().collect()).unwrap_or_default();
+        if let Some(occupant) = &self.occupant {
+            for room in &rooms {
+                occupant.left(room);
+            }
+        }
+        rooms
     }
 
     fn lock(&self) -> MutexGuard<'_, Option<HashSet<String>>> {
@@ -109,7 +127,7 @@ mod tests {
 
     #[test]
     fn joins_once_up_to_the_cap() {
-        let joined = JoinedRooms::new(false);
+        let joined = JoinedRooms::new(false, None);
         assert_eq!(joined.join("a", Some(2), || 1), Ok(Some(1)));
         assert_eq!(joined.join("a", Some(2), || 2), Ok(None), "already in: `enter` does not run");
         assert_eq!(joined.join("b", Some(2), || 3), Ok(Some(3)));
@@ -123,7 +141,7 @@ mod tests {
 
     #[test]
     fn leaves_only_rooms_it_is_in() {
-        let joined = JoinedRooms::new(false);
+        let joined = JoinedRooms::new(false, None);
         assert_eq!(joined.leave("a", || 1), None);
         joined.join("a", None, || ()).unwrap();
         assert_eq!(joined.leave("a", || 2), Some(2));
@@ -132,7 +150,7 @@ mod tests {
 
     #[test]
     fn a_closed_set_refuses_joins_and_forgets_nothing_twice() {
-        let joined = JoinedRooms::new(false);
+        let joined = JoinedRooms::new(false, None);
         joined.join("a", None, || ()).unwrap();
         assert_eq!(joined.close(), ["a"]);
         assert_eq!(joined.join("b", None, || ()), Err(JoinRefused::Disconnected));
@@ -142,7 +160,10 @@ mod tests {
 
     #[test]
     fn a_socket_that_asked_for_metadata_is_in_the_shadow_rooms_too() {
-        assert_eq!(JoinedRooms::new(false).adapter_rooms("r"), ["r"]);
-        assert_eq!(JoinedRooms::new(true).adapter_rooms("r"), ["r".to_owned(), meta_rooms::shadow("r")]);
+        assert_eq!(JoinedRooms::new(false, None).adapter_rooms("r"), ["r"]);
+        assert_eq!(
+            JoinedRooms::new(true, None).adapter_rooms("r"),
+            ["r".to_owned(), meta_rooms::shadow("r")]
+        );
     }
 }

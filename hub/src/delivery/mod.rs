@@ -17,6 +17,7 @@ pub mod joined_rooms;
 pub mod link;
 pub mod meta_rooms;
 pub mod mode;
+pub mod occupancy;
 pub mod presence;
 pub mod publishing;
 pub mod replay;

@@ -82,7 +82,7 @@ pub fn keys(key: &StreamKey) -> [String; 2] {
 
 /// `name` with every byte but letters, digits and `-_./` written as `%XX`: no `:` to separate names,
 /// no `{}` to end the hash tag.
-fn escape(name: &str) -> String {
+pub fn escape(name: &str) -> String {
     let mut escaped = String::with_capacity(name.len());
     for byte in name.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_./".contains(&byte) {
