@@ -34,6 +34,8 @@ mod limits;
 mod observability;
 #[path = "ordering.rs"]
 mod ordering;
+#[path = "presence.rs"]
+mod presence;
 #[path = "protocol_conformance.rs"]
 mod protocol_conformance;
 #[path = "publish_cli.rs"]

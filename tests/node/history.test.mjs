@@ -22,7 +22,7 @@ async function until(what, check, ms = 5000) {
 function recorder(socket) {
   const log = [];
   socket.onAny((event, ...args) => {
-    if (event !== "members") log.push([event, args]);
+    if (event !== "members" && event !== "presence") log.push([event, args]);
   });
   return log;
 }
@@ -74,7 +74,7 @@ for (const [mode, transports] of Object.entries(transportModes)) {
       const log = recorder(subscriber);
       subscriber.onAny((event, ...args) => {
         if (event === "recovery") inNamespace = { offset: args[0].offset, epoch: args[0].epoch };
-        if (event === "members" || event === "recovery") return;
+        if (event === "members" || event === "presence" || event === "recovery") return;
         const { room, offset, epoch } = positionIn([event, args]);
         if (room === "lobby") inRoom = { offset, epoch };
         if (room === null) inNamespace = { offset, epoch };

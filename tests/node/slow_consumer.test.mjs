@@ -28,7 +28,7 @@ for (const [mode, { events, pad }] of Object.entries(flood)) {
       await ack(socket, "join", "room");
       const seen = [];
       socket.onAny((event, ...args) => {
-        if (event !== "members") seen.push(event === "bulk" ? args[0][0] : event);
+        if (event !== "members" && event !== "presence") seen.push(event === "bulk" ? args[0][0] : event);
       });
       const disconnected = nextEvent(socket, "disconnect", 30_000);
 

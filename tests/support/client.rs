@@ -160,19 +160,25 @@ impl TestClient {
     }
 
     /// Waits for the next event, which must be named `name`, and returns its arguments. Any other event
-    /// fails the test (an extra or misplaced delivery is a bug), except the hub's `members` counts,
-    /// which follow joins and leaves at their own pace and are skipped unless `name` is `members`.
+    /// fails the test (an extra or misplaced delivery is a bug), except the hub's room bookkeeping
+    /// (`members`, `presence`), which follows joins and leaves at its own pace and is skipped unless
+    /// `name` is one of them.
     pub async fn expect_event(&mut self, name: &str) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + WAIT;
+        self.expect_event_within(name, WAIT).await
+    }
+
+    /// Like [`expect_event`](Self::expect_event), waiting up to `wait` for it.
+    pub async fn expect_event_within(&mut self, name: &str, wait: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Ok(Some((event, arguments))) if event == name => return arguments,
-                Ok(Some((event, _))) if event == events::MEMBERS => continue,
+                Ok(Some((event, _))) if events::is_room_bookkeeping(&event) => continue,
                 Ok(Some((event, arguments))) => {
                     panic!("expected `{name}`, got an unexpected `{event}` {arguments:?}")
                 }
                 Ok(None) => panic!("connection closed while waiting for `{name}`"),
-                Err(_) => panic!("no `{name}` event within {WAIT:?}"),
+                Err(_) => panic!("no `{name}` event within {wait:?}"),
             }
         }
     }
@@ -194,8 +200,8 @@ impl TestClient {
         }
     }
 
-    /// Asserts that no event arrives for a short while, apart from the hub's `members` counts, which
-    /// follow every join and leave.
+    /// Asserts that no event arrives for a short while, apart from the hub's room bookkeeping
+    /// (`members`, `presence`), which follows every join and leave.
     pub async fn expect_silence(&mut self) {
         self.expect_silence_for(QUIET).await;
     }
@@ -203,7 +209,7 @@ impl TestClient {
     pub async fn expect_silence_for(&mut self, duration: Duration) {
         let deadline = tokio::time::Instant::now() + duration;
         while let Ok(Some((event, arguments))) = tokio::time::timeout_at(deadline, self.events.recv()).await {
-            if event != events::MEMBERS {
+            if !events::is_room_bookkeeping(&event) {
                 panic!("expected no event, got `{event}` {arguments:?}");
             }
         }

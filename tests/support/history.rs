@@ -84,7 +84,7 @@ impl Subscriber {
         id
     }
 
-    /// The next packet, `members` events left out; `Err` when the connection ends or nothing comes
+    /// The next packet, the room bookkeeping (`members`, `presence`) left out; `Err` when the connection ends or nothing comes
     /// within `wait`.
     pub async fn try_next(&mut self, wait: Duration) -> Result<Packet, String> {
         let deadline = tokio::time::Instant::now() + wait;
@@ -93,7 +93,7 @@ impl Subscriber {
                 .await
                 .map_err(|_| format!("no packet within {wait:?}"))??;
             match parse(&text)? {
-                Packet::Event((name, _)) if name == events::MEMBERS => continue,
+                Packet::Event((name, _)) if events::is_room_bookkeeping(&name) => continue,
                 packet => return Ok(packet),
             }
         }
@@ -144,7 +144,7 @@ impl Subscriber {
         received
     }
 
-    /// Fails the test if a packet other than `members` arrives for a short while.
+    /// Fails the test if a packet other than `members` or `presence` arrives for a short while.
     pub async fn expect_silence(&mut self) {
         match self.try_next(QUIET).await {
             Err(_) => {}
