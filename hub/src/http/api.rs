@@ -5,8 +5,8 @@
 //!
 //! Both need `Authorization: Bearer <publish token>` and `Content-Type: application/json`, take an
 //! optional `Idempotency-Key`, and validate messages exactly like the `publish` event. Every error is
-//! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status. The history API
-//! ([`history`](super::history)) shares the admission and the errors.
+//! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status. The history and control APIs
+//! ([`history`](super::history), [`control`](super::control)) share the admission and the errors.
 //!
 //! The body is read only once the request is admitted (token, rate, content type, announced size): so a
 //! client without the token cannot make the hub read, or hold, a byte of body.
@@ -93,6 +93,11 @@ pub(super) struct ApiError(StatusCode, Rejection);
 impl ApiError {
     pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::from(Rejection::new(code, message))
+    }
+
+    #[cfg(test)]
+    pub(super) fn status(&self) -> StatusCode {
+        self.0
     }
 }
 

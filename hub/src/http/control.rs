@@ -219,3 +219,20 @@ fn unknown(namespace: &NamespacePath) -> ApiError {
 fn success<T: Serialize>(body: &T) -> Value {
     json(&Ack::from(Ok::<_, Rejection>(body)))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::StatusCode;
+
+    use super::*;
+
+    #[test]
+    fn the_query_string_names_at_most_one_namespace() {
+        let namespace = |query| namespace_of(query).map(|ns| ns.as_str().to_owned()).map_err(|e| e.status());
+        assert_eq!(namespace(None), Ok("/".to_owned()));
+        assert_eq!(namespace(Some("namespace=%2Fchat")), Ok("/chat".to_owned()));
+        assert_eq!(namespace(Some("namespace=/a&namespace=/b")), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(namespace(Some("room=r")), Err(StatusCode::BAD_REQUEST));
+        assert_eq!(namespace(Some("namespace=chat")), Err(StatusCode::BAD_REQUEST), "no leading slash");
+    }
+}
