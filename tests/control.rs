@@ -1,12 +1,13 @@
 //! `who` and the control API on one real hub: who is in a room, the rooms, a user's sockets, and
 //! disconnects, joins and leaves on the application's request; then the refusals (token, input).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use e2e::binaries::HubProcess;
 use e2e::control::{assert_error, get, post, send};
 use e2e::hub::TOKEN;
 use e2e::{QUIET, TestClient, raw};
+use jsonwebtoken::{EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -200,4 +201,24 @@ async fn bad_control_requests_are_refused_with_json() {
     assert_error(&send(text).await, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
     // The hub keeps serving: alice is still there.
     assert_eq!(get(url, "/api/users/alice").await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_application_overrides_a_tokens_rooms_but_not_the_rooms_limit() {
+    const SECRET: &str = "control-test-secret-of-32-bytes!";
+    let hub = hub(&["--jwt-secret", SECRET, "--max-rooms-per-socket", "2"]).await;
+    let exp = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + 3600;
+    let claims = json!({"sub": "ann", "exp": exp, "rooms": ["lobby"]});
+    let token =
+        jsonwebtoken::encode(&Header::default(), &claims, &EncodingKey::from_secret(SECRET.as_bytes()));
+    let ann = TestClient::connect_with(&hub.url, "/", json!({"token": token.unwrap()})).await.unwrap();
+    let refused = ann.request("join", json!("staff")).await;
+    assert_eq!(refused["error"], "forbidden", "her token does not allow `staff`: {refused}");
+
+    let joined = post(&hub.url, "/api/join", &json!({"user": "ann", "room": "staff"})).await;
+    assert_eq!(joined, ok(json!({"ok": true, "sockets": 1})), "the application is trusted");
+    assert_eq!(ann.request("who", json!("staff")).await["users"][0]["user"], "ann");
+    ann.join("lobby").await;
+    let full = post(&hub.url, "/api/join", &json!({"user": "ann", "room": "third"})).await;
+    assert_eq!(full, ok(json!({"ok": true, "sockets": 0, "refused": 1})), "at --max-rooms-per-socket");
 }
