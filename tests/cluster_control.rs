@@ -168,3 +168,23 @@ async fn a_hub_that_does_not_answer_makes_answers_partial_not_late() {
     let metrics = reqwest::get(format!("{}/metrics", hubs[0].url)).await.unwrap().text().await.unwrap();
     assert!(metrics.contains(r#"hub_control_messages_dropped_total{reason="late"} 1"#), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_a_hub_answers_for_its_own_sockets_and_says_so() {
+    let mut redis = RedisServer::start().await;
+    let hubs = cluster(&redis, 2).await;
+    let alice = user(&hubs[0].url, "alice", &["r"]).await;
+    let _bob = user(&hubs[1].url, "bob", &["r"]).await;
+    assert_eq!(get(&hubs[0].url, "/api/rooms/r").await.1["members"], 2);
+
+    redis.stop().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reqwest::get(format!("{}/readyz", hubs[0].url)).await.unwrap().status() == StatusCode::OK {
+        assert!(Instant::now() < deadline, "the hub notices that Redis is gone");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let users = json!([{"user": "alice", "info": null, "sockets": 1}]);
+    let expected = json!({"ok": true, "room": "r", "members": 1, "users": users, "partial": true});
+    assert_eq!(get(&hubs[0].url, "/api/rooms/r").await, ok(expected.clone()));
+    assert_eq!(alice.request("who", json!("r")).await, expected);
+}
