@@ -12,12 +12,16 @@ mod api;
 mod client_auth;
 #[path = "cluster.rs"]
 mod cluster;
+#[path = "cluster_control.rs"]
+mod cluster_control;
 #[path = "cluster_history.rs"]
 mod cluster_history;
 #[path = "configuration.rs"]
 mod configuration;
 #[path = "contract.rs"]
 mod contract;
+#[path = "control.rs"]
+mod control;
 #[path = "elephantio.rs"]
 mod elephantio;
 #[path = "history.rs"]

@@ -20,12 +20,16 @@
 //!   announces.
 //! * `state`: what sockets and requests share.
 //! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
-//! * `http`: the HTTP API (publishing, history), health and metrics, the demo page, the Host and Origin
+//! * `control`: the application's view and control of the sockets (who is where; disconnects, joins and
+//!   leaves on its request), cluster-wide over Redis. Its joins run on a socket's event queue like the
+//!   socket's own; the `who` event is its one caller among the events.
+//! * `http`: the HTTP API (publishing, history, control), health and metrics, the demo page, the Host and Origin
 //!   checks.
 //! * `error` gathers what stops the hub; [`Server`] puts it all together, serves, and shuts down
 //!   gracefully.
 
 pub mod config;
+mod control;
 mod delivery;
 mod error;
 mod events;

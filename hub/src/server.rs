@@ -30,7 +30,7 @@ use crate::history::{History, RedisHistory, memory, redis};
 use crate::http::api::{self, REQUEST_ID};
 use crate::http::hosts::{self, AllowedHosts};
 use crate::http::origins::{self, AllowedOrigins};
-use crate::http::{demo, health, history};
+use crate::http::{control, demo, health, history};
 use crate::net::listener::TunedListener;
 use crate::net::pending::PendingSessions;
 use crate::net::{body_deadline, connect_wait, engine_io, file_limit, pending, request_head, serve};
@@ -126,6 +126,7 @@ impl Server {
                 let (layer, io) =
                     builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
                 session::register(&io).await.map_err(ClusterError::Init)?;
+                link.serve_control(io.clone(), state.clone()).await.map_err(ClusterError::Control)?;
                 // Before serving: no recorded event is missed by this hub's first sockets.
                 if history.shared().is_some() {
                     let announcements = link.announcements().await.map_err(ClusterError::Subscribe)?;
@@ -220,6 +221,7 @@ fn serve_io<A: OpenOnDemand>(
     let connect_waits = state.connect_waits.clone();
     let mode = state.mode.clone();
     let api = api::routes(io.clone(), state.clone())
+        .merge(control::routes(io.clone(), state.clone()))
         .merge(history::routes(state))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {

@@ -4,12 +4,14 @@
 //! broadcast payloads ([`payloads`]), history and recovery ([`history`]), event arguments with binary attachments anywhere inside
 //! ([`arguments`]), the single-object acks with their error codes ([`ack`]), the rules for room, event,
 //! user and namespace names ([`names`]), what a client puts in its CONNECT auth payload ([`auth`]) and
-//! where a hub leaves its generated publish token ([`token_file`]).
+//! where a hub leaves its generated publish token ([`token_file`]), and the application's control of
+//! the hub (`who`, `kicked`, the control API and the messages between hubs that answer it: [`control`]).
 //! `PROTOCOL.md` at the repository root documents the same contract for users.
 
 pub mod ack;
 pub mod arguments;
 pub mod auth;
+pub mod control;
 pub mod events;
 pub mod history;
 pub mod names;

@@ -167,6 +167,11 @@ impl HubProcess {
         Self { child, port, url: format!("http://127.0.0.1:{port}"), log }
     }
 
+    /// The hub's process id (to stop and continue it with signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("hub is running")
+    }
+
     /// Everything the hub logged so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

@@ -2,6 +2,7 @@
 
 pub mod binaries;
 pub mod client;
+pub mod control;
 pub mod elephant;
 pub mod fake;
 pub mod history;

@@ -10,18 +10,24 @@
 //! [`link`](super::link) counts what they still lose.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fred::clients::{Client, SubscriberClient};
 use fred::error::Error as RedisError;
 use fred::prelude::{Builder, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy};
 use fred::types::RespVersion;
+use hub_protocol::control::{CONTROL_CHANNEL, reply_channel};
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::drivers::{ChanItem, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 use super::link::{LinkDriver, LinkError};
+use crate::control::{self, link::ControlLink};
 use crate::history::announcement::CHANNEL;
+use crate::state::HubState;
 
 /// The adapter of a hub in a cluster.
 pub type ClusterAdapter = CustomRedisAdapter<Emitter, LinkDriver>;
@@ -62,6 +68,8 @@ pub enum ClusterError {
     Init(#[source] socketioxide_redis::InitError<LinkDriver>),
     #[error("cannot subscribe to the history's channel in Redis: {0}")]
     Subscribe(#[source] LinkError),
+    #[error("cannot subscribe to the control channels in Redis: {0}")]
+    Control(#[source] LinkError),
 }
 
 /// The hub's connection to Redis, for readiness checks and the history's announcements.
@@ -69,6 +77,8 @@ pub enum ClusterError {
 pub struct ClusterLink {
     client: SubscriberClient,
     driver: LinkDriver,
+    /// The application's control requests between the hubs.
+    control: Arc<ControlLink>,
 }
 
 impl ClusterLink {
@@ -81,6 +91,21 @@ impl ClusterLink {
     /// ([`history::announcement`](crate::history::announcement)).
     pub async fn announcements(&self) -> Result<MessageStream<ChanItem>, LinkError> {
         self.driver.subscribe_plain(CHANNEL, CHANNEL_QUEUE).await
+    }
+
+    /// This hub's end of the control requests between the hubs.
+    pub fn control(&self) -> &Arc<ControlLink> {
+        &self.control
+    }
+
+    /// Subscribes to the control requests of every hub and to the answers to this hub's own, and
+    /// answers from `io`'s sockets from now on.
+    pub async fn serve_control<A: Adapter>(&self, io: SocketIo<A>, hub: HubState) -> Result<(), LinkError> {
+        let requests = self.driver.subscribe_plain(CONTROL_CHANNEL, control::link::QUEUE).await?;
+        let replies =
+            self.driver.subscribe_plain(&reply_channel(self.control.hub()), control::link::QUEUE).await?;
+        self.control.start(requests, replies, io, hub);
+        Ok(())
     }
 }
 
@@ -103,7 +128,8 @@ pub async fn connect(url: &str) -> Result<(RedisAdapterCtr<LinkDriver>, ClusterL
 
     let config =
         RedisAdapterConfig::default().with_request_timeout(REQUEST_TIMEOUT).with_stream_buffer(CHANNEL_QUEUE);
-    let link = ClusterLink { client, driver: driver.clone() };
+    let control = Arc::new(ControlLink::new(client.clone()));
+    let link = ClusterLink { client, driver: driver.clone(), control };
     Ok((RedisAdapterCtr::new_with_driver(driver, config), link))
 }
 

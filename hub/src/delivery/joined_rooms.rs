@@ -93,6 +93,11 @@ impl JoinedRooms {
         self.lock().as_ref().is_some_and(|rooms| rooms.contains(room))
     }
 
+    /// The rooms the socket is in now (none once it has disconnected), in no particular order.
+    pub fn rooms(&self) -> Vec<String> {
+        self.lock().as_ref().map(|rooms| rooms.iter().cloned().collect()).unwrap_or_default()
+    }
+
     /// Closes the set for a disconnecting socket and returns the rooms it was in. Called once; later
     /// calls return nothing.
     pub fn close(&self) -> Vec<String> {

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod dispatch;
 pub mod joined_rooms;
 pub mod link;
+pub mod membership;
 pub mod meta_rooms;
 pub mod mode;
 pub mod occupancy;

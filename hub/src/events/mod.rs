@@ -9,12 +9,14 @@ mod in_order;
 mod publish;
 mod recovery;
 mod rooms;
+mod who;
 
 use std::future::{Ready, ready};
 use std::sync::Arc;
 
 use hub_protocol::{Ack, Argument, Arguments, ChatRequest, PublishRequest, Rejection, events};
 use serde::Serialize;
+use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State, TryData};
 
@@ -61,6 +63,12 @@ pub fn register<A: Adapter>(socket: &SocketRef<A>) {
         events::CHAT,
         in_order!(chat::chat, socket: SocketRef<A>, identity: Extension<Identity>, rate: Extension<SocketRate>,
             joined: Extension<Arc<JoinedRooms>>, hub: State<HubState>, request: TryData<ChatRequest>,
+            ack: AckSender<A>),
+    );
+    socket.on(
+        events::WHO,
+        in_order!(who::who, socket: SocketRef<A>, io: SocketIo<A>, room: TryData<String>, hub: State<HubState>,
+            identity: Extension<Identity>, rate: Extension<SocketRate>, joined: Extension<Arc<JoinedRooms>>,
             ack: AckSender<A>),
     );
     socket.on(

@@ -1,4 +1,5 @@
-//! `join` and `leave`: room membership, acked with the room's size afterwards (and, for `join`, where the
+//! `join` and `leave`: room membership (through [`membership`], the path the control API's joins take
+//! too), acked with the room's size afterwards (and, for `join`, where the
 //! room's history stands, after the recorded events the socket asked for) (counted as the hub's
 //! [`Mode`](crate::delivery::mode::Mode) counts). The room's other members hear of a change through
 //! [`presence`](crate::delivery::presence); a request that changes nothing (joining a room twice, leaving
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use std::fmt;
 
-use hub_protocol::{ErrorCode, JoinAck, JoinOptions, Rejection, RoomMembers, RoomName, events};
+use hub_protocol::{ErrorCode, JoinAck, JoinOptions, Rejection, RoomName, events};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use socketioxide::ParserError;
@@ -20,8 +21,7 @@ use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
 use super::{malformed, reply};
 use crate::delivery::joined_rooms::JoinedRooms;
-use crate::delivery::replay;
-use crate::history::StreamKey;
+use crate::delivery::membership;
 use crate::policy::identity::Identity;
 use crate::policy::limits::{Action, SocketRate};
 use crate::state::HubState;
@@ -53,42 +53,13 @@ pub async fn join<A: Adapter>(
             }
             Ok((room, options))
         });
-    let key = checked.as_ref().ok().map(|(room, _)| StreamKey::room(socket.ns(), room.as_str()));
-    // The room's turn is held until the ack is sent: the events replayed, then the ack, then the room's
-    // live events, each after the one before. (In a cluster the room is counted before: that waits for
-    // the other hubs.)
-    let counted = match &checked {
-        Ok((room, _)) => Some(hub.mode.count_before_join(&socket, room.as_str()).await),
-        Err(_) => None,
-    };
-    let _turn = match &key {
-        Some(key) => hub.history.turn(key).await,
-        None => None,
-    };
-    let outcome = async {
-        let (room, options) = checked?;
-        let counted = counted.transpose()?.flatten();
-        // Refused before the history is sent, so that a refused join sends nothing of the room.
-        let max = hub.limits.max_rooms(identity.publisher);
-        joined.may_join(room.as_str(), max)?;
-        let key = key.as_ref().expect("a checked request has a stream");
-        let replay = hub.history.replay(key, &options, socket.id).await;
-        if let Some(position) = &replay.position {
-            replay::send(&socket, identity.meta, key, position, &replay.events)
-                .map_err(|e| Rejection::new(ErrorCode::Unavailable, format!("history not sent: {e}")))?;
+    match checked {
+        Ok((room, options)) => {
+            let then = |outcome| reply(&socket, ack, events::JOIN, outcome);
+            membership::join(&socket, &hub, &identity, &joined, room, options, then).await;
         }
-        let membership = hub.mode.join(&socket, &joined, room.as_str(), max, counted)?;
-        if membership.changed {
-            hub.presence.changed(&socket, room.as_str(), &hub.mode);
-        }
-        let members = RoomMembers {
-            room: room.into_string(),
-            members: membership.members.value,
-            partial: membership.members.scope.is_partial(),
-        };
-        Ok(JoinAck { members, stream: replay.stream })
-    };
-    reply(&socket, ack, events::JOIN, outcome.await);
+        Err(rejection) => reply(&socket, ack, events::JOIN, Err::<JoinAck, _>(rejection)),
+    }
 }
 
 /// What `join` expects, for the refusal of anything else.
@@ -137,15 +108,7 @@ pub async fn leave<A: Adapter>(
         if !identity.publisher && joined.contains(room.as_str()) {
             hub.limits.check_rate(&rate, Action::Join)?;
         }
-        let membership = hub.mode.leave(&socket, &joined, room.as_str()).await?;
-        if membership.changed {
-            hub.presence.changed(&socket, room.as_str(), &hub.mode);
-        }
-        Ok(RoomMembers {
-            room: room.into_string(),
-            members: membership.members.value,
-            partial: membership.members.scope.is_partial(),
-        })
+        membership::leave(&socket, &hub, &joined, room).await.map(|(members, _)| members)
     };
     reply(&socket, ack, events::LEAVE, outcome.await);
 }

@@ -5,8 +5,8 @@
 //!
 //! Both need `Authorization: Bearer <publish token>` and `Content-Type: application/json`, take an
 //! optional `Idempotency-Key`, and validate messages exactly like the `publish` event. Every error is
-//! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status. The history API
-//! ([`history`](super::history)) shares the admission and the errors.
+//! JSON `{"ok":false,"error":CODE,"message":TEXT}` with its HTTP status. The history and control APIs
+//! ([`history`](super::history), [`control`](super::control)) share the admission and the errors.
 //!
 //! The body is read only once the request is admitted (token, rate, content type, announced size): so a
 //! client without the token cannot make the hub read, or hold, a byte of body.
@@ -94,6 +94,11 @@ impl ApiError {
     pub(super) fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::from(Rejection::new(code, message))
     }
+
+    #[cfg(test)]
+    pub(super) fn status(&self) -> StatusCode {
+        self.0
+    }
 }
 
 impl From<Rejection> for ApiError {
@@ -139,7 +144,7 @@ async fn publish<A: OpenOnDemand>(
     let outcome = async {
         admit(&api.hub, peer, &headers)?;
         require_json(&headers)?;
-        let body = read_body(&api, &headers, body).await?;
+        let body = read_body(api.hub.limits.max_payload, &headers, body).await?;
         let message: ApiPublish = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
         let request_id = request_id(&headers);
         answer(&api, "publish", &headers, || async {
@@ -160,7 +165,7 @@ async fn batch<A: OpenOnDemand>(
     let outcome = async {
         admit(&api.hub, peer, &headers)?;
         require_json(&headers)?;
-        let body = read_body(&api, &headers, body).await?;
+        let body = read_body(api.hub.limits.max_payload, &headers, body).await?;
         let batch: ApiBatch = serde_json::from_slice(&body).map_err(|e| invalid_json(&e))?;
         if batch.messages.len() > API_BATCH_MAX_MESSAGES {
             let message = format!(
@@ -224,7 +229,7 @@ pub(super) fn admit(hub: &HubState, peer: SocketAddr, headers: &HeaderMap) -> Re
 }
 
 /// A body must be `Content-Type: application/json`.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -242,12 +247,7 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 /// Reads the body of an admitted request, up to `--max-payload` bytes. A body announced as larger
 /// (`Content-Length`) is refused before any of it is read; one that turns out larger while it arrives
 /// (chunked), as soon as it passes the limit.
-async fn read_body<A: OpenOnDemand>(
-    api: &Api<A>,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Bytes, ApiError> {
-    let limit = api.hub.limits.max_payload;
+pub(super) async fn read_body(limit: usize, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorCode::TooLarge,
@@ -343,18 +343,18 @@ where
     }
 }
 
-fn respond(outcome: Result<Value, ApiError>) -> Response {
+pub(super) fn respond(outcome: Result<Value, ApiError>) -> Response {
     match outcome {
         Ok(body) => (StatusCode::OK, Json(body)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-fn json<T: Serialize>(value: &T) -> Value {
+pub(super) fn json<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("acks serialize")
 }
 
-fn invalid_json(e: &serde_json::Error) -> ApiError {
+pub(super) fn invalid_json(e: &serde_json::Error) -> ApiError {
     ApiError::new(ErrorCode::BadRequest, format!("invalid JSON body: {e}"))
 }
 

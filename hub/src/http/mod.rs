@@ -1,7 +1,8 @@
-//! Everything served over plain HTTP: the publish and history API, health and metrics, the demo page,
+//! Everything served over plain HTTP: the publish, history and control API, health and metrics, the demo page,
 //! the host check in front of everything and the origin check in front of Socket.IO.
 
 pub mod api;
+pub mod control;
 pub mod demo;
 pub mod health;
 pub mod history;

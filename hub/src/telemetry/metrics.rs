@@ -12,6 +12,8 @@
 //! | `hub_cluster_messages_lost_total` | | messages from other hubs lost before this one read them (0 unless `--redis-url`) |
 //! | `hub_slow_consumers_disconnected_total` | | sockets disconnected because their send queue was full |
 //! | `hub_slow_consumers_unidentified_total` | | full-queue sends whose socket the hub did not find (should stay 0) |
+//! | `hub_control_messages_dropped_total` | `reason` (`too_large`, `malformed`, `late`, `not_sent`) | control messages between the hubs not used: answers that came after their request gave up waiting, or could not be read or sent (0 unless `--redis-url`) |
+//! | `hub_control_requests_incomplete_total` | | control requests answered without every hub's part (a hub did not answer in time, or Redis is unreachable) |
 //!
 //! Clients choose namespaces and the names of published events, and every label value is a series that
 //! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
@@ -27,6 +29,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 const SLOW_CONSUMERS_DISCONNECTED: &str = "hub_slow_consumers_disconnected_total";
 const SLOW_CONSUMERS_UNIDENTIFIED: &str = "hub_slow_consumers_unidentified_total";
+const CONTROL_INCOMPLETE: &str = "hub_control_requests_incomplete_total";
 
 const PUBLISH_BUCKETS: &[f64] =
     &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0];
@@ -46,7 +49,7 @@ pub fn handle() -> PrometheusHandle {
             let _ = RECEIVED
                 .set(RECEIVED_LABELS.map(|label| counter!("hub_events_received_total", "event" => label)));
             // Shown from the start, so that an alert on their increase has a first value.
-            for name in [SLOW_CONSUMERS_DISCONNECTED, SLOW_CONSUMERS_UNIDENTIFIED] {
+            for name in [SLOW_CONSUMERS_DISCONNECTED, SLOW_CONSUMERS_UNIDENTIFIED, CONTROL_INCOMPLETE] {
                 counter!(name).increment(0);
             }
             handle
@@ -114,8 +117,8 @@ pub fn socket_disconnected(namespace: &str) {
 
 /// The `event` labels of `hub_events_received_total`: the hub's own names, and `other` for the rest
 /// (those are chosen by clients).
-const RECEIVED_LABELS: [&str; 6] =
-    [events::JOIN, events::LEAVE, events::CHAT, events::ECHO, events::PUBLISH, "other"];
+const RECEIVED_LABELS: [&str; 7] =
+    [events::JOIN, events::LEAVE, events::CHAT, events::ECHO, events::PUBLISH, events::WHO, "other"];
 
 /// Where `other` is in [`RECEIVED_LABELS`]: last.
 const OTHER: usize = RECEIVED_LABELS.len() - 1;
@@ -159,6 +162,16 @@ pub fn slow_consumer_disconnected() {
 /// `n` sends that found a full queue, whose socket the hub did not find afterwards.
 pub fn slow_consumers_unidentified(n: usize) {
     counter!(SLOW_CONSUMERS_UNIDENTIFIED).increment(n as u64);
+}
+
+/// A control message between the hubs that was not used, and why (a fixed label).
+pub fn control_message_dropped(reason: &'static str) {
+    counter!("hub_control_messages_dropped_total", "reason" => reason).increment(1);
+}
+
+/// A control request answered without every hub's part.
+pub fn control_request_incomplete() {
+    counter!(CONTROL_INCOMPLETE).increment(1);
 }
 
 pub fn rejected(code: ErrorCode) {
