@@ -18,6 +18,7 @@
 //! * `delivery`: emitting to rooms and counting who got it, rooms and presence, published events and their
 //!   replays, the hub's mode (alone or in a cluster), the cluster link, and delivering what Redis
 //!   announces.
+//! * `webhooks`: what happens in rooms, POSTed to the application in signed batches, never waiting.
 //! * `state`: what sockets and requests share.
 //! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
 //! * `http`: the HTTP API (publishing, history), health and metrics, the demo page, the Host and Origin
@@ -37,6 +38,7 @@ mod server;
 mod session;
 mod state;
 mod telemetry;
+mod webhooks;
 
 pub use config::Config;
 pub use error::HubError;
