@@ -197,6 +197,8 @@ const WEBHOOK_QUEUE_DEPTH: &str = "hub_webhook_queue_depth";
 
 /// Webhooks are on: their metrics show from the start, so that an alert on an increase has a first value.
 pub fn webhooks_started() {
+    // Before the recorder is installed, counters would register nowhere.
+    handle();
     for name in [WEBHOOK_EVENTS_SENT, WEBHOOK_BATCHES_SENT, WEBHOOK_ATTEMPTS_FAILED] {
         counter!(name).increment(0);
     }
