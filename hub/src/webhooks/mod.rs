@@ -52,14 +52,11 @@ impl Webhooks {
         let wanted = WebhookEventName::ALL.map(|name| config.events.contains(&name));
         let inner = Arc::new(Inner { queue: Queue::new(config.queue), wanted });
         metrics::webhooks_started();
-        tracing::info!(
-            events = ?config.event_names(),
-            "webhooks to {}://{}{} (queue of {} events)",
-            config.url.scheme(),
-            config.url.host_str().unwrap_or_default(),
-            config.url.path(),
-            config.queue
-        );
+        // The URL without credentials or query, which may hold secrets.
+        let mut shown = config.url.clone();
+        let _ = (shown.set_username(""), shown.set_password(None));
+        shown.set_query(None);
+        tracing::info!(events = ?config.event_names(), "webhooks to {shown} (queue of {} events)", config.queue);
         tokio::spawn(deliver(Arc::clone(&inner), sender));
         Ok(Self { inner: Some(inner) })
     }
