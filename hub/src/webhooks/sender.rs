@@ -56,14 +56,14 @@ impl Sender {
         let body = serde_json::to_vec(batch).expect("a batch is plain JSON");
         let signature = self.signer.sign(&body);
         let first = Instant::now();
-        let mut backoff = FIRST_BACKOFF;
+        let mut backoff = Backoff::default();
         for attempt in 1.. {
             let failure = match self.attempt(id, &signature, &body).await {
                 Ok(()) => return Delivery::Sent,
                 Err(failure) => failure,
             };
             metrics::webhook_attempt_failed();
-            if first.elapsed() + backoff > GIVE_UP_AFTER {
+            let Some(wait) = backoff.next(first.elapsed()) else {
                 tracing::error!(
                     delivery = id,
                     events = batch.events.len(),
@@ -71,13 +71,12 @@ impl Sender {
                      {GIVE_UP_AFTER:?} (last: {failure})"
                 );
                 return Delivery::GaveUp;
-            }
+            };
             tracing::warn!(
                 delivery = id,
-                "webhook attempt {attempt} failed: {failure}; retrying in {backoff:?}"
+                "webhook attempt {attempt} failed: {failure}; retrying in {wait:?}"
             );
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            tokio::time::sleep(wait).await;
         }
         unreachable!("the attempts end by returning")
     }
@@ -101,6 +100,31 @@ impl Sender {
     }
 }
 
+/// The waits between attempts: 1 s, doubling up to [`MAX_BACKOFF`], as long as the next attempt starts
+/// within [`GIVE_UP_AFTER`] of the first.
+#[derive(Debug)]
+struct Backoff {
+    wait: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { wait: FIRST_BACKOFF }
+    }
+}
+
+impl Backoff {
+    /// How long to wait before the next attempt, `elapsed` after the first; `None`: give up.
+    fn next(&mut self, elapsed: Duration) -> Option<Duration> {
+        let wait = self.wait;
+        if elapsed + wait > GIVE_UP_AFTER {
+            return None;
+        }
+        self.wait = (wait * 2).min(MAX_BACKOFF);
+        Some(wait)
+    }
+}
+
 /// A request error without the URL, which may carry credentials.
 fn without_url(error: reqwest::Error) -> String {
     use std::error::Error;
@@ -113,4 +137,29 @@ fn without_url(error: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// When each attempt starts, if each takes `took`, until the backoff gives up.
+    fn attempts(took: Duration) -> Vec<u64> {
+        let mut backoff = Backoff::default();
+        let (mut starts, mut now) = (vec![0], Duration::ZERO);
+        while let Some(wait) = backoff.next(now + took) {
+            now += took + wait;
+            starts.push(now.as_secs());
+        }
+        starts
+    }
+
+    #[test]
+    fn retries_back_off_and_stop_within_five_minutes() {
+        assert_eq!(attempts(Duration::ZERO), [0, 1, 3, 7, 15, 31, 63, 123, 183, 243]);
+        // Receivers that time out every attempt get fewer of them, within the same 5 minutes.
+        let timing_out = attempts(ATTEMPT_TIMEOUT);
+        assert_eq!(timing_out, [0, 11, 23, 37, 55, 81, 123, 193, 263]);
+        assert!(timing_out.iter().all(|&start| start <= GIVE_UP_AFTER.as_secs()));
+    }
 }
