@@ -265,3 +265,15 @@ async fn settings_that_cannot_work_stop_the_hub_with_exit_code_2() {
         assert!(stderr.starts_with(expected), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_hub_delivers_what_is_queued_without_waiting_for_the_batch_window() {
+    let receiver = WebhookReceiver::start().await;
+    let hub = hub(&receiver, &[]).await;
+    let alice = member(&hub, "alice", "lobby").await;
+    chat_many(&alice, "lobby", 3).await;
+    let (code, took) = hub.terminate().await;
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(5), "stopped in {took:?}");
+    assert_eq!(chat_texts(&receiver.accepted()), numbered(3), "delivered before the hub exited");
+}

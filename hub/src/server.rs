@@ -148,7 +148,8 @@ impl Server {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s.
+    /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s (and
+    /// up to one more while webhooks deliver what is queued).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
         let Self { listener, addr, router, close, token_file, serving, webhooks } = self;
         if let Some(file) = &token_file {
@@ -174,7 +175,7 @@ impl Server {
             () = serve => {}
             () = deadline => tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown; exiting anyway"),
         }
-        webhooks.stop();
+        webhooks.stop().await;
         tracing::info!("hub stopped");
         drop(token_file);
         Ok(())

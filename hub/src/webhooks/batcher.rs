@@ -1,6 +1,7 @@
 //! Gathers queued events into batches of at most [`MAX_BATCH_EVENTS`]: a batch starts when an event is
 //! waiting and goes when it is full or [`BATCH_WINDOW`] later, whichever comes first. So a busy hub
-//! sends few requests, and no event waits more than the window for a healthy receiver.
+//! sends few requests, and no event waits more than the window for a healthy receiver. Once the hub is
+//! stopping, batches go without waiting.
 
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ pub async fn next_batch(queue: &Queue) -> Vec<WebhookEvent> {
         queue.pushed().await;
     }
     let deadline = Instant::now() + BATCH_WINDOW;
-    while queue.waiting() < MAX_BATCH_EVENTS {
+    while queue.waiting() < MAX_BATCH_EVENTS && !queue.is_stopping() {
         if tokio::time::timeout_at(deadline, queue.pushed()).await.is_err() {
             break;
         }

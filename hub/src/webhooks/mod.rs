@@ -4,8 +4,9 @@
 //! [`Webhooks`] is the handle the rest of the hub holds: [`send`](Webhooks::send) queues an event and
 //! never waits, so a slow or absent receiver never slows the hub. One task per hub takes batches from
 //! the queue ([`batcher`]), signs them ([`signer`]) and delivers them one after the other, in order,
-//! retrying each for up to 5 minutes ([`sender`]). Whatever is dropped on the way (queue full, receiver
-//! down too long, shutdown) is counted in `/metrics` and logged.
+//! retrying each for up to 5 minutes ([`sender`]). When the hub stops, what is queued goes at once, for
+//! up to [`FLUSH_WITHIN`]. Whatever is dropped on the way (queue full, receiver down too long, shutdown)
+//! is counted in `/metrics` and logged.
 
 mod batcher;
 mod queue;
@@ -26,6 +27,9 @@ use crate::config::WebhookConfig;
 use crate::history::now_ms;
 use crate::telemetry::log_throttle::LogThrottle;
 use crate::telemetry::metrics::{self, WebhookDrop};
+
+/// How long a stopping hub waits for what is queued to be delivered.
+pub const FLUSH_WITHIN: Duration = Duration::from_secs(1);
 
 /// Where the hub's events go; cheap to clone. The disabled handle wants nothing.
 #[derive(Debug, Clone, Default)]
@@ -86,9 +90,15 @@ impl Webhooks {
         }
     }
 
-    /// At shutdown: drops what is still queued, counted and logged.
-    pub fn stop(&self) {
+    /// At shutdown: sends what is queued at once and waits up to [`FLUSH_WITHIN`] for it to be
+    /// delivered; what is left then is dropped, counted and logged.
+    pub async fn stop(&self) {
         let Some(inner) = &self.inner else { return };
+        inner.queue.stop();
+        let deadline = tokio::time::Instant::now() + FLUSH_WITHIN;
+        while inner.queue.held() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let left = inner.queue.close();
         if left > 0 {
             metrics::webhook_events_dropped(WebhookDrop::Shutdown, left);

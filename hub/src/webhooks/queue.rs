@@ -3,6 +3,7 @@
 //! bounds everything webhooks hold while the receiver is down or slow.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use hub_protocol::WebhookEvent;
@@ -14,8 +15,10 @@ use crate::telemetry::metrics;
 pub struct Queue {
     capacity: usize,
     state: Mutex<State>,
-    /// Woken on every push.
+    /// Woken on every push, and when the hub starts stopping.
     pushed: Notify,
+    /// The hub is stopping: batches go without waiting for more events.
+    stopping: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -37,7 +40,7 @@ pub struct Full;
 
 impl Queue {
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, state: Mutex::default(), pushed: Notify::new() }
+        Self { capacity, state: Mutex::default(), pushed: Notify::new(), stopping: AtomicBool::new(false) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -55,6 +58,21 @@ impl Queue {
         drop(state);
         self.pushed.notify_one();
         Ok(())
+    }
+
+    /// Events waiting or in flight.
+    pub fn held(&self) -> usize {
+        self.state().held()
+    }
+
+    /// The hub is stopping: what is queued should go at once.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        self.pushed.notify_one();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 
     /// Events waiting (not those in flight).
