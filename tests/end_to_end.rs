@@ -52,3 +52,5 @@ mod resources;
 mod rooms;
 #[path = "slow_consumers.rs"]
 mod slow_consumers;
+#[path = "webhooks.rs"]
+mod webhooks;

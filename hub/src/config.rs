@@ -13,6 +13,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod webhooks;
+
+pub use webhooks::{DEFAULT_WEBHOOK_QUEUE, WebhookConfig};
+
 /// Default listening address: loopback only.
 pub const DEFAULT_BIND: &str = "127.0.0.1:3000";
 /// Default most connected sockets at once.
@@ -262,6 +266,26 @@ pub struct Settings {
         value_name = "BOOL"
     )]
     pub allow_eio3: Option<bool>,
+
+    /// POST batches of events (chat messages, rooms occupied and vacated, members added and removed) to
+    /// this http(s) URL, signed with --webhook-secret [default: no webhooks].
+    #[arg(long, env = "HUB_WEBHOOK_URL", hide_env_values = true, value_name = "URL")]
+    pub webhook_url: Option<String>,
+
+    /// Key of each batch's signature, `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the body>`; required
+    /// with --webhook-url, at least 16 bytes.
+    #[arg(long, env = "HUB_WEBHOOK_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub webhook_secret: Option<String>,
+
+    /// Events to send, comma-separated: room_occupied, room_vacated, member_added, member_removed, chat
+    /// [default: all].
+    #[arg(long, env = "HUB_WEBHOOK_EVENTS", value_delimiter = ',', value_name = "EVENTS")]
+    pub webhook_events: Option<Vec<String>>,
+
+    /// Most events waiting for delivery at once; while the receiver is down or slow, newer ones are
+    /// dropped beyond it, counted in /metrics and logged [default: 10000].
+    #[arg(long, env = "HUB_WEBHOOK_QUEUE", value_name = "N")]
+    pub webhook_queue: Option<usize>,
 }
 
 /// How log lines are written.
@@ -332,6 +356,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Whether socket.io v2 clients (Engine.IO 3) may connect.
     pub allow_eio3: bool,
+    /// `None`: no webhooks.
+    pub webhooks: Option<WebhookConfig>,
 }
 
 /// A configuration that cannot be used; the text is the one line the hub prints before exiting.
@@ -390,6 +416,7 @@ impl Config {
             static_dir: pick(&cli.static_dir, &file.static_dir),
             log_format: pick(&cli.log_format, &file.log_format).unwrap_or_default(),
             allow_eio3: pick(&cli.allow_eio3, &file.allow_eio3).unwrap_or_default(),
+            webhooks: webhooks::load(cli, &file)?,
         };
         config.check()?;
         Ok(config)
@@ -427,6 +454,7 @@ impl Config {
             static_dir: None,
             log_format: LogFormat::Pretty,
             allow_eio3: false,
+            webhooks: None,
         }
     }
 
@@ -524,6 +552,9 @@ impl Config {
         {
             return invalid("static-dir", &format!("{} is not a directory", dir.display()));
         }
+        if let Some(webhooks) = &self.webhooks {
+            webhooks.check()?;
+        }
         Ok(())
     }
 
@@ -531,14 +562,8 @@ impl Config {
     pub fn to_masked_toml(&self) -> String {
         let masked = |secret: &Option<String>| secret.as_ref().map(|_| "***".to_owned());
         let duration = |d: Duration| humantime::format_duration(d).to_string();
-        let mut redis_url = self.redis_url.clone();
-        if let Some(url) = &mut redis_url
-            && let Ok(mut parsed) = url::Url::parse(url)
-            && parsed.password().is_some()
-        {
-            let _ = parsed.set_password(Some("***"));
-            *url = parsed.to_string();
-        }
+        let redis_url = self.redis_url.as_deref().map(without_password);
+        let webhooks = self.webhooks.as_ref();
         let lines: Vec<(&str, Option<String>)> = vec![
             ("bind", Some(quote(&self.bind.to_string()))),
             ("publish-token", masked(&self.publish_token).map(|s| quote(&s))),
@@ -579,6 +604,15 @@ impl Config {
             ("static-dir", self.static_dir.as_ref().map(|p| quote(&p.display().to_string()))),
             ("log-format", Some(quote(&self.log_format.to_string()))),
             ("allow-eio3", Some(self.allow_eio3.to_string())),
+            ("webhook-url", webhooks.map(|w| quote(&without_password(w.url.as_str())))),
+            ("webhook-secret", webhooks.map(|_| quote("***"))),
+            (
+                "webhook-events",
+                webhooks.map(|w| {
+                    format!("[{}]", w.event_names().iter().map(|n| quote(n)).collect::<Vec<_>>().join(", "))
+                }),
+            ),
+            ("webhook-queue", webhooks.map(|w| w.queue.to_string())),
         ];
         lines
             .into_iter()
@@ -587,6 +621,17 @@ impl Config {
                 None => format!("# {key} is not set\n"),
             })
             .collect()
+    }
+}
+
+/// `url` with its password, if any, masked.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -749,13 +794,19 @@ mod tests {
             "s3cret-token-long-enough",
             "--redis-url",
             "redis://u:pw@h:1",
+            "--webhook-url",
+            "https://u:hookpw@app.example/hooks",
+            "--webhook-secret",
+            "s3cret-webhook-secret",
         ]))
         .unwrap();
         let printed = config.to_masked_toml();
         assert!(!printed.contains("s3cret") && !printed.contains(":pw@"), "{printed}");
+        assert!(!printed.contains("hookpw") && printed.contains("webhook-secret = \"***\""), "{printed}");
         assert!(printed.contains("publish-token = \"***\""), "{printed}");
         assert!(printed.contains("# jwt-secret is not set"), "{printed}");
         let parsed: Settings = toml::from_str(&printed).expect("the printed configuration is a valid file");
         assert_eq!(parsed.max_connections, Some(100_000));
+        assert_eq!(parsed.webhook_events.map(|events| events.len()), Some(5));
     }
 }

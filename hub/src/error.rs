@@ -11,6 +11,8 @@ pub enum HubError {
     Token(#[from] crate::policy::token::TokenError),
     #[error(transparent)]
     Cluster(#[from] crate::delivery::cluster::ClusterError),
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::ClientError),
     #[error("server error: {0}")]
     Serve(#[from] std::io::Error),
 }

@@ -18,6 +18,7 @@
 //! * `delivery`: emitting to rooms and counting who got it, rooms and presence, published events and their
 //!   replays, the hub's mode (alone or in a cluster), the cluster link, and delivering what Redis
 //!   announces.
+//! * `webhooks`: what happens in rooms, POSTed to the application in signed batches, never waiting.
 //! * `state`: what sockets and requests share.
 //! * `events`: the Socket.IO events, one file each; `session`: admission of a socket and its end.
 //! * `control`: the application's view and control of the sockets (who is where; disconnects, joins and
@@ -41,6 +42,7 @@ mod server;
 mod session;
 mod state;
 mod telemetry;
+mod webhooks;
 
 pub use config::Config;
 pub use error::HubError;

@@ -39,6 +39,7 @@ use crate::policy::limits::Limits;
 use crate::policy::token::{PublishToken, TokenError, TokenFile};
 use crate::session::{self, OpenOnDemand};
 use crate::state::HubState;
+use crate::webhooks::Webhooks;
 use crate::{Config, HubError};
 
 /// How long open connections get to close after the shutdown signal before the hub exits anyway.
@@ -66,6 +67,7 @@ pub struct Server {
     close: Pin<Box<dyn Future<Output = ()> + Send>>,
     token_file: Option<TokenFile>,
     serving: serve::Settings,
+    webhooks: Webhooks,
 }
 
 impl Server {
@@ -96,6 +98,10 @@ impl Server {
         let limits = Arc::new(Limits::new(&config));
         let jwt = config.jwt_secret.as_deref().map(JwtVerifier::new);
         let builder = socket_io(&config);
+        let webhooks = match &config.webhooks {
+            Some(webhooks) => Webhooks::start(webhooks)?,
+            None => Webhooks::disabled(),
+        };
         let (router, close) = match &config.redis_url {
             None => {
                 let history = match config.history_size {
@@ -107,7 +113,7 @@ impl Server {
                     }),
                 };
                 let mode = Mode::Alone(Arc::<RoomSizes>::default());
-                let state = HubState::new(token, limits, jwt, mode, history);
+                let state = HubState::new(token, limits, jwt, mode, history).with_webhooks(webhooks.clone());
                 let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
                 announce::start(io.clone(), state.occupancy.clone(), None);
@@ -122,7 +128,8 @@ impl Server {
                         History::in_redis(RedisHistory::new(cluster::command_client(url).await?, settings))
                     }
                 };
-                let state = HubState::new(token, limits, jwt, Mode::Cluster(link.clone()), history.clone());
+                let state = HubState::new(token, limits, jwt, Mode::Cluster(link.clone()), history.clone())
+                    .with_webhooks(webhooks.clone());
                 let (layer, io) =
                     builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
                 session::register(&io).await.map_err(ClusterError::Init)?;
@@ -139,7 +146,7 @@ impl Server {
         };
         let serving =
             serve::Settings { head_timeout: config.idle_timeout, max_idle: config.max_idle_connections };
-        Ok(Self { listener, addr, router, close, token_file, serving })
+        Ok(Self { listener, addr, router, close, token_file, serving, webhooks })
     }
 
     /// The address the hub listens on (useful after binding port 0).
@@ -147,9 +154,10 @@ impl Server {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s.
+    /// Serves until `shutdown` completes, then disconnects every client and returns within about 4 s (and
+    /// up to one more while webhooks deliver what is queued).
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), HubError> {
-        let Self { listener, addr, router, close, token_file, serving } = self;
+        let Self { listener, addr, router, close, token_file, serving, webhooks } = self;
         if let Some(file) = &token_file {
             tracing::info!(
                 "publish token written to {} (`publish` reads it from there)",
@@ -173,6 +181,7 @@ impl Server {
             () = serve => {}
             () = deadline => tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown; exiting anyway"),
         }
+        webhooks.stop().await;
         tracing::info!("hub stopped");
         drop(token_file);
         Ok(())

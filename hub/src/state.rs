@@ -11,6 +11,7 @@ use crate::policy::auth_failures::AuthFailures;
 use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
 use crate::policy::token::PublishToken;
+use crate::webhooks::Webhooks;
 
 /// State shared by every socket of one hub.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct HubState {
     pub connect_waits: Arc<ConnectWaits>,
     /// Failed authentications per client address, on Socket.IO and the HTTP API alike.
     pub auth_failures: Arc<AuthFailures>,
+    /// Where events go for the application (`--webhook-url`); disabled by default.
+    pub webhooks: Webhooks,
 }
 
 impl HubState {
@@ -51,6 +54,13 @@ impl HubState {
             history,
             connect_waits: Arc::default(),
             auth_failures: Arc::default(),
+            webhooks: Webhooks::disabled(),
         }
+    }
+
+    /// The same state, sending events to `webhooks`.
+    pub fn with_webhooks(mut self, webhooks: Webhooks) -> Self {
+        self.webhooks = webhooks;
+        self
     }
 }

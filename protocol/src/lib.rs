@@ -4,8 +4,9 @@
 //! broadcast payloads ([`payloads`]), history and recovery ([`history`]), event arguments with binary attachments anywhere inside
 //! ([`arguments`]), the single-object acks with their error codes ([`ack`]), the rules for room, event,
 //! user and namespace names ([`names`]), what a client puts in its CONNECT auth payload ([`auth`]) and
-//! where a hub leaves its generated publish token ([`token_file`]), and the application's control of
-//! the hub (`who`, `kicked`, the control API and the messages between hubs that answer it: [`control`]).
+//! where a hub leaves its generated publish token ([`token_file`]), the application's control of
+//! the hub (`who`, `kicked`, the control API and the messages between hubs that answer it: [`control`]),
+//! and what webhooks POST to the application ([`webhooks`]).
 //! `PROTOCOL.md` at the repository root documents the same contract for users.
 
 pub mod ack;
@@ -17,6 +18,7 @@ pub mod history;
 pub mod names;
 pub mod payloads;
 pub mod token_file;
+pub mod webhooks;
 
 pub use ack::{Ack, ErrorCode, Failure, Rejection};
 pub use arguments::{Argument, Arguments, WithTrailing};
@@ -29,3 +31,4 @@ pub use payloads::{
     ApiBatch, ApiBatchAck, ApiPublish, ChatAck, ChatMessage, ChatRequest, EventMeta, PresenceChange,
     PresenceState, PublishAck, PublishRequest, RoomMembers, SlowConsumer,
 };
+pub use webhooks::{WebhookBatch, WebhookEvent, WebhookEventName};

@@ -1,4 +1,5 @@
-//! Test support: a real hub on a free loopback port, a recording Socket.IO client, and the built binaries.
+//! Test support: a real hub on a free loopback port, a recording Socket.IO client, the built binaries, and
+//! a webhook receiver.
 
 pub mod binaries;
 pub mod client;
@@ -10,6 +11,7 @@ pub mod hub;
 pub mod polling;
 pub mod raw;
 pub mod redis;
+pub mod webhook_receiver;
 
 pub use client::TestClient;
 pub use hub::TestHub;

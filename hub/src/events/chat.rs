@@ -1,10 +1,12 @@
 //! `chat`: a message to the other members of a room the sender has joined, recorded in the room's
-//! history.
+//! history, and sent to the application's webhook (by the hub that accepted it: once per cluster).
 
 use std::sync::Arc;
 
 use hub_protocol::names::check_chat_text;
-use hub_protocol::{ChatAck, ChatMessage, ChatRequest, ErrorCode, Rejection, RoomName, events};
+use hub_protocol::{
+    ChatAck, ChatMessage, ChatRequest, ErrorCode, Rejection, RoomName, WebhookEvent, WebhookEventName, events,
+};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 
@@ -41,6 +43,13 @@ pub async fn chat<A: Adapter>(
         let ts = now_ms();
         let (user, text) = (identity.user.into_string(), request.text);
         let event = Event::Chat { user: user.clone(), text: text.clone() };
+        let webhook = hub.webhooks.wants(WebhookEventName::Chat).then(|| WebhookEvent::Chat {
+            namespace: socket.ns().to_owned(),
+            room: room.as_str().to_owned(),
+            user: user.clone(),
+            text: text.clone(),
+            ts,
+        });
         let shared = hub.history.shared();
         // In a cluster that keeps history, Redis records the message and announces it to every hub,
         // which deliver it to their members of the room (`delivery::dispatch`).
@@ -48,6 +57,9 @@ pub async fn chat<A: Adapter>(
             let audience = Audience { key: key.clone(), earlier: Vec::new(), sender: Some(socket.id) };
             if let Ok(Some(Position { offset, epoch })) = shared.announce(&audience, ts, &event, true).await {
                 let (offset, epoch) = (Some(offset), Some(epoch.to_string()));
+                if let Some(webhook) = webhook {
+                    hub.webhooks.send(webhook);
+                }
                 return Ok(ChatAck { ts, offset, epoch, partial: false });
             }
             // Redis is unreachable: to this hub's members only, unrecorded.
@@ -69,6 +81,10 @@ pub async fn chat<A: Adapter>(
             if shared.is_some() { room.local() } else { room }
         };
         let reached = delivery::emit(members, events::CHAT, &message).await?;
+        // Once the message is accepted, and only then.
+        if let Some(webhook) = webhook {
+            hub.webhooks.send(webhook);
+        }
         let ChatMessage { offset, epoch, .. } = message;
         let partial = reached.scope.is_partial() || shared.is_some();
         Ok(ChatAck { ts, offset, epoch, partial })

@@ -14,6 +14,11 @@
 //! | `hub_slow_consumers_unidentified_total` | | full-queue sends whose socket the hub did not find (should stay 0) |
 //! | `hub_control_messages_dropped_total` | `reason` (`too_large`, `malformed`, `late`, `not_sent`) | control messages between the hubs not used: answers that came after their request gave up waiting, or could not be read or sent (0 unless `--redis-url`) |
 //! | `hub_control_requests_incomplete_total` | | control requests answered without every hub's part (a hub did not answer in time, or Redis is unreachable) |
+//! | `hub_webhook_events_sent_total` | | webhook events the receiver accepted (with `--webhook-url`) |
+//! | `hub_webhook_events_dropped_total` | `reason` (`queue_full`, `undeliverable`, `shutdown`) | webhook events never delivered |
+//! | `hub_webhook_batches_sent_total` | | webhook requests the receiver accepted |
+//! | `hub_webhook_attempts_failed_total` | | webhook requests that failed (each is retried, or its batch dropped) |
+//! | `hub_webhook_queue_depth` | | webhook events waiting or being delivered |
 //!
 //! Clients choose namespaces and the names of published events, and every label value is a series that
 //! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
@@ -172,6 +177,69 @@ pub fn control_message_dropped(reason: &'static str) {
 /// A control request answered without every hub's part.
 pub fn control_request_incomplete() {
     counter!(CONTROL_INCOMPLETE).increment(1);
+}
+
+/// Why webhook events were dropped.
+#[derive(Debug, Clone, Copy)]
+pub enum WebhookDrop {
+    /// `--webhook-queue` events were waiting already.
+    QueueFull,
+    /// Their batch was not accepted for 5 minutes.
+    Undeliverable,
+    /// Still queued when the hub stopped.
+    Shutdown,
+}
+
+impl WebhookDrop {
+    const ALL: [Self; 3] = [Self::QueueFull, Self::Undeliverable, Self::Shutdown];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::QueueFull => "queue_full",
+            Self::Undeliverable => "undeliverable",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+const WEBHOOK_EVENTS_SENT: &str = "hub_webhook_events_sent_total";
+const WEBHOOK_EVENTS_DROPPED: &str = "hub_webhook_events_dropped_total";
+const WEBHOOK_BATCHES_SENT: &str = "hub_webhook_batches_sent_total";
+const WEBHOOK_ATTEMPTS_FAILED: &str = "hub_webhook_attempts_failed_total";
+const WEBHOOK_QUEUE_DEPTH: &str = "hub_webhook_queue_depth";
+
+/// Webhooks are on: their metrics show from the start, so that an alert on an increase has a first value.
+pub fn webhooks_started() {
+    // Before the recorder is installed, counters would register nowhere.
+    handle();
+    for name in [WEBHOOK_EVENTS_SENT, WEBHOOK_BATCHES_SENT, WEBHOOK_ATTEMPTS_FAILED] {
+        counter!(name).increment(0);
+    }
+    for reason in WebhookDrop::ALL {
+        counter!(WEBHOOK_EVENTS_DROPPED, "reason" => reason.label()).increment(0);
+    }
+    gauge!(WEBHOOK_QUEUE_DEPTH).set(0.0);
+}
+
+/// A batch of `events` webhook events accepted by the receiver.
+pub fn webhook_batch_sent(events: usize) {
+    counter!(WEBHOOK_BATCHES_SENT).increment(1);
+    counter!(WEBHOOK_EVENTS_SENT).increment(events as u64);
+}
+
+/// `n` webhook events dropped.
+pub fn webhook_events_dropped(reason: WebhookDrop, n: usize) {
+    counter!(WEBHOOK_EVENTS_DROPPED, "reason" => reason.label()).increment(n as u64);
+}
+
+/// One webhook request that failed.
+pub fn webhook_attempt_failed() {
+    counter!(WEBHOOK_ATTEMPTS_FAILED).increment(1);
+}
+
+/// Webhook events held now, waiting or being delivered.
+pub fn webhook_queue_depth(held: usize) {
+    gauge!(WEBHOOK_QUEUE_DEPTH).set(held as f64);
 }
 
 pub fn rejected(code: ErrorCode) {
