@@ -7,8 +7,8 @@ use crate::delivery::presence::Presence;
 use crate::history::History;
 use crate::net::connect_wait::ConnectWaits;
 use crate::policy::auth_failures::AuthFailures;
-use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
+use crate::policy::sign_in::SignIn;
 use crate::policy::token::PublishToken;
 
 /// State shared by every socket of one hub.
@@ -17,8 +17,8 @@ pub struct HubState {
     pub publish_token: PublishToken,
     pub presence: Arc<Presence>,
     pub limits: Arc<Limits>,
-    /// Set in JWT mode (`--jwt-secret`).
-    pub jwt: Option<JwtVerifier>,
+    /// How users sign in: open, with JWTs (`--jwt-secret`) or through the application (`--auth-url`).
+    pub sign_in: SignIn,
     /// Alone or in a cluster.
     pub mode: Mode,
     /// Recorded events, for replays.
@@ -33,7 +33,7 @@ impl HubState {
     pub fn new(
         publish_token: PublishToken,
         limits: Arc<Limits>,
-        jwt: Option<JwtVerifier>,
+        sign_in: SignIn,
         mode: Mode,
         history: History,
     ) -> Self {
@@ -42,7 +42,7 @@ impl HubState {
             publish_token,
             presence,
             limits,
-            jwt,
+            sign_in,
             mode,
             history,
             connect_waits: Arc::default(),

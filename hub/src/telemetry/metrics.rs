@@ -12,6 +12,8 @@
 //! | `hub_cluster_messages_lost_total` | | messages from other hubs lost before this one read them (0 unless `--redis-url`) |
 //! | `hub_slow_consumers_disconnected_total` | | sockets disconnected because their send queue was full |
 //! | `hub_slow_consumers_unidentified_total` | | full-queue sends whose socket the hub did not find (should stay 0) |
+//! | `hub_app_sign_in_requests_total` | `outcome` (`admitted`, `refused`, `unreachable`, `timeout`, `bad_status`, `bad_answer`) | requests to the application that signs users in (`--auth-url`) |
+//! | `hub_app_sign_in_cache_hits_total` | `answer` (`admitted`, `refused`) | sign-ins answered from the application's recent answers |
 //!
 //! Clients choose namespaces and the names of published events, and every label value is a series that
 //! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
@@ -159,6 +161,17 @@ pub fn slow_consumer_disconnected() {
 /// `n` sends that found a full queue, whose socket the hub did not find afterwards.
 pub fn slow_consumers_unidentified(n: usize) {
     counter!(SLOW_CONSUMERS_UNIDENTIFIED).increment(n as u64);
+}
+
+/// A request to the application that signs users in, and how it ended.
+pub fn app_sign_in_request(outcome: &'static str) {
+    counter!("hub_app_sign_in_requests_total", "outcome" => outcome).increment(1);
+}
+
+/// A sign-in answered from the application's recent answers.
+pub fn app_sign_in_cache_hit(admitted: bool) {
+    let answer = if admitted { "admitted" } else { "refused" };
+    counter!("hub_app_sign_in_cache_hits_total", "answer" => answer).increment(1);
 }
 
 pub fn rejected(code: ErrorCode) {
