@@ -9,6 +9,7 @@ pub mod hub;
 pub mod polling;
 pub mod raw;
 pub mod redis;
+pub mod sign_in_app;
 
 pub use client::TestClient;
 pub use hub::TestHub;
