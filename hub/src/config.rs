@@ -499,6 +499,11 @@ impl Config {
         if self.auth_timeout.is_zero() || self.auth_timeout > MAX_AUTH_TIMEOUT {
             return invalid("auth-timeout", "must be longer than 0s and at most 1m");
         }
+        // A session that waits for its CONNECT longer than --connect-timeout is closed: the answer would
+        // come too late.
+        if self.auth_url.is_some() && self.auth_timeout >= self.connect_timeout {
+            return invalid("auth-timeout", "must be shorter than connect-timeout");
+        }
         if self.auth_cache_ttl > MAX_AUTH_CACHE_TTL {
             return invalid("auth-cache-ttl", "must be at most 1h");
         }
@@ -822,6 +827,9 @@ mod tests {
         assert!(error.starts_with("invalid setting auth-url: not a URL"), "{error}");
         let error = Config::load(&args(&["--auth-timeout", "0s"])).unwrap_err().to_string();
         assert!(error.starts_with("invalid setting auth-timeout:"), "{error}");
+        let late = ["--auth-url", "http://127.0.0.1/s", "--auth-timeout", "10s", "--connect-timeout", "10s"];
+        let error = Config::load(&args(&late)).unwrap_err().to_string();
+        assert_eq!(error, "invalid setting auth-timeout: must be shorter than connect-timeout");
         let printed =
             Config::load(&args(&["--auth-url", "https://hub:pw@app.example/s"])).unwrap().to_masked_toml();
         assert!(printed.contains("auth-url = \"https://hub:***@app.example/s\""), "{printed}");
