@@ -162,8 +162,8 @@ pub struct Settings {
     #[arg(long, env = "HUB_AUTH_URL", hide_env_values = true, value_name = "URL")]
     pub auth_url: Option<String>,
 
-    /// Deadline of a request to --auth-url; then the connection is refused as unavailable, e.g. 3s
-    /// [default: 3s].
+    /// Deadline of a request to --auth-url, shorter than --connect-timeout; then the connection is
+    /// refused as unavailable, e.g. 3s [default: 3s].
     #[arg(long, env = "HUB_AUTH_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
     #[serde(default, deserialize_with = "duration")]
     pub auth_timeout: Option<Duration>,
