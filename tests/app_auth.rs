@@ -109,12 +109,16 @@ async fn the_apps_refusals_and_unusable_answers_reach_connect_error() {
         "{message}"
     );
     assert!(message.contains("at most 1024"), "{message}");
+    assert_eq!(
+        refusal_for(&hub, "verbose").await,
+        "sign-in failed: the application's answer is not usable: an answer larger than 65536 bytes"
+    );
     hub.wait_for_log("sign-in through the application failed", 1).await;
 
     let count = |outcome: &str| format!(r#"hub_app_sign_in_requests_total{{outcome="{outcome}"}}"#);
     assert_eq!(metric(&hub, &count("refused")).await, Some(2.0));
     assert_eq!(metric(&hub, &count("bad_status")).await, Some(1.0));
-    assert_eq!(metric(&hub, &count("bad_answer")).await, Some(1.0));
+    assert_eq!(metric(&hub, &count("bad_answer")).await, Some(2.0));
     // Refused users take nothing: a signed-in one still connects.
     connect_as(&hub, "/", "bob").await.expect("bob signs in");
 }

@@ -8,6 +8,7 @@
 //! | `session=banned` | `403 {"message":"your account is suspended"}` |
 //! | `session=bighead` | `200` with an `info` of 2 KiB |
 //! | `session=broken` | `500` |
+//! | `session=verbose` | `200` with 100 KiB of JSON |
 //! | `session=slow` | nothing for a minute |
 //! | anything else, or none | `401 {"message":"please sign in"}` |
 
@@ -79,6 +80,7 @@ async fn answer(cookie: &str) -> Response {
         }
         "bighead" => Json(json!({"user": "big", "info": {"bio": "x".repeat(2048)}})).into_response(),
         "broken" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        "verbose" => Json(json!({"user": "verbose", "padding": "x".repeat(100 << 10)})).into_response(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             StatusCode::NO_CONTENT.into_response()
