@@ -215,8 +215,12 @@ fn sign_in_request<A: Adapter>(
         auth.remove(own);
     }
     let request = socket.req_parts();
+    // A header given more than once counts as one, its values joined as a `Cookie` header joins its
+    // pairs (HTTP/2 clients may send each cookie in a header of its own); one that is not text is left out.
     let header = |name: header::HeaderName| {
-        request.headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
+        let values: Option<Vec<&str>> =
+            request.headers.get_all(name).iter().map(|v| v.to_str().ok()).collect();
+        values.filter(|values| !values.is_empty()).map(|values| values.join("; "))
     };
     SignInRequest {
         namespace: socket.ns().to_owned(),
