@@ -1,7 +1,7 @@
 //! Sign-in through the application (`--auth-url`): the real `hub` binary asks a tiny application started
 //! by the test ([`SignInApp`]) who a browser with a session cookie is; the app's refusals, outages and
-//! slowness reach the client as clear `connect_error`s and are counted; answers are reused for a while;
-//! publishers never go through the app.
+//! slowness reach the client as clear `connect_error`s and are counted; answers are reused for a while,
+//! and shared by sockets that connect together; publishers never go through the app.
 
 use std::time::{Duration, Instant};
 
@@ -179,6 +179,19 @@ async fn answers_are_reused_for_the_same_cookie_within_the_ttl() {
     connect_as(&uncached, "/", "alice").await.unwrap();
     connect_as(&uncached, "/", "alice").await.unwrap();
     assert_eq!(app.requests().len(), 5, "--auth-cache-ttl 0s asks every time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_with_the_same_cookie_connecting_together_share_one_request() {
+    let app = SignInApp::start().await;
+    let hub = hub_with_app(&app.url, &[]).await;
+    let tabs = futures_util::future::join_all((0..3).map(|_| connect_as(&hub, "/", "sleepy"))).await;
+    for tab in tabs {
+        tab.expect("carol signs in");
+    }
+    assert_eq!(app.requests().len(), 1, "one request for the three tabs");
+    assert_eq!(metric(&hub, r#"hub_app_sign_in_requests_total{outcome="admitted"}"#).await, Some(1.0));
+    assert_eq!(metric(&hub, r#"hub_app_sign_in_cache_hits_total{answer="admitted"}"#).await, Some(2.0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@
 //! | `session=broken` | `500` |
 //! | `session=verbose` | `200` with 100 KiB of JSON |
 //! | `session=slow` | nothing for a minute |
+//! | `session=sleepy` | `200`: `carol`, after 300 ms |
 //! | anything else, or none | `401 {"message":"please sign in"}` |
 
 use std::sync::{Arc, Mutex};
@@ -81,6 +82,10 @@ async fn answer(cookie: &str) -> Response {
         "bighead" => Json(json!({"user": "big", "info": {"bio": "x".repeat(2048)}})).into_response(),
         "broken" => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         "verbose" => Json(json!({"user": "verbose", "padding": "x".repeat(100 << 10)})).into_response(),
+        "sleepy" => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Json(json!({"user": "carol"})).into_response()
+        }
         "slow" => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             StatusCode::NO_CONTENT.into_response()

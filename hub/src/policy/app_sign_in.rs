@@ -6,11 +6,12 @@
 //! answer is read up to [`MAX_ANSWER_BYTES`], and every way it can fail (down, slow, an unexpected status,
 //! an answer that does not parse, an `info` too large) refuses the socket with a message that says so,
 //! is counted in `hub_app_sign_in_requests_total{outcome}` and logged, and leaves the hub serving
-//! everyone else. Redirects are not followed and no proxy from the environment is used: the session
+//! everyone else. Sockets with the same cookie that connect together share one request. Redirects are not followed and no proxy from the environment is used: the session
 //! cookie goes to the configured URL and nowhere else. Answers are kept for a while
 //! ([`SignInCache`](super::sign_in_cache)).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hub_protocol::UserName;
@@ -20,6 +21,7 @@ use hub_protocol::sign_in::{
 };
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
+use tokio::sync::OnceCell;
 
 use super::identity::Identity;
 use super::sign_in_cache::{Answer, Key, SignInCache};
@@ -47,7 +49,12 @@ struct Inner {
     timeout: Duration,
     client: reqwest::Client,
     cache: SignInCache,
+    /// The requests under way, by key, each with the answer its waiters share once it is in.
+    in_flight: Mutex<HashMap<Key, Arc<Pending>>>,
 }
+
+/// One request under way to the application, whose answer several sockets may wait for.
+type Pending = OnceCell<Result<Answer, AppSignInError>>;
 
 /// Why the hub could not set up the application's client.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +102,8 @@ impl AppSignIn {
             .user_agent(concat!("socketio-hub/", env!("CARGO_PKG_VERSION")))
             .build()?;
         let cache = SignInCache::new(cache_ttl);
-        Ok(Self { inner: Arc::new(Inner { url, timeout, client, cache }) })
+        let in_flight = Mutex::default();
+        Ok(Self { inner: Arc::new(Inner { url, timeout, client, cache, in_flight }) })
     }
 
     /// Who the application says the socket of `request` is (`meta`: what the socket asked of published
@@ -113,23 +121,49 @@ impl AppSignIn {
                 metrics::app_sign_in_cache_hit(matches!(answer, Answer::Admitted(_)));
                 answer
             }
-            None => {
-                let asked = self.ask(&request).await;
-                let outcome = asked.as_ref().map_or_else(AppSignInError::outcome, |_| "admitted");
-                metrics::app_sign_in_request(outcome);
-                let answer = match asked {
-                    Ok(identity) => Answer::Admitted(identity),
-                    Err(AppSignInError::Refused(message)) => Answer::Refused(message),
-                    Err(failure) => return Err(failure),
-                };
-                self.inner.cache.put(key, answer.clone(), Instant::now());
-                answer
-            }
+            None => self.ask_once(key, &request).await?,
         };
         match answer {
             Answer::Admitted(identity) => Ok(Identity { meta, ..identity }),
             Answer::Refused(message) => Err(AppSignInError::Refused(message)),
         }
+    }
+
+    /// The application's answer for `key`: sockets that connect with the same key while a request for it
+    /// is under way (the tabs of a page reconnecting together) wait for that request's answer rather than
+    /// send their own; the first one asks.
+    async fn ask_once(&self, key: Key, request: &SignInRequest) -> Result<Answer, AppSignInError> {
+        let in_flight = || self.inner.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        let pending = Arc::clone(in_flight().entry(key).or_default());
+        let mut asked_here = false;
+        let answer = pending
+            .get_or_init(|| {
+                asked_here = true;
+                async {
+                    let asked = self.ask(request).await;
+                    let outcome = asked.as_ref().map_or_else(AppSignInError::outcome, |_| "admitted");
+                    metrics::app_sign_in_request(outcome);
+                    let answer = match asked {
+                        Ok(identity) => Answer::Admitted(identity),
+                        Err(AppSignInError::Refused(message)) => Answer::Refused(message),
+                        Err(failure) => return Err(failure),
+                    };
+                    self.inner.cache.put(key, answer.clone(), Instant::now());
+                    Ok(answer)
+                }
+            })
+            .await
+            .clone();
+        {
+            let mut in_flight = in_flight();
+            if in_flight.get(&key).is_some_and(|current| Arc::ptr_eq(current, &pending)) {
+                in_flight.remove(&key);
+            }
+        }
+        if !asked_here && let Ok(answer) = &answer {
+            metrics::app_sign_in_cache_hit(matches!(answer, Answer::Admitted(_)));
+        }
+        answer
     }
 
     /// One request to the application.
