@@ -8,6 +8,8 @@
 
 #[path = "api.rs"]
 mod api;
+#[path = "app_auth.rs"]
+mod app_auth;
 #[path = "client_auth.rs"]
 mod client_auth;
 #[path = "cluster.rs"]

@@ -25,6 +25,14 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 100_000;
 pub const DEFAULT_MAX_NAMESPACES: usize = 1000;
 /// Default largest message: 1 MiB.
 pub const DEFAULT_MAX_PAYLOAD: usize = 1 << 20;
+/// Default deadline of a request to the application that signs users in (`--auth-url`).
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(3);
+/// Longest `--auth-timeout`: a client waits this long for its CONNECT's answer.
+const MAX_AUTH_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time the application's answer to a sign-in is reused for the same cookie.
+pub const DEFAULT_AUTH_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Longest `--auth-cache-ttl`: a session the application ends can connect until its answer expires.
+const MAX_AUTH_CACHE_TTL: Duration = Duration::from_secs(3600);
 /// Longest duration setting: clients time pings with `setTimeout`, which misfires past about 24 days.
 const MAX_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 /// Fewest characters a publish token or bytes a JWT secret may have: guessing one must be hopeless.
@@ -150,6 +158,25 @@ pub struct Settings {
     /// an optional `rooms` claim the rooms it may join. Unset: open mode.
     #[arg(long, env = "HUB_JWT_SECRET", hide_env_values = true, value_name = "SECRET")]
     pub jwt_secret: Option<String>,
+
+    /// Sign browsers in through the application: at each CONNECT the hub POSTs the namespace, the auth
+    /// payload, the cookie, authorization, origin and user-agent headers and the client's address to
+    /// this URL, and the application answers who the user is (PROTOCOL.md). Cannot be used with
+    /// --jwt-secret. Unset: open mode (or JWT mode).
+    #[arg(long, env = "HUB_AUTH_URL", hide_env_values = true, value_name = "URL")]
+    pub auth_url: Option<String>,
+
+    /// Deadline of a request to --auth-url, shorter than --connect-timeout; then the connection is
+    /// refused as unavailable, e.g. 3s [default: 3s].
+    #[arg(long, env = "HUB_AUTH_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[serde(default, deserialize_with = "duration")]
+    pub auth_timeout: Option<Duration>,
+
+    /// How long the application's answer is reused for the same namespace, cookie, authorization and auth
+    /// payload (refusals: 5s at most); 0s asks at every connection [default: 30s].
+    #[arg(long, env = "HUB_AUTH_CACHE_TTL", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[serde(default, deserialize_with = "duration")]
+    pub auth_cache_ttl: Option<Duration>,
 
     /// Most sockets connected at once; the next connection is refused [default: 100000].
     #[arg(long, env = "HUB_MAX_CONNECTIONS", value_name = "N")]
@@ -323,6 +350,12 @@ pub struct Config {
     /// `None`: the default (loopback names when bound to loopback, else any); `Some(["*"])`: any host.
     pub allowed_hosts: Option<Vec<String>>,
     pub jwt_secret: Option<String>,
+    /// The application that signs users in; `None`: open or JWT mode.
+    pub auth_url: Option<url::Url>,
+    /// Deadline of a request to `auth_url`.
+    pub auth_timeout: Duration,
+    /// How long an answer of `auth_url` is reused; 0: never.
+    pub auth_cache_ttl: Duration,
     pub max_connections: usize,
     pub max_namespaces: usize,
     pub max_payload: usize,
@@ -369,6 +402,8 @@ pub enum ConfigError {
     File { path: PathBuf, message: String },
     #[error("invalid setting {setting}: {message}")]
     Invalid { setting: &'static str, message: String },
+    #[error("--{0} and --{1} cannot be used together: {2}")]
+    Exclusive(&'static str, &'static str, &'static str),
 }
 
 impl Config {
@@ -387,6 +422,9 @@ impl Config {
             allowed_origins: pick(&cli.allowed_origins, &file.allowed_origins),
             allowed_hosts: pick(&cli.allowed_hosts, &file.allowed_hosts),
             jwt_secret: pick(&cli.jwt_secret, &file.jwt_secret),
+            auth_url: pick(&cli.auth_url, &file.auth_url).map(|url| parse_auth_url(&url)).transpose()?,
+            auth_timeout: pick(&cli.auth_timeout, &file.auth_timeout).unwrap_or(DEFAULT_AUTH_TIMEOUT),
+            auth_cache_ttl: pick(&cli.auth_cache_ttl, &file.auth_cache_ttl).unwrap_or(DEFAULT_AUTH_CACHE_TTL),
             max_connections: pick(&cli.max_connections, &file.max_connections)
                 .unwrap_or(DEFAULT_MAX_CONNECTIONS),
             max_namespaces: pick(&cli.max_namespaces, &file.max_namespaces).unwrap_or(DEFAULT_MAX_NAMESPACES),
@@ -432,6 +470,9 @@ impl Config {
             allowed_origins: None,
             allowed_hosts: None,
             jwt_secret: None,
+            auth_url: None,
+            auth_timeout: DEFAULT_AUTH_TIMEOUT,
+            auth_cache_ttl: DEFAULT_AUTH_CACHE_TTL,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_namespaces: DEFAULT_MAX_NAMESPACES,
             max_payload: DEFAULT_MAX_PAYLOAD,
@@ -470,6 +511,29 @@ impl Config {
         }
         if self.jwt_secret.as_deref().is_some_and(|s| s.len() < MIN_SECRET_LEN) {
             return invalid("jwt-secret", "must be at least 16 bytes (HS256 needs a strong secret)");
+        }
+        if self.auth_url.is_some() && self.jwt_secret.is_some() {
+            return Err(ConfigError::Exclusive(
+                "auth-url",
+                "jwt-secret",
+                "users sign in either through the application or with JWTs; keep one",
+            ));
+        }
+        if let Some(url) = &self.auth_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return invalid("auth-url", "must be an http:// or https:// URL");
+        }
+        if self.auth_timeout.is_zero() || self.auth_timeout > MAX_AUTH_TIMEOUT {
+            return invalid("auth-timeout", "must be longer than 0s and at most 1m");
+        }
+        // A session that waits for its CONNECT longer than --connect-timeout is closed: the answer would
+        // come too late.
+        if self.auth_url.is_some() && self.auth_timeout >= self.connect_timeout {
+            return invalid("auth-timeout", "must be shorter than connect-timeout");
+        }
+        if self.auth_cache_ttl > MAX_AUTH_CACHE_TTL {
+            return invalid("auth-cache-ttl", "must be at most 1h");
         }
         if self.max_connections == 0 {
             return invalid("max-connections", "must be at least 1");
@@ -582,6 +646,9 @@ impl Config {
                 }),
             ),
             ("jwt-secret", masked(&self.jwt_secret).map(|s| quote(&s))),
+            ("auth-url", self.auth_url.as_ref().map(|url| quote(masked_url(url).as_str()))),
+            ("auth-timeout", Some(quote(&duration(self.auth_timeout)))),
+            ("auth-cache-ttl", Some(quote(&duration(self.auth_cache_ttl)))),
             ("max-connections", Some(self.max_connections.to_string())),
             ("max-namespaces", Some(self.max_namespaces.to_string())),
             ("max-payload", Some(self.max_payload.to_string())),
@@ -664,6 +731,23 @@ fn bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<usize>, D:
         Some(Size::Bytes(n)) => Ok(Some(n)),
         Some(Size::Text(text)) => parse_bytes(&text).map(Some).map_err(serde::de::Error::custom),
     }
+}
+
+/// The `--auth-url` setting as a URL.
+fn parse_auth_url(text: &str) -> Result<url::Url, ConfigError> {
+    url::Url::parse(text).map_err(|e| ConfigError::Invalid {
+        setting: "auth-url",
+        message: format!("not a URL like https://app.example.com/hub/sign-in: {e}"),
+    })
+}
+
+/// `url` as `--print-config` shows it: a password masked.
+fn masked_url(url: &url::Url) -> url::Url {
+    let mut url = url.clone();
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    url
 }
 
 /// The flag's (or environment's) value, else the file's.
@@ -769,6 +853,31 @@ mod tests {
         assert!(error.to_string().starts_with("invalid setting jwt-secret:"), "{error}");
         let error = Config::load(&args(&["--ping-interval", "30days"])).unwrap_err();
         assert_eq!(error.to_string(), "invalid setting ping-interval: must be at most 1day");
+    }
+
+    #[test]
+    fn the_application_sign_in_is_checked_and_exclusive_with_jwts() {
+        let config = Config::load(&args(&["--auth-url", "http://127.0.0.1:8000/sign-in"])).unwrap();
+        assert_eq!(config.auth_url.unwrap().as_str(), "http://127.0.0.1:8000/sign-in");
+        assert_eq!(
+            (config.auth_timeout, config.auth_cache_ttl),
+            (DEFAULT_AUTH_TIMEOUT, DEFAULT_AUTH_CACHE_TTL)
+        );
+        let both = ["--auth-url", "http://127.0.0.1/s", "--jwt-secret", "a-secret-of-enough-bytes"];
+        let error = Config::load(&args(&both)).unwrap_err().to_string();
+        assert!(error.starts_with("--auth-url and --jwt-secret cannot be used together"), "{error}");
+        let error = Config::load(&args(&["--auth-url", "ftp://app/s"])).unwrap_err().to_string();
+        assert_eq!(error, "invalid setting auth-url: must be an http:// or https:// URL");
+        let error = Config::load(&args(&["--auth-url", "not a url"])).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting auth-url: not a URL"), "{error}");
+        let error = Config::load(&args(&["--auth-timeout", "0s"])).unwrap_err().to_string();
+        assert!(error.starts_with("invalid setting auth-timeout:"), "{error}");
+        let late = ["--auth-url", "http://127.0.0.1/s", "--auth-timeout", "10s", "--connect-timeout", "10s"];
+        let error = Config::load(&args(&late)).unwrap_err().to_string();
+        assert_eq!(error, "invalid setting auth-timeout: must be shorter than connect-timeout");
+        let printed =
+            Config::load(&args(&["--auth-url", "https://hub:pw@app.example/s"])).unwrap().to_masked_toml();
+        assert!(printed.contains("auth-url = \"https://hub:***@app.example/s\""), "{printed}");
     }
 
     #[test]

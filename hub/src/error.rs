@@ -10,6 +10,8 @@ pub enum HubError {
     #[error(transparent)]
     Token(#[from] crate::policy::token::TokenError),
     #[error(transparent)]
+    SignIn(#[from] crate::policy::app_sign_in::SetupError),
+    #[error(transparent)]
     Cluster(#[from] crate::delivery::cluster::ClusterError),
     #[error(transparent)]
     Webhooks(#[from] crate::webhooks::ClientError),

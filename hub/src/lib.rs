@@ -11,8 +11,8 @@
 //! * `net`: the accept loop, the TCP listener and what happens on a connection before Socket.IO sees
 //!   it (deadlines and caps on waiting connections and bodies, Engine.IO requests and sessions before
 //!   their CONNECT, request heads, the open-file limit, shutdown).
-//! * `policy`: who may do what: publish tokens, JWTs, identities, failed authentications, rates and
-//!   sizes.
+//! * `policy`: who may do what: publish tokens, how users sign in (JWTs, or the application through
+//!   `--auth-url`, with its answers cached), identities, failed authentications, rates and sizes.
 //! * `history`: the recorded events of every room and namespace, with offsets and epochs, in memory or
 //!   in Redis, and the per-stream turns that keep recording and delivery in offset order.
 //! * `delivery`: emitting to rooms and counting who got it, rooms and presence, published events and their

@@ -34,8 +34,10 @@ use crate::http::{control, demo, health, history};
 use crate::net::listener::TunedListener;
 use crate::net::pending::PendingSessions;
 use crate::net::{body_deadline, connect_wait, engine_io, file_limit, pending, request_head, serve};
+use crate::policy::app_sign_in::AppSignIn;
 use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
+use crate::policy::sign_in::SignIn;
 use crate::policy::token::{PublishToken, TokenError, TokenFile};
 use crate::session::{self, OpenOnDemand};
 use crate::state::HubState;
@@ -96,7 +98,7 @@ impl Server {
         };
 
         let limits = Arc::new(Limits::new(&config));
-        let jwt = config.jwt_secret.as_deref().map(JwtVerifier::new);
+        let sign_in = sign_in(&config)?;
         let builder = socket_io(&config);
         let webhooks = match &config.webhooks {
             Some(webhooks) => Webhooks::start(webhooks)?,
@@ -113,7 +115,7 @@ impl Server {
                     }),
                 };
                 let mode = Mode::Alone(Arc::<RoomSizes>::default());
-                let state = HubState::new(token, limits, jwt, mode, history).with_webhooks(webhooks.clone());
+                let state = HubState::new(token, limits, sign_in, mode, history).with_webhooks(webhooks.clone());
                 let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
                 announce::start(io.clone(), state.occupancy.clone(), None);
@@ -128,7 +130,7 @@ impl Server {
                         History::in_redis(RedisHistory::new(cluster::command_client(url).await?, settings))
                     }
                 };
-                let state = HubState::new(token, limits, jwt, Mode::Cluster(link.clone()), history.clone())
+                let state = HubState::new(token, limits, sign_in, Mode::Cluster(link.clone()), history.clone())
                     .with_webhooks(webhooks.clone());
                 let (layer, io) =
                     builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
@@ -261,6 +263,17 @@ fn close<A: Adapter + DefinedAdapter>(io: SocketIo<A>) -> Pin<Box<dyn Future<Out
 }
 
 /// CORS for the polling transport, mirroring the origin check.
+/// How users sign in, as configured (`Config::check` refuses `--jwt-secret` with `--auth-url`).
+fn sign_in(config: &Config) -> Result<SignIn, HubError> {
+    Ok(match (&config.auth_url, &config.jwt_secret) {
+        (Some(url), _) => {
+            SignIn::App(AppSignIn::new(url.clone(), config.auth_timeout, config.auth_cache_ttl)?)
+        }
+        (None, Some(secret)) => SignIn::Jwt(Box::new(JwtVerifier::new(secret))),
+        (None, None) => SignIn::Open,
+    })
+}
+
 fn cors(origins: AllowedOrigins) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |_, request| {

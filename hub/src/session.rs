@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
+use axum::http::header;
+use hub_protocol::sign_in::{SignInHeaders, SignInRequest};
 use hub_protocol::{ConnectAuth, NamespacePath};
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
@@ -30,7 +32,11 @@ use crate::net::pending::PendingSlot;
 use crate::policy::identity::{ConnectRefusal, Identity, identify, query_auth};
 use crate::policy::limits::{ConnectionSlot, Limits};
 use crate::state::HubState;
-use crate::telemetry::log_throttle::LogThrottle;
+use crate::telemetry::log_throttle::{LogThrottle, clipped};
+
+/// The fields of the auth payload that are the hub's business, not the application's: they also change
+/// from one connection of a client to the next, which would defeat the sign-in cache.
+const HUB_AUTH_FIELDS: [&str; 3] = ["meta", "since", "history"];
 
 /// Each kind of connection refusal is logged at most once per this interval.
 const REFUSALS_LOGGED_EVERY: Duration = Duration::from_secs(10);
@@ -104,9 +110,10 @@ async fn admit<A: Adapter>(
     socket: SocketRef<A>,
     io: SocketIo<A>,
     TryData(auth): TryData<ConnectAuth>,
+    TryData(raw_auth): TryData<serde_json::Value>,
     State(hub): State<HubState>,
 ) -> Result<(), ConnectRefusal> {
-    let admitted = admit_socket(&socket, &io, auth, &hub);
+    let admitted = admit_socket(&socket, &io, auth, raw_auth.ok(), &hub).await;
     // socketioxide created the namespace before asking; a refused socket must not leave behind one that
     // nobody uses, or refusals alone would use up `max-namespaces`.
     if admitted.is_err() && socket.ns() != "/" {
@@ -115,18 +122,25 @@ async fn admit<A: Adapter>(
     admitted
 }
 
-fn admit_socket<A: Adapter>(
+async fn admit_socket<A: Adapter>(
     socket: &SocketRef<A>,
     io: &SocketIo<A>,
     auth: Result<ConnectAuth, ParserError>,
+    raw_auth: Option<serde_json::Value>,
     hub: &HubState,
 ) -> Result<(), ConnectRefusal> {
     admit_namespace(socket, io, hub)?;
     let auth = auth.map_err(ConnectRefusal::MalformedAuth)?;
-    let auth = query_auth(socket).unwrap_or(auth);
+    let (auth, raw_auth) = match query_auth(socket) {
+        Some(from_query) => {
+            let raw = serde_json::to_value(&from_query).ok();
+            (from_query, raw)
+        }
+        None => (auth, raw_auth),
+    };
     let recovery = auth.recovery();
     static FULL: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
-    let identity = authenticate(socket, hub, auth)?;
+    let identity = authenticate(socket, hub, auth, raw_auth).await?;
     let slot = hub
         .limits
         .admit(socket.ns(), identity.publisher)
@@ -155,10 +169,14 @@ fn admit_socket<A: Adapter>(
 
 /// Who the socket is, behind the gate on its address's failed authentications: an address that failed
 /// too often is refused before its token is even looked at (`policy::auth_failures`).
-fn authenticate<A: Adapter>(
+///
+/// Through the application (`--auth-url`), this waits for its answer: the CONNECT reply, and so the
+/// client's first event, comes after it, and the handlers are registered before that reply all the same.
+async fn authenticate<A: Adapter>(
     socket: &SocketRef<A>,
     hub: &HubState,
     auth: ConnectAuth,
+    raw_auth: Option<serde_json::Value>,
 ) -> Result<Identity, ConnectRefusal> {
     let peer = peer_ip(socket);
     if auth.token.is_some()
@@ -172,16 +190,52 @@ fn authenticate<A: Adapter>(
         return Err(ConnectRefusal::Throttled(throttled.retry_after));
     }
     static UNIDENTIFIED: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
-    identify(&hub.publish_token, hub.jwt.as_ref(), auth, socket.ns(), &socket.id.to_string()).inspect_err(
-        |refusal| {
+    let ask_app = || sign_in_request(socket, raw_auth, peer);
+    identify(&hub.publish_token, &hub.sign_in, auth, socket.ns(), &socket.id.to_string(), ask_app)
+        .await
+        .inspect_err(|refusal| {
             if refusal.is_guess()
                 && let Some(ip) = peer
             {
                 hub.auth_failures.failed(ip);
             }
             log_refusal(&UNIDENTIFIED, socket.ns(), refusal);
+        })
+}
+
+/// What the application is asked about `socket`: its namespace, its auth payload without the hub's own
+/// fields, the headers of the request that opened its session that tell who is behind it, and its address.
+fn sign_in_request<A: Adapter>(
+    socket: &SocketRef<A>,
+    raw_auth: Option<serde_json::Value>,
+    peer: Option<IpAddr>,
+) -> SignInRequest {
+    let mut auth = match raw_auth {
+        Some(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    for own in HUB_AUTH_FIELDS {
+        auth.remove(own);
+    }
+    let request = socket.req_parts();
+    // A header given more than once counts as one, its values joined as a `Cookie` header joins its
+    // pairs (HTTP/2 clients may send each cookie in a header of its own); one that is not text is left out.
+    let header = |name: header::HeaderName| {
+        let values: Option<Vec<&str>> =
+            request.headers.get_all(name).iter().map(|v| v.to_str().ok()).collect();
+        values.filter(|values| !values.is_empty()).map(|values| values.join("; "))
+    };
+    SignInRequest {
+        namespace: socket.ns().to_owned(),
+        auth,
+        headers: SignInHeaders {
+            cookie: header(header::COOKIE),
+            authorization: header(header::AUTHORIZATION),
+            origin: header(header::ORIGIN),
+            user_agent: header(header::USER_AGENT),
         },
-    )
+        address: peer.map(|ip| ip.to_string()),
+    }
 }
 
 /// The client's address, from the request that opened its session.
@@ -239,11 +293,14 @@ async fn on_connect<A: Adapter>(
     Extension(identity): Extension<Identity>,
     State(hub): State<HubState>,
 ) {
+    // The public info the application gave its user (`--auth-url`), clipped: other members see it all.
+    let info = identity.info.as_ref().map(|info| info.to_string());
     tracing::info!(
         sid = %socket.id,
         ns = socket.ns(),
         user = %identity.user,
         publisher = identity.publisher,
+        info = info.as_deref().map(clipped),
         transport = ?socket.transport_type(),
         "socket connected"
     );

@@ -8,8 +8,8 @@ use crate::delivery::presence::Presence;
 use crate::history::History;
 use crate::net::connect_wait::ConnectWaits;
 use crate::policy::auth_failures::AuthFailures;
-use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
+use crate::policy::sign_in::SignIn;
 use crate::policy::token::PublishToken;
 use crate::webhooks::Webhooks;
 
@@ -21,8 +21,8 @@ pub struct HubState {
     /// Who is in each room, user by user (the `presence` event).
     pub occupancy: Arc<Occupancy>,
     pub limits: Arc<Limits>,
-    /// Set in JWT mode (`--jwt-secret`).
-    pub jwt: Option<JwtVerifier>,
+    /// How users sign in: open, with JWTs (`--jwt-secret`) or through the application (`--auth-url`).
+    pub sign_in: SignIn,
     /// Alone or in a cluster.
     pub mode: Mode,
     /// Recorded events, for replays.
@@ -39,7 +39,7 @@ impl HubState {
     pub fn new(
         publish_token: PublishToken,
         limits: Arc<Limits>,
-        jwt: Option<JwtVerifier>,
+        sign_in: SignIn,
         mode: Mode,
         history: History,
     ) -> Self {
@@ -49,7 +49,7 @@ impl HubState {
             presence,
             occupancy: Arc::default(),
             limits,
-            jwt,
+            sign_in,
             mode,
             history,
             connect_waits: Arc::default(),

@@ -49,9 +49,12 @@ export async function startHub({ bind = "127.0.0.1:0", token = TOKEN, env = {} }
   };
 }
 
-/** Connects an official client and waits for the CONNECT (or rejects with the connect_error). */
-export function connect(url, { transports, namespace = "/", auth = {} } = {}) {
-  const socket = io(url + namespace, { transports, auth, reconnection: false, forceNew: true });
+/**
+ * Connects an official client and waits for the CONNECT (or rejects with the connect_error).
+ * `extraHeaders` go with the requests that open the session (Node only), e.g. a `cookie`.
+ */
+export function connect(url, { transports, namespace = "/", auth = {}, extraHeaders } = {}) {
+  const socket = io(url + namespace, { transports, auth, extraHeaders, reconnection: false, forceNew: true });
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve(socket));
     socket.once("connect_error", (err) => {

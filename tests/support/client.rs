@@ -62,11 +62,26 @@ impl TestClient {
 
     /// Connects to `namespace` with `auth`, and waits for the hub's answer to the CONNECT.
     pub async fn connect_with(url: &str, namespace: &str, auth: Value) -> Result<Self, Refused> {
+        Self::connect_with_headers(url, namespace, auth, &[]).await
+    }
+
+    /// Connects like [`connect_with`](Self::connect_with), sending `headers` (e.g. a `Cookie`) with the
+    /// request that opens the session.
+    pub async fn connect_with_headers(
+        url: &str,
+        namespace: &str,
+        auth: Value,
+        headers: &[(&str, &str)],
+    ) -> Result<Self, Refused> {
         let meta = auth.get("meta") == Some(&Value::Bool(true));
         let (events_tx, events) = mpsc::unbounded_channel();
         let (status_tx, mut status) = mpsc::unbounded_channel::<Result<(), Refused>>();
         let connected = status_tx.clone();
-        let client = ClientBuilder::new(url)
+        let mut builder = ClientBuilder::new(url);
+        for (name, value) in headers {
+            builder = builder.opening_header(*name, *value);
+        }
+        let client = builder
             .namespace(namespace)
             .transport_type(TransportType::Websocket)
             .reconnect(false)

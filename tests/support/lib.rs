@@ -11,6 +11,7 @@ pub mod hub;
 pub mod polling;
 pub mod raw;
 pub mod redis;
+pub mod sign_in_app;
 pub mod webhook_receiver;
 
 pub use client::TestClient;

@@ -42,7 +42,7 @@ pub async fn join<A: Adapter>(
             if !identity.may_join(room.as_str()) {
                 return Err(Rejection::new(
                     ErrorCode::Forbidden,
-                    format!("your token does not allow room {:?}", room.as_str()),
+                    format!("your sign-in does not allow room {:?}", room.as_str()),
                 ));
             }
             // Events of one socket run one at a time: only a disconnect can change its rooms meanwhile,

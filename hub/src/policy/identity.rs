@@ -1,17 +1,21 @@
 //! Who a connecting socket is, from its auth payload: a publisher (the publish token), a user vouched
-//! for by a JWT (JWT mode), or a user with a name of its own choosing (open mode).
+//! for by a JWT (JWT mode), a user the application signed in (`--auth-url`), or a user with a name of its
+//! own choosing (open mode).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hub_protocol::auth::INVALID_TOKEN_MESSAGE;
+use hub_protocol::sign_in::SignInRequest;
 use hub_protocol::{ConnectAuth, UserName};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::{ParserError, ProtocolVersion};
 
-use super::jwt::{JwtError, JwtVerifier};
+use super::app_sign_in::AppSignInError;
+use super::jwt::JwtError;
 use super::limits::Full;
+use super::sign_in::SignIn;
 use super::token::PublishToken;
 
 /// What the hub knows about a connected socket.
@@ -21,7 +25,8 @@ pub struct Identity {
     pub user: UserName,
     /// Whether it connected with the publish token.
     pub publisher: bool,
-    /// The only rooms it may join (from its token's `rooms` claim); `None`: any room.
+    /// The only rooms it may join (from its token's `rooms` claim, or the application's answer); `None`:
+    /// any room.
     pub rooms: Option<Arc<[String]>>,
     /// Public data about its user, shown to the other members of its rooms (`who`, `presence`): what
     /// the application's sign-in (`--auth-url`) said; `None` for every other kind of user.
@@ -55,6 +60,8 @@ pub enum ConnectRefusal {
     #[error(transparent)]
     Jwt(#[from] JwtError),
     #[error(transparent)]
+    App(#[from] AppSignInError),
+    #[error(transparent)]
     Full(#[from] Full),
     #[error("the namespace was closed as unused just now: connect again")]
     Reclaimed,
@@ -77,26 +84,27 @@ impl ConnectRefusal {
     }
 }
 
-/// Who the auth payload says the socket of `namespace` is: a publisher (the publish token), a user
-/// vouched for by a JWT that admits `namespace` (JWT mode), or a user with a name of its own choosing
-/// (open mode).
-pub fn identify(
+/// Who the auth payload says the socket of `namespace` is: a publisher (the publish token), or a user
+/// as `sign_in` has it: one vouched for by a JWT that admits `namespace`, one the application signed in
+/// (`ask_app` makes the request it is sent), or one with a name of its own choosing (open mode).
+pub async fn identify(
     publish_token: &PublishToken,
-    jwt: Option<&JwtVerifier>,
+    sign_in: &SignIn,
     auth: ConnectAuth,
     namespace: &str,
     sid: &str,
+    ask_app: impl FnOnce() -> SignInRequest,
 ) -> Result<Identity, ConnectRefusal> {
     let own_name = |user: Option<String>| match user {
         Some(name) => UserName::parse(name).map_err(|r| ConnectRefusal::User(r.message)),
         None => Ok(UserName::anonymous(sid)),
     };
     let meta = auth.meta;
-    match (auth.token, jwt) {
-        (Some(token), _) if publish_token.matches(&token) => {
-            Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None, info: None, meta })
-        }
-        (Some(token), Some(jwt)) => {
+    if auth.token.as_deref().is_some_and(|token| publish_token.matches(token)) {
+        return Ok(Identity { user: own_name(auth.user)?, publisher: true, rooms: None, info: None, meta });
+    }
+    match (sign_in, auth.token) {
+        (SignIn::Jwt(jwt), Some(token)) => {
             let claims = jwt.verify(&token)?;
             if !claims.admits(namespace) {
                 return Err(JwtError::Namespace(namespace.to_owned()).into());
@@ -105,9 +113,10 @@ pub fn identify(
                 .map_err(|r| JwtError::Invalid(format!("`sub` is not a valid user name: {}", r.message)))?;
             Ok(Identity { user, publisher: false, rooms: claims.rooms.map(Arc::from), info: None, meta })
         }
-        (None, Some(_)) => Err(JwtError::Missing.into()),
-        (Some(_), None) => Err(ConnectRefusal::InvalidToken),
-        (None, None) => {
+        (SignIn::Jwt(_), None) => Err(JwtError::Missing.into()),
+        (SignIn::App(app), _) => Ok(app.sign_in(ask_app(), meta).await?),
+        (SignIn::Open, Some(_)) => Err(ConnectRefusal::InvalidToken),
+        (SignIn::Open, None) => {
             Ok(Identity { user: own_name(auth.user)?, publisher: false, rooms: None, info: None, meta })
         }
     }

@@ -19,6 +19,8 @@
 //! | `hub_webhook_batches_sent_total` | | webhook requests the receiver accepted |
 //! | `hub_webhook_attempts_failed_total` | | webhook requests that failed (each is retried, or its batch dropped) |
 //! | `hub_webhook_queue_depth` | | webhook events waiting or being delivered |
+//! | `hub_app_sign_in_requests_total` | `outcome` (`admitted`, `refused`, `unreachable`, `timeout`, `bad_status`, `bad_answer`) | requests to the application that signs users in (`--auth-url`) |
+//! | `hub_app_sign_in_cache_hits_total` | `answer` (`admitted`, `refused`) | sign-ins answered from the application's recent answers |
 //!
 //! Clients choose namespaces and the names of published events, and every label value is a series that
 //! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
@@ -240,6 +242,17 @@ pub fn webhook_attempt_failed() {
 /// Webhook events held now, waiting or being delivered.
 pub fn webhook_queue_depth(held: usize) {
     gauge!(WEBHOOK_QUEUE_DEPTH).set(held as f64);
+}
+
+/// A request to the application that signs users in, and how it ended.
+pub fn app_sign_in_request(outcome: &'static str) {
+    counter!("hub_app_sign_in_requests_total", "outcome" => outcome).increment(1);
+}
+
+/// A sign-in answered from the application's recent answers.
+pub fn app_sign_in_cache_hit(admitted: bool) {
+    let answer = if admitted { "admitted" } else { "refused" };
+    counter!("hub_app_sign_in_cache_hits_total", "answer" => answer).increment(1);
 }
 
 pub fn rejected(code: ErrorCode) {
