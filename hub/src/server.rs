@@ -115,7 +115,8 @@ impl Server {
                     }),
                 };
                 let mode = Mode::Alone(Arc::<RoomSizes>::default());
-                let state = HubState::new(token, limits, sign_in, mode, history).with_webhooks(webhooks.clone());
+                let state =
+                    HubState::new(token, limits, sign_in, mode, history).with_webhooks(webhooks.clone());
                 let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
                 announce::start(io.clone(), state.occupancy.clone(), None);
@@ -130,8 +131,9 @@ impl Server {
                         History::in_redis(RedisHistory::new(cluster::command_client(url).await?, settings))
                     }
                 };
-                let state = HubState::new(token, limits, sign_in, Mode::Cluster(link.clone()), history.clone())
-                    .with_webhooks(webhooks.clone());
+                let state =
+                    HubState::new(token, limits, sign_in, Mode::Cluster(link.clone()), history.clone())
+                        .with_webhooks(webhooks.clone());
                 let (layer, io) =
                     builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
                 session::register(&io).await.map_err(ClusterError::Init)?;
