@@ -1,6 +1,7 @@
 //! Webhooks of the real `hub` binary, POSTed to a receiver the test runs: signed chat messages, batching,
-//! retries, the queue's bound while the receiver is down, `--webhook-events`, and settings refused at
-//! start. One hub per test, so that its metrics count only what the test did.
+//! retries, the queue's bound while the receiver is down, `--webhook-events`, rooms and members on one
+//! hub and once per cluster, and settings refused at start. One hub per test, so that its metrics count
+//! only what the test did.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -18,10 +19,17 @@ const SECRET: &str = "the-webhook-secret-of-this-test";
 /// Long enough for a batch's window (1 s) and a few retries (1 s, 2 s, 4 s) on a busy machine.
 const DELIVERY: Duration = Duration::from_secs(30);
 
-/// Starts a hub that sends webhooks to `receiver`, with `extra` flags.
+/// The room and member events, without `chat`.
+const ROOM_EVENTS: &str = "room_occupied,room_vacated,member_added,member_removed";
+
+/// Starts a hub that sends webhooks to `receiver`, with `extra` flags; only `chat` unless `extra` chooses
+/// with `--webhook-events`, so that counts are of chat messages alone.
 async fn hub(receiver: &WebhookReceiver, extra: &[&str]) -> HubProcess {
     let mut args = vec!["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--webhook-url", &receiver.url];
     args.extend(["--webhook-secret", SECRET]);
+    if !extra.contains(&"--webhook-events") {
+        args.extend(["--webhook-events", "chat"]);
+    }
     args.extend(extra);
     HubProcess::start(&args, &[]).await
 }
@@ -205,12 +213,96 @@ async fn only_the_chosen_events_are_sent() {
     }
     let received = with_chat.wait_for_events(2, DELIVERY).await;
     assert_eq!(chat_texts(&received), numbered(2));
-    // Well past the other hub's batch window: it sent nothing, and queued nothing.
+    let received = without_chat.wait_for_events(1, DELIVERY).await;
+    // Well past the batch window: nothing else was sent, and nothing is queued.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(without_chat.received().is_empty(), "{:?}", without_chat.received());
+    assert_eq!(without_chat.received().len(), received.len(), "{:?}", without_chat.received());
+    let events: Vec<_> = received.iter().flat_map(|r| r.batch().events).collect();
+    let added = WebhookEvent::MemberAdded {
+        namespace: "/".into(),
+        room: "lobby".into(),
+        user: "alice".into(),
+        info: None,
+    };
+    assert_eq!(events, [added], "no room_occupied, no chat");
     let metrics = scrape(&hubs[0]).await;
     assert_eq!(sample(&metrics, "hub_webhook_queue_depth"), Some(0.0), "{metrics}");
-    assert_eq!(sample(&metrics, "hub_webhook_events_sent_total"), Some(0.0), "{metrics}");
+    assert_eq!(sample(&metrics, "hub_webhook_events_sent_total"), Some(1.0), "{metrics}");
+}
+
+/// The room and member events in `received`, in order, as `name room user`.
+fn room_events(received: &[e2e::webhook_receiver::Received]) -> Vec<String> {
+    received
+        .iter()
+        .flat_map(|r| r.batch().events)
+        .map(|event| match event {
+            WebhookEvent::RoomOccupied { room, .. } => format!("room_occupied {room}"),
+            WebhookEvent::RoomVacated { room, .. } => format!("room_vacated {room}"),
+            WebhookEvent::MemberAdded { room, user, .. } => format!("member_added {room} {user}"),
+            WebhookEvent::MemberRemoved { room, user, .. } => format!("member_removed {room} {user}"),
+            other => panic!("only room and member events here, got {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_is_occupied_and_vacated_around_its_members_comings_and_goings() {
+    let receiver = WebhookReceiver::start().await;
+    let hub = hub(&receiver, &["--webhook-events", ROOM_EVENTS]).await;
+    let tab1 = member(&hub, "alice", "lobby").await;
+    let tab2 = member(&hub, "alice", "lobby").await;
+    let bob = member(&hub, "bob", "lobby").await;
+    tab1.disconnect().await;
+    tab2.request("leave", json!("lobby")).await;
+    bob.disconnect().await;
+    let received = receiver.wait_for_events(6, DELIVERY).await;
+    assert_eq!(
+        room_events(&received),
+        [
+            "room_occupied lobby",
+            "member_added lobby alice",
+            "member_added lobby bob",
+            "member_removed lobby alice",
+            "member_removed lobby bob",
+            "room_vacated lobby",
+        ],
+        "a user with two tabs is added once and removed with its last tab"
+    );
+    drop(tab2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_whose_members_sit_on_two_hubs_is_occupied_once_for_the_cluster() {
+    let redis = RedisServer::start().await;
+    let receiver = WebhookReceiver::start().await;
+    let url = redis.url();
+    let flags = ["--redis-url", &url, "--webhook-events", ROOM_EVENTS];
+    let (a, b) = (hub(&receiver, &flags).await, hub(&receiver, &flags).await);
+    let alice = member(&a, "alice", "lobby").await;
+    receiver.wait_for_events(2, DELIVERY).await;
+    let bob = member(&b, "bob", "lobby").await;
+    let alice_again = member(&b, "alice", "lobby").await;
+    receiver.wait_for_events(3, DELIVERY).await;
+    // Alice leaves with whichever of her tabs Redis hears of last, on either hub.
+    alice.disconnect().await;
+    alice_again.disconnect().await;
+    receiver.wait_for_events(4, DELIVERY).await;
+    bob.disconnect().await;
+    let received = receiver.wait_for_events(6, DELIVERY).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.accepted().len(), received.len(), "nothing more came");
+    assert_eq!(
+        room_events(&received),
+        [
+            "room_occupied lobby",
+            "member_added lobby alice",
+            "member_added lobby bob",
+            "member_removed lobby alice",
+            "member_removed lobby bob",
+            "room_vacated lobby",
+        ],
+        "once per cluster, from the hub whose change made the difference"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

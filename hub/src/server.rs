@@ -23,7 +23,7 @@ use crate::config::SEND_QUEUE_PACKETS;
 use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
 use crate::delivery::dispatch;
 use crate::delivery::mode::Mode;
-use crate::delivery::occupancy::announce;
+use crate::delivery::occupancy::announce::{self, Announcer};
 use crate::delivery::occupancy::redis::RedisPresence;
 use crate::delivery::room_sizes::RoomSizes;
 use crate::history::{History, RedisHistory, memory, redis};
@@ -119,7 +119,12 @@ impl Server {
                     HubState::new(token, limits, sign_in, mode, history).with_webhooks(webhooks.clone());
                 let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
-                announce::start(io.clone(), state.occupancy.clone(), None);
+                announce::start(Announcer {
+                    io: io.clone(),
+                    occupancy: state.occupancy.clone(),
+                    cluster: None,
+                    webhooks: webhooks.clone(),
+                });
                 (serve_io(&config, &io, layer, state), close(io))
             }
             Some(url) => {
@@ -144,7 +149,12 @@ impl Server {
                     dispatch::start(io.clone(), history, announcements);
                 }
                 let presence = RedisPresence::new(cluster::command_client(url).await?);
-                announce::start(io.clone(), state.occupancy.clone(), Some(presence));
+                announce::start(Announcer {
+                    io: io.clone(),
+                    occupancy: state.occupancy.clone(),
+                    cluster: Some(presence),
+                    webhooks: webhooks.clone(),
+                });
                 (serve_io(&config, &io, layer, state), close(io))
             }
         };

@@ -5,12 +5,16 @@
 //! [`MEMBERS_INTERVAL_MS`] later, and those until then ride along with it, so 10,000 users joining a
 //! room within the interval cost one broadcast, not 10,000. Within one event, a user who came and went
 //! again (or went and came back) is left out: the members' view before and after is the same.
+//!
+//! The application's webhooks hear every decided change as it is, without coalescing: `room_occupied`
+//! before a room's first `member_added`, `room_vacated` after its last `member_removed`.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use hub_protocol::events::{MEMBERS_INTERVAL_MS, PRESENCE};
+use hub_protocol::webhooks::{WebhookEvent, WebhookEventName};
 use hub_protocol::{PresenceChange, PresenceState};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -20,22 +24,28 @@ use tokio::time::Instant;
 use super::redis::{HEARTBEAT, RedisPresence};
 use super::{Change, Occupancy, Step};
 use crate::delivery::emit;
+use crate::webhooks::Webhooks;
 
 /// Most changes taken from the queue at once (one Redis script per room for all of them).
 const BATCH: usize = 1024;
 
-/// Starts the task; it ends when the hub stops. `cluster`: Redis decides, or this hub alone does.
-pub fn start<A: Adapter>(io: SocketIo<A>, occupancy: Arc<Occupancy>, cluster: Option<RedisPresence>) {
-    let Some(changes) = occupancy.take_changes() else { return };
-    tokio::spawn(run(io, occupancy, changes, cluster));
+/// Where the task's changes go besides the rooms' members.
+pub struct Announcer<A: Adapter> {
+    pub io: SocketIo<A>,
+    pub occupancy: Arc<Occupancy>,
+    /// Redis decides, or (`None`) this hub alone does.
+    pub cluster: Option<RedisPresence>,
+    pub webhooks: Webhooks,
 }
 
-async fn run<A: Adapter>(
-    io: SocketIo<A>,
-    occupancy: Arc<Occupancy>,
-    mut changes: mpsc::UnboundedReceiver<Change>,
-    mut cluster: Option<RedisPresence>,
-) {
+/// Starts the task; it ends when the hub stops.
+pub fn start<A: Adapter>(announcer: Announcer<A>) {
+    let Some(changes) = announcer.occupancy.take_changes() else { return };
+    tokio::spawn(run(announcer, changes));
+}
+
+async fn run<A: Adapter>(announcer: Announcer<A>, mut changes: mpsc::UnboundedReceiver<Change>) {
+    let Announcer { io, occupancy, mut cluster, webhooks } = announcer;
     let mut pending = Pending::default();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut batch = Vec::with_capacity(BATCH);
@@ -51,6 +61,7 @@ async fn run<A: Adapter>(
                     Some(cluster) => cluster.decide(changes).await,
                     None => changes,
                 };
+                notify(&webhooks, &decided);
                 pending.add(decided, Instant::now());
             }
             () = sleep_until(due), if due.is_some() => {
@@ -61,7 +72,42 @@ async fn run<A: Adapter>(
             _ = heartbeat.tick(), if cluster.is_some() => {
                 let cluster = cluster.as_mut().expect("ticks only in a cluster");
                 let decided = cluster.maintain(|| occupancy.snapshot()).await;
+                notify(&webhooks, &decided);
                 pending.add(decided, Instant::now());
+            }
+        }
+    }
+}
+
+/// Tells the application's webhooks of decided changes: once per cluster, since only the hub whose
+/// change made the difference has it.
+fn notify(webhooks: &Webhooks, changes: &[Change]) {
+    use WebhookEventName::{MemberAdded, MemberRemoved, RoomOccupied, RoomVacated};
+    if ![RoomOccupied, RoomVacated, MemberAdded, MemberRemoved].into_iter().any(|name| webhooks.wants(name)) {
+        return;
+    }
+    for change in changes {
+        let (namespace, room) = (change.namespace.clone(), change.room.clone());
+        let user = change.user.as_str().to_owned();
+        let info = change.info.as_deref().cloned();
+        match change.step {
+            Step::Arrived => {
+                if change.room_edge {
+                    webhooks.send(WebhookEvent::RoomOccupied {
+                        namespace: namespace.clone(),
+                        room: room.clone(),
+                    });
+                }
+                webhooks.send(WebhookEvent::MemberAdded { namespace, room, user, info });
+            }
+            Step::Departed => {
+                let vacated = change
+                    .room_edge
+                    .then(|| WebhookEvent::RoomVacated { namespace: namespace.clone(), room: room.clone() });
+                webhooks.send(WebhookEvent::MemberRemoved { namespace, room, user, info });
+                if let Some(vacated) = vacated {
+                    webhooks.send(vacated);
+                }
             }
         }
     }
