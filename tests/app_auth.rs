@@ -87,6 +87,25 @@ async fn a_session_cookie_signs_the_user_in_with_its_rooms_and_info() {
         "{connected}"
     );
 
+    // Members see the app's info: in `who`, and in `presence` when alice goes (once her coming and
+    // bob's were announced: a user who comes and goes within one interval is not announced at all).
+    let who = bob.request("who", json!("lobby")).await;
+    assert_eq!(
+        who["users"],
+        json!([{"user": "alice", "info": {"role": "staff"}, "sockets": 1}, {"user": "bob", "info": null, "sockets": 1}]),
+        "{who}"
+    );
+    let bob_in_lobby = json!({"room": "lobby", "user": "bob", "info": null, "state": "joined"});
+    while !bob.expect_event("presence").await[0].as_array().unwrap().contains(&bob_in_lobby) {}
+    alice.request("leave", json!("lobby")).await;
+    let left = loop {
+        let changes = bob.expect_event("presence").await.remove(0);
+        if changes[0]["room"] == "lobby" {
+            break changes; // bob's own coming into staff may arrive meanwhile
+        }
+    };
+    assert_eq!(left, json!([{"room": "lobby", "user": "alice", "info": {"role": "staff"}, "state": "left"}]));
+
     // Another namespace is another question to the app.
     connect_as(&hub, "/orders", "alice").await.expect("alice in /orders");
     assert_eq!(app.requests().last().unwrap().namespace, "/orders");
