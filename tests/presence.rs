@@ -1,10 +1,12 @@
 //! `presence`: a room's members hear when a user's first socket comes in and its last one goes, once per
-//! user however many tabs it has, coalesced per room, on one hub and across a cluster.
+//! user however many tabs it has, coalesced per room, on one hub and across a cluster, and for the
+//! application's joins and disconnects.
 
 use std::time::Duration;
 
 use e2e::TestClient;
 use e2e::binaries::HubProcess;
+use e2e::control::post;
 use e2e::hub::{TOKEN, TestHub};
 use e2e::redis::RedisServer;
 use hub_protocol::events::MEMBERS_INTERVAL_MS;
@@ -145,4 +147,21 @@ async fn across_a_cluster_each_change_is_announced_once_and_a_dead_hubs_users_le
     let left = presence_within(&mut bob, Duration::from_secs(30)).await;
     assert_eq!(left, [change("lobby", "carol", "left")], "announced once, by one of the others");
     bob.expect_no_event("presence", INTERVAL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_applications_joins_and_disconnects_are_announced_like_the_users_own() {
+    let hub = TestHub::start().await;
+    let mut watcher = user(&hub.url, "watcher").await;
+    watcher.join("lobby").await;
+    presence(&mut watcher).await;
+    let _carol = user(&hub.url, "carol").await;
+
+    let (status, joined) = post(&hub.url, "/api/join", &json!({"user": "carol", "room": "lobby"})).await;
+    assert_eq!((status.as_u16(), &joined["sockets"]), (200, &json!(1)), "{joined}");
+    assert_eq!(presence(&mut watcher).await, [change("lobby", "carol", "joined")]);
+
+    let (status, gone) = post(&hub.url, "/api/disconnect", &json!({"user": "carol"})).await;
+    assert_eq!((status.as_u16(), &gone["disconnected"]), (200, &json!(1)), "{gone}");
+    assert_eq!(presence(&mut watcher).await, [change("lobby", "carol", "left")]);
 }
