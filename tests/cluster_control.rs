@@ -65,21 +65,6 @@ async fn answers_merge_every_hubs_sockets() {
     assert_eq!((unknown.0, &unknown.1["error"]), (StatusCode::NOT_FOUND, &json!("not_found")));
 }
 
-/// The frames a raw socket receives, `members` counts aside, until the DISCONNECT of its namespace.
-async fn frames_until_disconnect(ws: &mut raw::Socket) -> Vec<String> {
-    let mut frames = Vec::new();
-    while frames.last().is_none_or(|last: &String| last != "41") {
-        let frame = tokio::time::timeout(Duration::from_secs(5), raw::next_text(ws))
-            .await
-            .expect("a frame in time")
-            .expect("the connection stays open until the DISCONNECT");
-        if !frame.starts_with(r#"42["members""#) {
-            frames.push(frame);
-        }
-    }
-    frames
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_is_disconnected_on_every_hub_and_told_why_first() {
     let redis = RedisServer::start().await;
@@ -93,7 +78,7 @@ async fn a_user_is_disconnected_on_every_hub_and_told_why_first() {
     let answer = post(&hubs[0].url, "/api/disconnect", &json!({"user": "mallory", "reason": "spam"})).await;
     assert_eq!(answer, ok(json!({"ok": true, "disconnected": 3})), "every hub's sockets are counted");
     for socket in &mut sockets {
-        let frames = frames_until_disconnect(socket).await;
+        let frames = raw::frames_until_disconnect(socket).await;
         assert_eq!(frames, [r#"42["kicked",{"reason":"spam"}]"#, "41"], "the reason, then the DISCONNECT");
     }
     let gone = get(&hubs[2].url, "/api/users/mallory").await;

@@ -1,7 +1,7 @@
 //! `who` and the control API on one real hub: who is in a room, the rooms, a user's sockets, and
 //! disconnects, joins and leaves on the application's request; then the refusals (token, input).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use e2e::binaries::HubProcess;
 use e2e::control::{assert_error, get, post, send};
@@ -108,21 +108,6 @@ async fn publish(url: &str, room: &str, data: u64) {
     assert_eq!(answer.0, StatusCode::OK, "{}", answer.1);
 }
 
-/// The frames a raw socket receives, `members` counts aside, until the DISCONNECT of its namespace.
-async fn frames_until_disconnect(ws: &mut raw::Socket) -> Vec<String> {
-    let mut frames = Vec::new();
-    while frames.last().is_none_or(|last: &String| last != "41") {
-        let frame = tokio::time::timeout(Duration::from_secs(5), raw::next_text(ws))
-            .await
-            .expect("a frame in time")
-            .expect("the connection stays open until the DISCONNECT");
-        if !frame.starts_with(r#"42["members""#) {
-            frames.push(frame);
-        }
-    }
-    frames
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disconnected_socket_is_told_why_first() {
     let hub = hub(&[]).await;
@@ -137,13 +122,13 @@ async fn a_disconnected_socket_is_told_why_first() {
     let answer = post(&hub.url, "/api/disconnect", &json!({"user": "bob", "reason": "banned"})).await;
     assert_eq!(answer, ok(json!({"ok": true, "disconnected": 2})));
     for socket in [&mut bob, &mut bob_tab] {
-        let frames = frames_until_disconnect(socket).await;
+        let frames = raw::frames_until_disconnect(socket).await;
         assert_eq!(frames, [r#"42["kicked",{"reason":"banned"}]"#, "41"], "the reason, then the DISCONNECT");
     }
 
     let answer = post(&hub.url, "/api/disconnect", &json!({"room": "r"})).await;
     assert_eq!(answer, ok(json!({"ok": true, "disconnected": 1})));
-    let frames = frames_until_disconnect(&mut roomie).await;
+    let frames = raw::frames_until_disconnect(&mut roomie).await;
     assert_eq!(frames, [r#"42["kicked",{"reason":"disconnected by the application"}]"#, "41"]);
     assert_error(&get(&hub.url, "/api/users/bob").await, StatusCode::NOT_FOUND, "not_found");
     let none = post(&hub.url, "/api/disconnect", &json!({"user": "bob"})).await;

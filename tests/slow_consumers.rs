@@ -33,11 +33,11 @@ async fn connect(port: u16, auth: &str, receive_buffer: Option<u32>) -> raw::Soc
     ws
 }
 
-/// The next frame that is not a `members` count.
+/// The next frame that is not the hub's room bookkeeping (`members`, `presence`).
 async fn next_frame(ws: &mut raw::Socket) -> String {
     loop {
         let frame = tokio::time::timeout(WAIT, raw::next_text(ws)).await.expect("a frame in time").unwrap();
-        if !frame.starts_with(r#"42["members""#) {
+        if !frame.starts_with(r#"42["members""#) && !frame.starts_with(r#"42["presence""#) {
             return frame;
         }
     }

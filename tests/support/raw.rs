@@ -44,3 +44,19 @@ pub async fn connect_with(port: u16, connect: &str) -> Result<Socket, String> {
 pub async fn send(ws: &mut Socket, text: &str) -> Result<(), String> {
     ws.send(Message::text(text)).await.map_err(|e| e.to_string())
 }
+
+/// The text frames up to the DISCONNECT (`41`) included, without the hub's room bookkeeping (`members`,
+/// `presence`), which follows joins and leaves at its own pace.
+pub async fn frames_until_disconnect(ws: &mut Socket) -> Vec<String> {
+    let mut frames = Vec::new();
+    while frames.last().is_none_or(|last: &String| last != "41") {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), next_text(ws))
+            .await
+            .expect("a frame in time")
+            .expect("the connection stays open until the DISCONNECT");
+        if !frame.starts_with(r#"42["members""#) && !frame.starts_with(r#"42["presence""#) {
+            frames.push(frame);
+        }
+    }
+    frames
+}

@@ -20,7 +20,8 @@ pub fn rooms(answers: Vec<ControlAnswer>, partial: bool) -> Option<RoomList> {
         any_known |= known;
         truncated |= cut;
         for RoomCount { room, members } in rooms {
-            *sizes.entry(room).or_default() += members;
+            let size = sizes.entry(room).or_default();
+            *size = size.saturating_add(members);
         }
     }
     truncated |= sizes.len() > MAX_ROOMS;
@@ -33,7 +34,7 @@ pub fn rooms(answers: Vec<ControlAnswer>, partial: bool) -> Option<RoomList> {
 pub fn room(room: String, answers: Vec<ControlAnswer>, partial: bool) -> Option<RoomUsers> {
     let mut any_known = false;
     let mut truncated = false;
-    let mut members = 0;
+    let mut members: usize = 0;
     let mut users = BTreeMap::<String, RoomUser>::new();
     for answer in answers {
         let ControlAnswer::Room { known, members: on_hub, users: listed, truncated: cut } = answer else {
@@ -41,11 +42,11 @@ pub fn room(room: String, answers: Vec<ControlAnswer>, partial: bool) -> Option<
         };
         any_known |= known;
         truncated |= cut;
-        members += on_hub;
+        members = members.saturating_add(on_hub);
         for user in listed {
             match users.get_mut(&user.user) {
                 Some(merged) => {
-                    merged.sockets += user.sockets;
+                    merged.sockets = merged.sockets.saturating_add(user.sockets);
                     if merged.info.is_none() {
                         merged.info = user.info;
                     }
@@ -90,9 +91,9 @@ pub fn counts(answers: Vec<ControlAnswer>) -> Counts {
     answers.into_iter().fold(Counts::default(), |total, answer| match answer {
         ControlAnswer::Count { known, found, done, refused } => Counts {
             known: total.known || known,
-            found: total.found + found,
-            done: total.done + done,
-            refused: total.refused + refused,
+            found: total.found.saturating_add(found),
+            done: total.done.saturating_add(done),
+            refused: total.refused.saturating_add(refused),
         },
         _ => total,
     })

@@ -195,10 +195,11 @@ impl AppSignIn {
         let (status, answer) = match tokio::time::timeout(inner.timeout, exchange).await {
             Ok(Ok(exchanged)) => exchanged,
             Ok(Err(e)) if !e.is_timeout() => {
-                return Err(self.failed(
-                    AppSignInError::Unreachable,
-                    &format!("{e}: {:?}", std::error::Error::source(&e)),
-                ));
+                // Without the URL, which may hold credentials.
+                let source = format!("{:?}", std::error::Error::source(&e));
+                return Err(
+                    self.failed(AppSignInError::Unreachable, &format!("{}: {source}", e.without_url()))
+                );
             }
             Ok(Err(_)) | Err(_) => {
                 return Err(self.failed(AppSignInError::Timeout(inner.timeout), "no answer in time"));

@@ -13,6 +13,7 @@
 //! | `hub_slow_consumers_disconnected_total` | | sockets disconnected because their send queue was full |
 //! | `hub_slow_consumers_unidentified_total` | | full-queue sends whose socket the hub did not find (should stay 0) |
 //! | `hub_control_messages_dropped_total` | `reason` (`too_large`, `malformed`, `late`, `not_sent`) | control messages between the hubs not used: answers that came after their request gave up waiting, or could not be read or sent (0 unless `--redis-url`) |
+//! | `hub_presence_changes_dropped_total` | | presence changes dropped because 65,536 were waiting to be announced (a cluster reconciles them with Redis) |
 //! | `hub_control_requests_incomplete_total` | | control requests answered without every hub's part (a hub did not answer in time, or Redis is unreachable) |
 //! | `hub_webhook_events_sent_total` | | webhook events the receiver accepted (with `--webhook-url`) |
 //! | `hub_webhook_events_dropped_total` | `reason` (`queue_full`, `undeliverable`, `shutdown`) | webhook events never delivered |
@@ -174,6 +175,11 @@ pub fn slow_consumers_unidentified(n: usize) {
 /// A control message between the hubs that was not used, and why (a fixed label).
 pub fn control_message_dropped(reason: &'static str) {
     counter!("hub_control_messages_dropped_total", "reason" => reason).increment(1);
+}
+
+/// A presence change dropped because too many were waiting to be announced.
+pub fn presence_changes_dropped() {
+    counter!("hub_presence_changes_dropped_total").increment(1);
 }
 
 /// A control request answered without every hub's part.

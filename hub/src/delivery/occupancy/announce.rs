@@ -44,7 +44,7 @@ pub fn start<A: Adapter>(announcer: Announcer<A>) {
     tokio::spawn(run(announcer, changes));
 }
 
-async fn run<A: Adapter>(announcer: Announcer<A>, mut changes: mpsc::UnboundedReceiver<Change>) {
+async fn run<A: Adapter>(announcer: Announcer<A>, mut changes: mpsc::Receiver<Change>) {
     let Announcer { io, occupancy, mut cluster, webhooks } = announcer;
     let mut pending = Pending::default();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -66,11 +66,20 @@ async fn run<A: Adapter>(announcer: Announcer<A>, mut changes: mpsc::UnboundedRe
             }
             () = sleep_until(due), if due.is_some() => {
                 for (room, changes) in pending.take_due(Instant::now()) {
-                    send(&io, room, changes).await;
+                    let changes = match &cluster {
+                        Some(cluster) => cluster.confirm(&room, changes).await,
+                        None => changes,
+                    };
+                    if !changes.is_empty() {
+                        send(&io, room, changes).await;
+                    }
                 }
             }
             _ = heartbeat.tick(), if cluster.is_some() => {
                 let cluster = cluster.as_mut().expect("ticks only in a cluster");
+                if occupancy.take_overflow() {
+                    cluster.reconcile_next();
+                }
                 let decided = cluster.maintain(|| occupancy.snapshot()).await;
                 notify(&webhooks, &decided);
                 pending.add(decided, Instant::now());
@@ -201,11 +210,11 @@ fn net(changes: Vec<Change>) -> Vec<PresenceChange> {
 /// no longer serves has no members here to tell; in a cluster, the hubs that serve it hear of it
 /// through their own users' changes only.
 async fn send<A: Adapter>(io: &SocketIo<A>, (namespace, room): RoomKey, changes: Vec<PresenceChange>) {
-    if io.of(namespace.as_str()).is_none() {
+    let Some(operators) = io.of(namespace.as_str()) else {
         tracing::debug!(ns = namespace, room, "presence not sent: this hub no longer serves the namespace");
         return;
-    }
-    let select = || io.of(namespace.as_str()).expect("looked up just before").within(room.clone());
+    };
+    let select = || operators.clone().within(room.clone());
     if let Err(e) = emit(select, PRESENCE, &(changes,)).await {
         tracing::warn!(ns = namespace, room, "presence not sent: {e}");
     }

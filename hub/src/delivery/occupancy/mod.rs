@@ -15,13 +15,22 @@ pub mod announce;
 pub mod redis;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use hub_protocol::UserName;
 use serde_json::Value;
 use tokio::sync::mpsc;
+
+use crate::telemetry::log_throttle::LogThrottle;
+use crate::telemetry::metrics;
+
+/// Changes waiting for the [`announce`] task at most. Beyond, a change is dropped and counted; in a
+/// cluster the hub then reconciles with Redis, which brings it back.
+const QUEUED_CHANGES: usize = 65_536;
 
 /// A user came into a room, or went out of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,15 +66,22 @@ type RoomUsers = HashMap<UserName, Present>;
 #[derive(Debug)]
 pub struct Occupancy {
     rooms: DashMap<(String, String), RoomUsers>,
-    changes: mpsc::UnboundedSender<Change>,
+    changes: mpsc::Sender<Change>,
     /// Taken once by the [`announce`] task.
-    receiver: Mutex<Option<mpsc::UnboundedReceiver<Change>>>,
+    receiver: Mutex<Option<mpsc::Receiver<Change>>>,
+    /// A change was dropped because the queue was full.
+    overflowed: AtomicBool,
 }
 
 impl Default for Occupancy {
     fn default() -> Self {
-        let (changes, receiver) = mpsc::unbounded_channel();
-        Self { rooms: DashMap::new(), changes, receiver: Mutex::new(Some(receiver)) }
+        let (changes, receiver) = mpsc::channel(QUEUED_CHANGES);
+        Self {
+            rooms: DashMap::new(),
+            changes,
+            receiver: Mutex::new(Some(receiver)),
+            overflowed: AtomicBool::new(false),
+        }
     }
 }
 
@@ -77,8 +93,13 @@ pub type RoomUser = (UserName, Option<Arc<Value>>);
 
 impl Occupancy {
     /// The changes, in the order they happened; `None` once taken.
-    pub fn take_changes(&self) -> Option<mpsc::UnboundedReceiver<Change>> {
+    pub fn take_changes(&self) -> Option<mpsc::Receiver<Change>> {
         self.receiver.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Whether a change was dropped since the last call.
+    pub fn take_overflow(&self) -> bool {
+        self.overflowed.swap(false, Ordering::Relaxed)
     }
 
     /// Counts one more socket of `user` in `room`.
@@ -129,8 +150,23 @@ impl Occupancy {
             step,
             room_edge,
         };
-        // Closed only when the hub stops: then nobody is left to tell.
-        let _ = self.changes.send(change);
+        match self.changes.try_send(change) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflowed.store(true, Ordering::Relaxed);
+                metrics::presence_changes_dropped();
+                static FULL: LogThrottle = LogThrottle::new(Duration::from_secs(10));
+                if let Some(held_back) = FULL.due(Instant::now()) {
+                    tracing::warn!(
+                        held_back,
+                        "presence change dropped: {QUEUED_CHANGES} are waiting to be announced (Redis is slow?); \
+                         in a cluster the hub reconciles with Redis at its next heartbeat"
+                    );
+                }
+            }
+            // Closed only when the hub stops: then nobody is left to tell.
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
     }
 
     /// Every room of this hub with its users.
@@ -179,7 +215,7 @@ mod tests {
         Occupant::new(occupancy.clone(), "/", UserName::parse(user).unwrap(), info)
     }
 
-    fn drain(changes: &mut mpsc::UnboundedReceiver<Change>) -> Vec<(String, Step, bool)> {
+    fn drain(changes: &mut mpsc::Receiver<Change>) -> Vec<(String, Step, bool)> {
         std::iter::from_fn(|| changes.try_recv().ok())
             .map(|c| (c.user.as_str().to_owned(), c.step, c.room_edge))
             .collect()

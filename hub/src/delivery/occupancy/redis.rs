@@ -7,7 +7,8 @@
 //! wherever the user's sockets are.
 //!
 //! Keys: for each room, the users of the cluster (a hash) and the users of each hub (a set), both tagged
-//! with the room as the history's keys are, so one script touches one Redis Cluster slot; for each hub,
+//! with the room as the history's keys are, so one script touches one Redis Cluster slot, as is the
+//! set of users the room's members were last told are there ([`confirm.lua`](confirm.lua)); for each hub,
 //! the rooms where it has users (a set), so that its users can be taken out if it dies; and the hubs
 //! with their last heartbeat (a sorted set).
 //!
@@ -26,7 +27,7 @@ use fred::clients::Client;
 use fred::interfaces::{ClientLike, KeysInterface, SetsInterface, SortedSetsInterface};
 use fred::types::Value;
 use fred::types::scripts::Script;
-use hub_protocol::UserName;
+use hub_protocol::{PresenceChange, PresenceState, UserName};
 use serde_json::Value as Json;
 
 use super::{Change, RoomSnapshot, RoomUser, Step};
@@ -40,6 +41,7 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 pub const GONE_AFTER: Duration = Duration::from_secs(15);
 
 static CHANGE: LazyLock<Script> = LazyLock::new(|| Script::from_lua(include_str!("change.lua")));
+static CONFIRM: LazyLock<Script> = LazyLock::new(|| Script::from_lua(include_str!("confirm.lua")));
 static HEARTBEAT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::from_lua(include_str!("heartbeat.lua")));
 
 /// The hubs with users in rooms, and their last heartbeats.
@@ -82,8 +84,18 @@ impl std::fmt::Debug for RedisPresence {
 
 /// The keys of `room`'s users in the cluster, and of `hub`'s users in it.
 fn room_keys(room: &RoomKey, hub: &str) -> [String; 2] {
-    let tag = format!("{}:{}", escape(&room.0), escape(&room.1));
+    let tag = room_tag(room);
     [format!("hub:presence:{{{tag}}}:users"), format!("hub:presence:{{{tag}}}:hub:{hub}")]
+}
+
+/// The keys of `room`'s users in the cluster, and of the users its members were told are there.
+fn told_keys(room: &RoomKey) -> [String; 2] {
+    let tag = room_tag(room);
+    [format!("hub:presence:{{{tag}}}:users"), format!("hub:presence:{{{tag}}}:told")]
+}
+
+fn room_tag((namespace, room): &RoomKey) -> String {
+    format!("{}:{}", escape(namespace), escape(room))
 }
 
 /// The key of the rooms where `hub` has users.
@@ -113,6 +125,49 @@ impl RedisPresence {
         }
         let outcome = self.apply(rooms).await;
         self.settled(outcome)
+    }
+
+    /// Makes the next [`maintain`](Self::maintain) reconcile: changes were lost on their way here.
+    pub fn reconcile_next(&mut self) {
+        self.stale = true;
+    }
+
+    /// The changes of `room` still to be announced when their event is due. Hubs announce what they
+    /// decided each on its own interval, so a change may reach the members after a later one from
+    /// another hub: a user's tab leaving hub A just before another tab joins hub B. Redis keeps what
+    /// the members were told, and only a change that makes it true again is announced. When Redis
+    /// does not answer, the changes go as they are.
+    pub async fn confirm(&self, room: &RoomKey, changes: Vec<PresenceChange>) -> Vec<PresenceChange> {
+        let mut args = Vec::with_capacity(changes.len() * 2);
+        for change in &changes {
+            args.push(Value::from(if change.state == PresenceState::Joined { "+" } else { "-" }));
+            args.push(Value::from(change.user.as_str()));
+        }
+        let confirmed: Result<Value, PresenceError> = match self.ensure_up() {
+            Ok(()) => CONFIRM
+                .evalsha_with_reload(&self.client, Vec::from(told_keys(room)), args)
+                .await
+                .map_err(Into::into),
+            Err(e) => Err(e),
+        };
+        let keep = match confirmed.map(Value::into_array) {
+            Ok(keep) if keep.len() == changes.len() => keep,
+            outcome => {
+                static FAILED: LogThrottle = LogThrottle::new(Duration::from_secs(10));
+                if let Some(held_back) = FAILED.due(Instant::now()) {
+                    let error =
+                        outcome.err().map_or_else(|| "unexpected answer".to_owned(), |e| e.to_string());
+                    tracing::warn!(held_back, "presence announced unconfirmed: {error}");
+                }
+                return changes;
+            }
+        };
+        changes
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, keep)| keep.as_i64() == Some(1))
+            .map(|(change, _)| change)
+            .collect()
     }
 
     /// Says this hub is alive; reconciles when Redis may not hold what this hub has; takes the users of
