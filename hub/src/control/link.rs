@@ -86,6 +86,8 @@ impl ControlLink {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (answers_tx, mut answers_rx) = mpsc::channel(MAX_HUBS);
         self.lock().insert(id, answers_tx);
+        // Forgotten however this ends, the caller giving up (a dropped HTTP request) included.
+        let _waiting = Waiting { link: self, id };
         let request = ControlRequest { id, from: self.hub.clone(), query: query.clone() };
         let bytes = serde_json::to_vec(&request).expect("control requests serialize");
         let started = Instant::now();
@@ -93,7 +95,6 @@ impl ControlLink {
         let receivers = match self.client.publish::<u64, _, _>(CONTROL_CHANNEL, bytes).await {
             Ok(receivers) => receivers,
             Err(e) => {
-                self.lock().remove(&id);
                 dropped("not_sent", &format!("a control request was not sent: {e}"));
                 return incomplete(Vec::new(), Scope::ThisNode, "Redis is unreachable");
             }
@@ -107,7 +108,6 @@ impl ControlLink {
                 Ok(None) | Err(_) => break,
             }
         }
-        self.lock().remove(&id);
         if answers.len() < expected {
             let missing = expected - answers.len();
             return incomplete(
@@ -202,6 +202,18 @@ impl ControlLink {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, mpsc::Sender<ControlAnswer>>> {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A request waiting for answers, forgotten when dropped.
+struct Waiting<'a> {
+    link: &'a ControlLink,
+    id: u64,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.link.lock().remove(&self.id);
     }
 }
 

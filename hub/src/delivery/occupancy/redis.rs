@@ -123,8 +123,10 @@ impl RedisPresence {
             let op = Op { user: change.user, info: change.info, arrived: change.step == Step::Arrived };
             rooms.entry((change.namespace, change.room)).or_default().push(op);
         }
-        let outcome = self.apply(rooms).await;
-        self.settled(outcome)
+        let mut decided = Vec::new();
+        let outcome = self.apply(rooms, &mut decided).await;
+        self.settled(outcome);
+        decided
     }
 
     /// Makes the next [`maintain`](Self::maintain) reconcile: changes were lost on their way here.
@@ -173,14 +175,19 @@ impl RedisPresence {
     /// Says this hub is alive; reconciles when Redis may not hold what this hub has; takes the users of
     /// gone hubs out of their rooms. Returns the changes that made, for the cluster.
     pub async fn maintain(&mut self, snapshot: impl FnOnce() -> Vec<RoomSnapshot>) -> Vec<Change> {
-        let outcome = self.try_maintain(snapshot).await;
-        self.settled(outcome)
+        let mut decided = Vec::new();
+        let outcome = self.try_maintain(snapshot, &mut decided).await;
+        self.settled(outcome);
+        decided
     }
 
+    /// Adds the changes it made to `changes` as it goes, so that those made before a failure are
+    /// announced all the same (Redis counted them: they would not come again).
     async fn try_maintain(
         &mut self,
         snapshot: impl FnOnce() -> Vec<RoomSnapshot>,
-    ) -> Result<Vec<Change>, PresenceError> {
+        changes: &mut Vec<Change>,
+    ) -> Result<(), PresenceError> {
         self.ensure_up()?;
         let args = vec![Value::from(self.hub.as_ref()), Value::from(GONE_AFTER.as_millis() as i64)];
         let reply: Value = HEARTBEAT_SCRIPT.evalsha_with_reload(&self.client, vec![HUBS], args).await?;
@@ -194,9 +201,8 @@ impl RedisPresence {
         }
         self.alive = true;
         let up_since = *self.up_since.get_or_insert_with(Instant::now);
-        let mut changes = Vec::new();
         if self.stale {
-            changes.extend(self.reconcile(snapshot()).await?);
+            self.reconcile(snapshot(), changes).await?;
             self.stale = false;
         }
         // After an outage every hub's heartbeat is late: a hub waits until the others had the time to
@@ -205,15 +211,19 @@ impl RedisPresence {
             for hub in gone.into_array() {
                 let Some(hub) = hub.as_string() else { continue };
                 if hub != self.hub.as_ref() {
-                    changes.extend(self.sweep(&hub).await?);
+                    self.sweep(&hub, changes).await?;
                 }
             }
         }
-        Ok(changes)
+        Ok(())
     }
 
     /// Sends Redis the difference between what it holds for this hub and the users this hub has.
-    async fn reconcile(&mut self, snapshot: Vec<RoomSnapshot>) -> Result<Vec<Change>, PresenceError> {
+    async fn reconcile(
+        &mut self,
+        snapshot: Vec<RoomSnapshot>,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), PresenceError> {
         let mut wanted: HashMap<RoomKey, Vec<RoomUser>> = snapshot.into_iter().collect();
         let listed: Vec<String> = self.client.smembers(rooms_key(&self.hub)).await?;
         for room in listed.iter().filter_map(|entry| serde_json::from_str::<RoomKey>(entry).ok()) {
@@ -221,6 +231,7 @@ impl RedisPresence {
         }
         let mut rooms = HashMap::new();
         for (room, users) in wanted {
+            let users_here = !users.is_empty();
             let held: HashSet<String> = self.client.smembers(&room_keys(&room, &self.hub)[1]).await?;
             let mut ops: Vec<Op> = held
                 .iter()
@@ -235,22 +246,35 @@ impl RedisPresence {
                     arrived: true,
                 }),
             );
-            self.listed.remove(&room);
+            // Listed again whatever Redis lost: a sweep may have taken this hub's list.
+            if users_here {
+                self.list(&room).await?;
+            } else {
+                self.listed.remove(&room);
+            }
             rooms.insert(room, ops);
         }
         tracing::info!(rooms = rooms.len(), "presence reconciled with Redis");
-        self.apply(rooms).await
+        self.apply(rooms, changes).await
+    }
+
+    /// Lists `room` among this hub's rooms in Redis, so that if this hub dies its users are found.
+    async fn list(&mut self, room: &RoomKey) -> Result<(), PresenceError> {
+        let entry = serde_json::to_string(room).expect("a pair of strings serializes");
+        let _: i64 = self.client.sadd(rooms_key(&self.hub), entry).await?;
+        self.listed.insert(room.clone());
+        Ok(())
     }
 
     /// Takes the users of `hub`, which is gone, out of their rooms, unless another hub does it first.
-    async fn sweep(&mut self, hub: &str) -> Result<Vec<Change>, PresenceError> {
-        let claimed: i64 = self.client.zrem(HUBS, hub).await?;
-        if claimed != 1 {
-            return Ok(Vec::new());
-        }
+    ///
+    /// The hub stays listed until its users are all out, so a sweep that fails halfway is taken up
+    /// again at the next heartbeat, by this hub or another; two hubs sweeping at once announce each
+    /// departure once, since [`change.lua`](change.lua) takes each user out of the hub's set once.
+    async fn sweep(&mut self, hub: &str, changes: &mut Vec<Change>) -> Result<(), PresenceError> {
         let index = rooms_key(hub);
         let listed: Vec<String> = self.client.smembers(&index).await?;
-        let mut changes = Vec::new();
+        let before = changes.len();
         for room in listed.iter().filter_map(|entry| serde_json::from_str::<RoomKey>(entry).ok()) {
             let keys = room_keys(&room, hub);
             let users: Vec<String> = self.client.smembers(&keys[1]).await?;
@@ -260,29 +284,34 @@ impl RedisPresence {
             changes.extend(decided);
         }
         let _: i64 = self.client.del(&index).await?;
-        tracing::warn!(
-            hub,
-            rooms = listed.len(),
-            departed = changes.len(),
-            "a hub went silent: its users left their rooms"
-        );
-        Ok(changes)
+        let removed: i64 = self.client.zrem(HUBS, hub).await?;
+        if removed == 1 || changes.len() > before {
+            tracing::warn!(
+                hub,
+                rooms = listed.len(),
+                departed = changes.len() - before,
+                "a hub went silent: its users left their rooms"
+            );
+        }
+        Ok(())
     }
 
     /// Runs each room's operations for this hub.
-    async fn apply(&mut self, rooms: HashMap<RoomKey, Vec<Op>>) -> Result<Vec<Change>, PresenceError> {
+    /// Adds the changes to `changes` room by room: those decided before a failure are kept.
+    async fn apply(
+        &mut self,
+        rooms: HashMap<RoomKey, Vec<Op>>,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), PresenceError> {
         self.ensure_up()?;
         let index = rooms_key(&self.hub);
-        let mut changes = Vec::new();
         for (room, ops) in rooms {
             if ops.is_empty() {
                 continue;
             }
             // Listed before its users go in, so that if this hub dies they are found.
             if !self.listed.contains(&room) && ops.iter().any(|op| op.arrived) {
-                let entry = serde_json::to_string(&room).expect("a pair of strings serializes");
-                let _: i64 = self.client.sadd(&index, entry).await?;
-                self.listed.insert(room.clone());
+                self.list(&room).await?;
             }
             let keys = room_keys(&room, &self.hub);
             let (decided, left) = self.run(&room, keys, ops).await?;
@@ -292,7 +321,7 @@ impl RedisPresence {
             }
             changes.extend(decided);
         }
-        Ok(changes)
+        Ok(())
     }
 
     /// Runs [`change.lua`](change.lua) on one room; returns the changes for the cluster and how many users
@@ -338,17 +367,16 @@ impl RedisPresence {
         if self.client.is_connected() { Ok(()) } else { Err(PresenceError::Unreachable) }
     }
 
-    /// The changes, or none when Redis failed: then this hub reconciles once Redis answers again.
-    fn settled(&mut self, outcome: Result<Vec<Change>, PresenceError>) -> Vec<Change> {
-        outcome.unwrap_or_else(|e| {
+    /// After a failure Redis may not hold what this hub has: it reconciles once Redis answers again.
+    fn settled(&mut self, outcome: Result<(), PresenceError>) {
+        if let Err(e) = outcome {
             static FAILED: LogThrottle = LogThrottle::new(Duration::from_secs(10));
             if let Some(held_back) = FAILED.due(Instant::now()) {
                 tracing::warn!(held_back, "presence not announced: {e}; reconciling once Redis answers");
             }
             self.stale = true;
             self.up_since = None;
-            Vec::new()
-        })
+        }
     }
 }
 
