@@ -1,7 +1,8 @@
 //! Sign-in through the application (`--auth-url`): the real `hub` binary asks a tiny application started
 //! by the test ([`SignInApp`]) who a browser with a session cookie is; the app's refusals, outages and
 //! slowness reach the client as clear `connect_error`s and are counted; answers are reused for a while,
-//! and shared by sockets that connect together; publishers never go through the app.
+//! and shared by sockets that connect together; publishers never go through the app, and tokens the app
+//! refuses are throttled like wrong tokens.
 
 use std::time::{Duration, Instant};
 
@@ -228,6 +229,27 @@ async fn publishers_never_go_through_the_app() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "the HTTP API takes the publish token as before");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_the_app_refuses_are_throttled_like_wrong_tokens() {
+    let app = SignInApp::start().await;
+    let hub = hub_with_app(&app.url, &[]).await;
+    let refusal =
+        async |token: &str| match TestClient::connect_with(&hub.url, "/", json!({"token": token})).await {
+            Err(Refused::ConnectError(message)) => message,
+            other => panic!("expected connect_error, got {:?}", other.map(|_| "a connection")),
+        };
+    // Not the publish token: it goes to the app, which refuses; ten such guesses from one address...
+    for n in 0..10 {
+        assert_eq!(refusal(&format!("guess-{n}")).await, "please sign in");
+    }
+    // ...and the address is throttled, the right token included, without asking the app again.
+    let asked = app.requests().len();
+    let throttled = refusal("guess-10").await;
+    assert!(throttled.starts_with("too many failed authentications from your address"), "{throttled}");
+    assert!(refusal(TOKEN).await.starts_with("too many failed authentications"), "the publish token too");
+    assert_eq!(app.requests().len(), asked);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -191,10 +191,13 @@ async fn authenticate<A: Adapter>(
     }
     static UNIDENTIFIED: LogThrottle = LogThrottle::new(REFUSALS_LOGGED_EVERY);
     let ask_app = || sign_in_request(socket, raw_auth, peer);
+    // Through the application a token that is not the publish token goes to the app: its refusal
+    // counts as a failed guess, or the publish token could be guessed there without limit.
+    let with_token = auth.token.is_some();
     identify(&hub.publish_token, &hub.sign_in, auth, socket.ns(), &socket.id.to_string(), ask_app)
         .await
         .inspect_err(|refusal| {
-            if refusal.is_guess()
+            if (refusal.is_guess() || (with_token && refusal.is_refused_by_app()))
                 && let Some(ip) = peer
             {
                 hub.auth_failures.failed(ip);

@@ -82,6 +82,11 @@ impl ConnectRefusal {
             _ => false,
         }
     }
+
+    /// Whether the application that signs users in refused the socket (`401`/`403`).
+    pub fn is_refused_by_app(&self) -> bool {
+        matches!(self, ConnectRefusal::App(AppSignInError::Refused(_)))
+    }
 }
 
 /// Who the auth payload says the socket of `namespace` is: a publisher (the publish token), or a user
