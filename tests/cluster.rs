@@ -9,17 +9,6 @@ use e2e::{TestClient, fake, raw};
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 
-/// Starts `n` hubs on free ports, all joined through `redis`.
-async fn cluster(redis: &RedisServer, n: usize) -> Vec<HubProcess> {
-    let url = redis.url();
-    let mut hubs = Vec::new();
-    for _ in 0..n {
-        let args = ["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url];
-        hubs.push(HubProcess::start(&args, &[]).await);
-    }
-    hubs
-}
-
 /// `GET /readyz`: the status and the JSON body.
 pub(crate) async fn readiness(hub: &HubProcess) -> (u16, serde_json::Value) {
     let response = reqwest::get(format!("{}/readyz", hub.url)).await.expect("the hub answers");
@@ -53,7 +42,7 @@ async fn joined_meta(url: &str, room: &str) -> TestClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_on_any_node_reaches_every_subscriber_and_nobody_else() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 3).await;
+    let hubs = HubProcess::cluster(&redis.url(), 3).await;
     let mut subscribers = Vec::new();
     let mut outsiders = Vec::new();
     // On every node, one subscriber takes events as published and one asks for their metadata.
@@ -116,7 +105,7 @@ async fn publish_on_any_node_reaches_every_subscriber_and_nobody_else() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_and_member_counts_span_the_nodes() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 3).await;
+    let hubs = HubProcess::cluster(&redis.url(), 3).await;
     let alice = TestClient::connect_with(&hubs[0].url, "/", json!({"user": "alice"})).await.unwrap();
     let mut bob = TestClient::connect_with(&hubs[1].url, "/", json!({"user": "bob"})).await.unwrap();
     let mut carol = TestClient::connect_with(&hubs[2].url, "/", json!({"user": "carol"})).await.unwrap();
@@ -142,7 +131,7 @@ async fn chat_and_member_counts_span_the_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_does_not_disturb_the_others() {
     let redis = RedisServer::start().await;
-    let mut hubs = cluster(&redis, 3).await;
+    let mut hubs = HubProcess::cluster(&redis.url(), 3).await;
     let mut doomed = joined(&hubs[0].url, "lobby").await;
     let mut survivors = [joined(&hubs[1].url, "lobby").await, joined(&hubs[2].url, "lobby").await];
     let publisher = TestClient::publisher(&hubs[1].url).await;
@@ -164,7 +153,7 @@ async fn a_killed_node_does_not_disturb_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_serve_their_own_clients_without_redis_and_recover_when_it_returns() {
     let mut redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 2).await;
+    let hubs = HubProcess::cluster(&redis.url(), 2).await;
     let mut local = joined(&hubs[0].url, "lobby").await;
     let mut remote = joined(&hubs[1].url, "lobby").await;
     let publisher = TestClient::publisher(&hubs[0].url).await;
@@ -241,7 +230,7 @@ pub(crate) async fn api_publish(hub: &HubProcess, body: serde_json::Value) -> se
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_api_of_any_node_reaches_every_node_in_any_namespace() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 2).await;
+    let hubs = HubProcess::cluster(&redis.url(), 2).await;
     // Hub 0 never had a socket in `/orders`: it has not created the namespace.
     let mut orders = TestClient::connect_with(&hubs[1].url, "/orders", json!({})).await.unwrap();
     let mut lobby = joined(&hubs[1].url, "lobby").await;
@@ -291,7 +280,7 @@ async fn metric(hub: &HubProcess, name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_joins_across_the_nodes_lose_no_message_between_them() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 3).await;
+    let hubs = HubProcess::cluster(&redis.url(), 3).await;
     let ports: Vec<u16> = hubs.iter().map(|hub| hub.port).collect();
     let started = Instant::now();
     let joins: Vec<_> = stream::iter(0..RAMP_SOCKETS)

@@ -6,22 +6,10 @@ use std::time::{Duration, Instant};
 
 use e2e::binaries::HubProcess;
 use e2e::control::{get, post};
-use e2e::hub::TOKEN;
 use e2e::redis::RedisServer;
 use e2e::{QUIET, TestClient, raw};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-/// Starts `n` hubs on free ports, all joined through `redis`.
-async fn cluster(redis: &RedisServer, n: usize) -> Vec<HubProcess> {
-    let url = redis.url();
-    let mut hubs = Vec::new();
-    for _ in 0..n {
-        let args = ["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url];
-        hubs.push(HubProcess::start(&args, &[]).await);
-    }
-    hubs
-}
 
 /// A socket of `user` on `/` of the hub at `url`, in `rooms`.
 async fn user(url: &str, user: &str, rooms: &[&str]) -> TestClient {
@@ -40,7 +28,7 @@ fn ok(body: Value) -> (StatusCode, Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_merge_every_hubs_sockets() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 3).await;
+    let hubs = HubProcess::cluster(&redis.url(), 3).await;
     let alice = user(&hubs[0].url, "alice", &["r"]).await;
     let _alice_tab = user(&hubs[1].url, "alice", &["r", "a"]).await;
     let _bob = user(&hubs[2].url, "bob", &["r"]).await;
@@ -68,7 +56,7 @@ async fn answers_merge_every_hubs_sockets() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_is_disconnected_on_every_hub_and_told_why_first() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 3).await;
+    let hubs = HubProcess::cluster(&redis.url(), 3).await;
     let mut sockets = Vec::new();
     for hub in &hubs {
         sockets.push(raw::connect_with(hub.port, r#"40{"user":"mallory"}"#).await.unwrap());
@@ -89,7 +77,7 @@ async fn a_user_is_disconnected_on_every_hub_and_told_why_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn join_and_leave_reach_the_users_sockets_on_other_hubs() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 3).await;
+    let hubs = HubProcess::cluster(&redis.url(), 3).await;
     let mut here = user(&hubs[1].url, "carol", &[]).await;
     let mut there = user(&hubs[2].url, "carol", &[]).await;
     let _member = user(&hubs[0].url, "dan", &["r"]).await;
@@ -124,7 +112,7 @@ fn signal(hub: &HubProcess, signal: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hub_that_does_not_answer_makes_answers_partial_not_late() {
     let redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 3).await;
+    let hubs = HubProcess::cluster(&redis.url(), 3).await;
     let _alice = user(&hubs[0].url, "alice", &["r"]).await;
     let _bob = user(&hubs[1].url, "bob", &["r"]).await;
     let _carol = user(&hubs[2].url, "carol", &["r"]).await;
@@ -157,7 +145,7 @@ async fn a_hub_that_does_not_answer_makes_answers_partial_not_late() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_a_hub_answers_for_its_own_sockets_and_says_so() {
     let mut redis = RedisServer::start().await;
-    let hubs = cluster(&redis, 2).await;
+    let hubs = HubProcess::cluster(&redis.url(), 2).await;
     let alice = user(&hubs[0].url, "alice", &["r"]).await;
     let _bob = user(&hubs[1].url, "bob", &["r"]).await;
     assert_eq!(get(&hubs[0].url, "/api/rooms/r").await.1["members"], 2);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use e2e::TestClient;
 use e2e::binaries::HubProcess;
 use e2e::control::post;
-use e2e::hub::{TOKEN, TestHub};
+use e2e::hub::TestHub;
 use e2e::redis::RedisServer;
 use hub_protocol::events::MEMBERS_INTERVAL_MS;
 use serde_json::{Value, json};
@@ -115,12 +115,7 @@ async fn many_arrivals_within_an_interval_reach_the_members_as_few_events() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn across_a_cluster_each_change_is_announced_once_and_a_dead_hubs_users_leave() {
     let redis = RedisServer::start().await;
-    let url = redis.url();
-    let mut hubs = Vec::new();
-    for _ in 0..3 {
-        let args = ["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--redis-url", &url];
-        hubs.push(HubProcess::start(&args, &[]).await);
-    }
+    let mut hubs = HubProcess::cluster(&redis.url(), 3).await;
     let mut bob = user(&hubs[2].url, "bob").await;
     bob.join("lobby").await;
     assert_eq!(presence(&mut bob).await, [change("lobby", "bob", "joined")]);

@@ -230,6 +230,16 @@ async fn only_the_chosen_events_are_sent() {
     assert_eq!(sample(&metrics, "hub_webhook_events_sent_total"), Some(1.0), "{metrics}");
 }
 
+/// A room's life as the application hears it when alice then bob come in, and alice then bob go.
+const ROOM_LIFE: [&str; 6] = [
+    "room_occupied lobby",
+    "member_added lobby alice",
+    "member_added lobby bob",
+    "member_removed lobby alice",
+    "member_removed lobby bob",
+    "room_vacated lobby",
+];
+
 /// The room and member events in `received`, in order, as `name room user`.
 fn room_events(received: &[e2e::webhook_receiver::Received]) -> Vec<String> {
     received
@@ -258,14 +268,7 @@ async fn a_room_is_occupied_and_vacated_around_its_members_comings_and_goings() 
     let received = receiver.wait_for_events(6, DELIVERY).await;
     assert_eq!(
         room_events(&received),
-        [
-            "room_occupied lobby",
-            "member_added lobby alice",
-            "member_added lobby bob",
-            "member_removed lobby alice",
-            "member_removed lobby bob",
-            "room_vacated lobby",
-        ],
+        ROOM_LIFE,
         "a user with two tabs is added once and removed with its last tab"
     );
     drop(tab2);
@@ -293,14 +296,7 @@ async fn a_room_whose_members_sit_on_two_hubs_is_occupied_once_for_the_cluster()
     assert_eq!(receiver.accepted().len(), received.len(), "nothing more came");
     assert_eq!(
         room_events(&received),
-        [
-            "room_occupied lobby",
-            "member_added lobby alice",
-            "member_added lobby bob",
-            "member_removed lobby alice",
-            "member_removed lobby bob",
-            "room_vacated lobby",
-        ],
+        ROOM_LIFE,
         "once per cluster, from the hub whose change made the difference"
     );
 }

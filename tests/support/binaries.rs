@@ -114,6 +114,17 @@ pub struct HubProcess {
 }
 
 impl HubProcess {
+    /// Starts `n` hubs on free ports, all joined through the Redis at `redis_url`.
+    pub async fn cluster(redis_url: &str, n: usize) -> Vec<Self> {
+        let mut hubs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let args =
+                ["--bind", "127.0.0.1:0", "--publish-token", crate::hub::TOKEN, "--redis-url", redis_url];
+            hubs.push(Self::start(&args, &[]).await);
+        }
+        hubs
+    }
+
     /// Starts `hub` with `args` and `env` (add `--bind 127.0.0.1:0` for a free port) and waits for its
     /// "listening" line.
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
