@@ -113,9 +113,7 @@ impl AppSignIn {
         if auth.len() > MAX_FORWARDED_AUTH_BYTES {
             return Err(AppSignInError::AuthTooLarge);
         }
-        let headers = &request.headers;
-        let key =
-            Key::new(&request.namespace, headers.cookie.as_deref(), headers.authorization.as_deref(), &auth);
+        let key = Key::new(&request, &auth);
         let answer = match self.inner.cache.get(&key, Instant::now()) {
             Some(answer) => {
                 metrics::app_sign_in_cache_hit(matches!(answer, Answer::Admitted(_)));

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use hub_protocol::sign_in::SignInRequest;
 use sha2::{Digest, Sha256};
 
 use super::identity::Identity;
@@ -38,11 +39,20 @@ pub enum Answer {
 pub struct Key([u8; 32]);
 
 impl Key {
-    /// The key of a sign-in of `namespace` with these headers and forwarded auth payload (as JSON).
-    pub fn new(namespace: &str, cookie: Option<&str>, authorization: Option<&str>, auth: &str) -> Self {
+    /// The key of a sign-in: everything the application is sent that may decide its answer.
+    pub fn new(request: &SignInRequest, auth: &str) -> Self {
+        let headers = &request.headers;
+        let parts = [
+            Some(request.namespace.as_str()),
+            headers.cookie.as_deref(),
+            headers.authorization.as_deref(),
+            headers.origin.as_deref(),
+            request.address.as_deref(),
+            Some(auth),
+        ];
         let mut hash = Sha256::new();
         // Each part with its presence and length, so that no two different inputs hash the same bytes.
-        for part in [Some(namespace), cookie, authorization, Some(auth)] {
+        for part in parts {
             match part {
                 Some(text) => {
                     hash.update([1]);
@@ -110,32 +120,53 @@ impl SignInCache {
 mod tests {
     use super::*;
     use hub_protocol::UserName;
+    use hub_protocol::sign_in::SignInHeaders;
 
     fn alice() -> Answer {
         let user = UserName::parse("alice".to_owned()).unwrap();
         Answer::Admitted(Identity { user, publisher: false, rooms: None, info: None, meta: false })
     }
 
+    /// A request for `namespace` with `cookie` and `authorization`, from 127.0.0.1 on no origin.
+    fn request(namespace: &str, cookie: Option<&str>, authorization: Option<&str>) -> SignInRequest {
+        SignInRequest {
+            namespace: namespace.to_owned(),
+            auth: serde_json::Map::new(),
+            headers: SignInHeaders {
+                cookie: cookie.map(str::to_owned),
+                authorization: authorization.map(str::to_owned),
+                ..SignInHeaders::default()
+            },
+            address: Some("127.0.0.1".to_owned()),
+        }
+    }
+
+    fn key(namespace: &str, cookie: Option<&str>, authorization: Option<&str>) -> Key {
+        Key::new(&request(namespace, cookie, authorization), "{}")
+    }
+
     #[test]
     fn keys_differ_with_any_part() {
-        let key = Key::new("/", Some("s=1"), None, "{}");
-        assert_eq!(key, Key::new("/", Some("s=1"), None, "{}"));
-        assert_ne!(key, Key::new("/", Some("s=2"), None, "{}"));
-        assert_ne!(key, Key::new("/orders", Some("s=1"), None, "{}"));
-        assert_ne!(key, Key::new("/", None, Some("s=1"), "{}"), "a header's place counts");
-        assert_ne!(
-            Key::new("/", Some(""), None, "{}"),
-            Key::new("/", None, None, "{}"),
-            "empty is not absent"
-        );
+        let base = key("/", Some("s=1"), None);
+        assert_eq!(base, key("/", Some("s=1"), None));
+        assert_ne!(base, key("/", Some("s=2"), None));
+        assert_ne!(base, key("/orders", Some("s=1"), None));
+        assert_ne!(base, key("/", None, Some("s=1")), "a header's place counts");
+        assert_ne!(key("/", Some(""), None), key("/", None, None), "empty is not absent");
+        let mut elsewhere = request("/", Some("s=1"), None);
+        elsewhere.address = Some("192.0.2.7".to_owned());
+        assert_ne!(base, Key::new(&elsewhere, "{}"), "an app may answer by address");
+        let mut other_page = request("/", Some("s=1"), None);
+        other_page.headers.origin = Some("https://other.example".to_owned());
+        assert_ne!(base, Key::new(&other_page, "{}"), "or by origin");
+        assert_ne!(base, Key::new(&request("/", Some("s=1"), None), r#"{"device":"phone"}"#));
     }
 
     #[test]
     fn answers_expire_refusals_sooner() {
         let cache = SignInCache::new(Duration::from_secs(30));
         let now = Instant::now();
-        let (admitted, refused) =
-            (Key::new("/", Some("a"), None, "{}"), Key::new("/", Some("b"), None, "{}"));
+        let (admitted, refused) = (key("/", Some("a"), None), key("/", Some("b"), None));
         cache.put(admitted, alice(), now);
         cache.put(refused, Answer::Refused("no".to_owned()), now);
         assert!(matches!(cache.get(&admitted, now + Duration::from_secs(29)), Some(Answer::Admitted(_))));
@@ -148,15 +179,15 @@ mod tests {
     fn a_zero_ttl_keeps_nothing_and_a_full_cache_keeps_no_more() {
         let off = SignInCache::new(Duration::ZERO);
         let now = Instant::now();
-        let key = Key::new("/", Some("a"), None, "{}");
-        off.put(key, alice(), now);
-        assert!(off.get(&key, now).is_none());
+        let a = key("/", Some("a"), None);
+        off.put(a, alice(), now);
+        assert!(off.get(&a, now).is_none());
 
         let cache = SignInCache::new(Duration::from_secs(30));
         for n in 0..CAPACITY {
-            cache.put(Key::new("/", Some(&n.to_string()), None, "{}"), alice(), now);
+            cache.put(key("/", Some(&n.to_string()), None), alice(), now);
         }
-        let late = Key::new("/", Some("late"), None, "{}");
+        let late = key("/", Some("late"), None);
         cache.put(late, alice(), now);
         assert!(cache.get(&late, now).is_none(), "full of fresh answers");
         cache.put(late, alice(), now + Duration::from_secs(31));
