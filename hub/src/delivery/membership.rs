@@ -9,6 +9,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 
 use super::joined_rooms::JoinedRooms;
+use super::mode::Membership;
 use super::replay;
 use crate::history::StreamKey;
 use crate::policy::identity::Identity;
@@ -44,12 +45,7 @@ pub async fn join<A: Adapter>(
         if membership.changed {
             hub.presence.changed(socket, room.as_str(), &hub.mode);
         }
-        let members = RoomMembers {
-            room: room.into_string(),
-            members: membership.members.value,
-            partial: membership.members.scope.is_partial(),
-        };
-        Ok(JoinAck { members, stream: replay.stream })
+        Ok(JoinAck { members: room_members(room, &membership), stream: replay.stream })
     };
     then(outcome.await);
 }
@@ -66,10 +62,14 @@ pub async fn leave<A: Adapter>(
     if membership.changed {
         hub.presence.changed(socket, room.as_str(), &hub.mode);
     }
-    let members = RoomMembers {
+    Ok((room_members(room, &membership), membership.changed))
+}
+
+/// The room's size after a join or leave, as the ack gives it.
+fn room_members(room: RoomName, membership: &Membership) -> RoomMembers {
+    RoomMembers {
         room: room.into_string(),
         members: membership.members.value,
         partial: membership.members.scope.is_partial(),
-    };
-    Ok((members, membership.changed))
+    }
 }
