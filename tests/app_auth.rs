@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use e2e::TestClient;
 use e2e::binaries::{self, HubProcess};
 use e2e::client::Refused;
+use e2e::control::post;
 use e2e::fake::free_port;
 use e2e::hub::TOKEN;
 use e2e::sign_in_app::SignInApp;
@@ -221,14 +222,8 @@ async fn publishers_never_go_through_the_app() {
     let publisher = TestClient::publisher(&hub.url).await;
     assert_eq!(publisher.request("publish", json!({"event": "e", "rooms": ["lobby"]})).await["ok"], true);
     assert_eq!(metric(&hub, r#"hub_app_sign_in_requests_total{outcome="unreachable"}"#).await, None);
-    let response = reqwest::Client::new()
-        .post(format!("{}/api/publish", hub.url))
-        .bearer_auth(TOKEN)
-        .json(&json!({"event": "api", "rooms": ["lobby"]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "the HTTP API takes the publish token as before");
+    let (status, _) = post(&hub.url, "/api/publish", &json!({"event": "api", "rooms": ["lobby"]})).await;
+    assert_eq!(status, 200, "the HTTP API takes the publish token as before");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

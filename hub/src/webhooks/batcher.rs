@@ -31,16 +31,7 @@ pub async fn next_batch(queue: &Queue) -> Vec<WebhookEvent> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn event(n: u64) -> WebhookEvent {
-        WebhookEvent::Chat {
-            namespace: "/".into(),
-            room: "r".into(),
-            user: "u".into(),
-            text: "t".into(),
-            ts: n,
-        }
-    }
+    use crate::webhooks::queue::tests::event;
 
     #[tokio::test]
     async fn a_batch_goes_when_full_or_after_the_window() {

@@ -113,10 +113,11 @@ impl Queue {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn event(n: u64) -> WebhookEvent {
+    /// A chat event told apart by its `ts`, for the queue's and the batcher's tests.
+    pub(in crate::webhooks) fn event(n: u64) -> WebhookEvent {
         WebhookEvent::Chat {
             namespace: "/".into(),
             room: "r".into(),

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::redis::{HEARTBEAT, RedisPresence};
-use super::{Change, Occupancy, Step};
+use super::{Change, Occupancy, RoomKey, Step};
 use crate::delivery::emit;
 use crate::webhooks::Webhooks;
 
@@ -127,9 +127,6 @@ async fn sleep_until(due: Option<Instant>) {
         tokio::time::sleep_until(due).await;
     }
 }
-
-/// A room, by namespace and name.
-type RoomKey = (String, String);
 
 /// The changes of each room waiting for their event, and when each room's event is due.
 #[derive(Debug, Default)]

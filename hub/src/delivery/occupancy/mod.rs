@@ -65,7 +65,7 @@ type RoomUsers = HashMap<UserName, Present>;
 /// The users of every room of this hub, by namespace and room.
 #[derive(Debug)]
 pub struct Occupancy {
-    rooms: DashMap<(String, String), RoomUsers>,
+    rooms: DashMap<RoomKey, RoomUsers>,
     changes: mpsc::Sender<Change>,
     /// Taken once by the [`announce`] task.
     receiver: Mutex<Option<mpsc::Receiver<Change>>>,
@@ -85,8 +85,11 @@ impl Default for Occupancy {
     }
 }
 
+/// A room, by namespace and name.
+pub type RoomKey = (String, String);
+
 /// The users of one room of this hub, with their info, for a cluster's reconciliation.
-pub type RoomSnapshot = ((String, String), Vec<RoomUser>);
+pub type RoomSnapshot = (RoomKey, Vec<RoomUser>);
 
 /// A user in a room, with its public info.
 pub type RoomUser = (UserName, Option<Arc<Value>>);

@@ -30,7 +30,7 @@ use fred::types::scripts::Script;
 use hub_protocol::{PresenceChange, PresenceState, UserName};
 use serde_json::Value as Json;
 
-use super::{Change, RoomSnapshot, RoomUser, Step};
+use super::{Change, RoomKey, RoomSnapshot, RoomUser, Step};
 use crate::history::new_epoch;
 use crate::history::redis::escape;
 use crate::telemetry::log_throttle::LogThrottle;
@@ -46,9 +46,6 @@ static HEARTBEAT_SCRIPT: LazyLock<Script> = LazyLock::new(|| Script::from_lua(in
 
 /// The hubs with users in rooms, and their last heartbeats.
 const HUBS: &str = "hub:presence:hubs";
-
-/// A room, by namespace and name.
-type RoomKey = (String, String);
 
 /// Why Redis could not decide.
 #[derive(Debug, thiserror::Error)]
