@@ -38,7 +38,7 @@ use crate::policy::app_sign_in::AppSignIn;
 use crate::policy::jwt::JwtVerifier;
 use crate::policy::limits::Limits;
 use crate::policy::sign_in::SignIn;
-use crate::policy::token::{PublishToken, TokenError, TokenFile};
+use crate::policy::token::{PublishToken, TokenFile};
 use crate::session::{self, OpenOnDemand};
 use crate::state::HubState;
 use crate::webhooks::Webhooks;
@@ -73,10 +73,21 @@ pub struct Server {
 }
 
 impl Server {
+    /// Refuses a configuration the hub cannot start with, as far as that can be known without binding
+    /// or connecting: the settings ([`Config::check`]), and, without a publish token, the place the
+    /// generated one would be written. `hub checkconfig` runs this; [`bind`](Server::bind) starts with it.
+    pub fn check(config: &Config) -> Result<(), HubError> {
+        config.check()?;
+        if config.publish_token.is_none() {
+            TokenFile::check_place(&TokenFile::path_for(config.token_file.clone(), config.bind.port())?)?;
+        }
+        Ok(())
+    }
+
     /// Binds the listener and sets everything up; nothing is served until [`run`](Server::run).
     pub async fn bind(config: Config) -> Result<Self, HubError> {
         // A `Config` built in code rather than loaded gets the same checks.
-        config.check()?;
+        Self::check(&config)?;
         file_limit::raise_for(config.max_connections);
         let listener = TcpListener::bind(config.bind)
             .await
@@ -87,11 +98,7 @@ impl Server {
             Some(token) => (PublishToken::new(token)?, None),
             None => {
                 let token = PublishToken::generate();
-                let path = config
-                    .token_file
-                    .clone()
-                    .or_else(|| hub_protocol::token_file::default_token_file(addr.port()))
-                    .ok_or(TokenError::NoDir)?;
+                let path = TokenFile::path_for(config.token_file.clone(), addr.port())?;
                 let file = TokenFile::write(path, &token)?;
                 (token, Some(file))
             }

@@ -69,6 +69,26 @@ pub struct TokenFile {
 }
 
 impl TokenFile {
+    /// Where a hub listening on `port` writes its generated token: `configured` (`--token-file`), else
+    /// the default file for the port.
+    pub fn path_for(configured: Option<PathBuf>, port: u16) -> Result<PathBuf, TokenError> {
+        configured.or_else(|| token_file::default_token_file(port)).ok_or(TokenError::NoDir)
+    }
+
+    /// Checks, without writing anything, what [`write`](Self::write) would refuse: a directory for `path`
+    /// that exists but is not this user's alone. A missing directory is not checked: `write` creates it.
+    pub fn check_place(path: &Path) -> Result<(), TokenError> {
+        let dir = path.parent().filter(|dir| !dir.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if path.file_name().is_none() {
+            let source = io::Error::other("the path names no file");
+            return Err(TokenError::File { path: path.to_owned(), source });
+        }
+        match fs::symlink_metadata(dir) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            _ => Ok(token_file::check_private_dir(dir)?),
+        }
+    }
+
     /// Writes `token` to `path` (the directory created with mode 0700, the file with 0600) and, when
     /// `path` is in the runtime directory, a pointer to it where cron looks
     /// ([`token_file::pointer_for`]). A directory that is not this user's alone is refused.
@@ -201,6 +221,24 @@ mod tests {
         assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
         assert!(fs::symlink_metadata(&path).unwrap().is_file(), "the symlink itself was replaced");
         drop(file);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn check_place_refuses_what_write_would_refuse_and_writes_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("hub-token-check-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        assert!(TokenFile::check_place(&dir.join("missing").join("token")).is_ok(), "created at start");
+        assert!(!dir.exists(), "nothing is created");
+        fs::create_dir_all(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(TokenFile::check_place(&dir.join("token")).is_ok());
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+        let refused = TokenFile::check_place(&dir.join("token")).unwrap_err();
+        assert!(matches!(refused, TokenError::Dir(token_file::TokenFileError::WritableByOthers { .. })));
+        assert!(TokenFile::write(dir.join("token"), &PublishToken::generate()).is_err(), "as write does");
         fs::remove_dir_all(dir).unwrap();
     }
 
