@@ -99,21 +99,15 @@ pub const SEND_QUEUE_PACKETS: usize = 4096;
 /// few MiB per socket.
 pub const MAX_HISTORY_SIZE: usize = 10_000;
 
-/// A Socket.IO v5 hub: browsers join rooms and chat, backends publish events into rooms.
-///
-/// The demo page is served at `/`, Socket.IO at `/socket.io/`, the HTTP API at `/api/`, health at
-/// `/healthz` and `/readyz`, metrics at `/metrics`. Every setting can also come from HUB_* environment
-/// variables and from the TOML file given by --config (flag > environment > file > default).
-#[derive(Debug, Clone, Parser)]
-#[command(name = "hub", version)]
+/// Where the hub's settings come from: the flags and environment of [`Settings`], over the file given by
+/// `--config`. The `hub` command line (`hub::cli`) flattens it into the server's flags and those of
+/// `hub checkconfig`.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(name = "hub")]
 pub struct Args {
     /// Read settings from this TOML file (keys as the long flags, e.g. `max-connections = 500`).
     #[arg(long, env = "HUB_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-
-    /// Print the effective configuration (secrets masked) and exit.
-    #[arg(long)]
-    pub print_config: bool,
 
     #[command(flatten)]
     pub settings: Settings,

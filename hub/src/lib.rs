@@ -28,7 +28,10 @@
 //!   checks.
 //! * `error` gathers what stops the hub; [`Server`] puts it all together, serves, and shuts down
 //!   gracefully.
+//! * `cli`: the `hub` command line: the server's flags, and the operator tools (`gentoken`,
+//!   `checkconfig`, `genconfig`, `--generate` for the man page and completions).
 
+pub mod cli;
 pub mod config;
 mod control;
 mod delivery;

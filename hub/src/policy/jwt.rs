@@ -6,10 +6,13 @@
 //! for all of them; an optional `rooms` claim lists the only rooms the socket may join in those (without
 //! it: any room). `exp` is required and enforced, `nbf` enforced when present, both with 60 s leeway for
 //! clock skew.
+//!
+//! [`sign`] issues such tokens for `hub gentoken` (operators' tests and scripts), with the same
+//! [`Claims`] and algorithm, so that what it signs is what the hub verifies.
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
 
 /// The verifying key of a hub in JWT mode.
 #[derive(Clone)]
@@ -31,15 +34,37 @@ const LEEWAY_SECONDS: u64 = 60;
 const DEFAULT_NAMESPACE: &str = "/";
 
 /// The claims the hub reads.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Claims {
     pub sub: String,
     /// The namespaces the token admits; `None`: `/` only.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ns: Option<Vec<String>>,
     /// The only rooms the socket may join; `None`: any room.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rooms: Option<Vec<String>>,
+}
+
+/// A token's whole payload as [`sign`] writes it: the [`Claims`] and its times, in seconds since the Unix
+/// epoch. (The verifier checks `exp` itself, before the claims are read.)
+#[derive(Debug, Serialize)]
+struct Payload<'a> {
+    #[serde(flatten)]
+    claims: &'a Claims,
+    iat: u64,
+    exp: u64,
+}
+
+/// A token for a hub started with `--jwt-secret secret`: `claims`, issued at `issued_at` and valid until
+/// `expires_at` (seconds since the Unix epoch), signed with HS256 as [`JwtVerifier`] expects.
+pub fn sign(secret: &str, claims: &Claims, issued_at: u64, expires_at: u64) -> String {
+    let payload = Payload { claims, iat: issued_at, exp: expires_at };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &payload,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("HS256 signs any payload that serializes, and these claims always do")
 }
 
 impl Claims {
@@ -145,6 +170,27 @@ mod tests {
         assert!(verifier.verify(&skewed).is_ok(), "within the leeway");
         let expired_by_30s = sign(json!({"sub": "ann", "exp": now() - 30}), SECRET);
         assert!(verifier.verify(&expired_by_30s).is_ok(), "the same leeway for exp");
+    }
+
+    /// `super::sign`: this module's own `sign` signs any JSON.
+    #[test]
+    fn what_sign_issues_the_verifier_accepts_until_it_expires() {
+        let verifier = JwtVerifier::new(SECRET);
+        let claims =
+            Claims { sub: "ann".into(), ns: Some(vec!["/orders".into()]), rooms: Some(vec!["a".into()]) };
+        let token = super::sign(SECRET, &claims, now(), now() + 60);
+        let verified = verifier.verify(&token).unwrap();
+        assert_eq!(
+            (verified.sub, verified.ns, verified.rooms),
+            (claims.sub.clone(), claims.ns.clone(), claims.rooms)
+        );
+        let plain = Claims { sub: "bob".into(), ns: None, rooms: None };
+        let verified = verifier.verify(&super::sign(SECRET, &plain, now(), now() + 60)).unwrap();
+        assert!(verified.admits("/") && verified.rooms.is_none(), "no claim is written as null");
+        let expired = super::sign(SECRET, &plain, now() - 7200, now() - 3600);
+        assert_eq!(verifier.verify(&expired).unwrap_err(), JwtError::Expired);
+        let forged = super::sign("another-secret-of-32-bytes-long!", &plain, now(), now() + 60);
+        assert_eq!(verifier.verify(&forged).unwrap_err(), JwtError::BadSignature);
     }
 
     #[test]
