@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::{ArgGroup, Parser};
 use hub_protocol::PublishRequest;
 
+use super::generate::Generate;
 use super::input::{self, Source};
 
 /// Publish an event into a hub: connect, emit, wait for the hub's confirmation, disconnect.
@@ -14,11 +15,11 @@ use super::input::{self, Source};
     name = "publish",
     version,
     group(ArgGroup::new("payload").args(["data", "json"])),
-    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  publish --event typing --data alice --room lobby --volatile\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed)\n  1  the hub refused: forbidden, bad_request, invalid token, too_large, rate_limited for longer than\n     --timeout, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line, unsafe token file\n  3  could not connect, the connection broke, or --timeout ran out"
+    after_help = "Examples:\n  publish --event foo --data bar\n  publish --event order --json '{\"id\":42}' --room shop --room admin\n  publish --event typing --data alice --room lobby --volatile\n  echo '{\"event\":\"foo\",\"data\":1}' | publish --stdin-lines\n  publish --generate complete-bash > /usr/share/bash-completion/completions/publish\n\nExit codes:\n  0  delivered: the hub confirmed every event (\"delivered to N\" is printed); or --generate printed\n  1  the hub refused: forbidden, bad_request, invalid token, too_large, rate_limited for longer than\n     --timeout, ... (its message is printed)\n  2  usage or input error: bad flags, invalid --json, unreadable file or line, unsafe token file\n  3  could not connect, the connection broke, or --timeout ran out"
 )]
 pub struct Args {
     /// Event name the subscribers receive (1 to 64 characters; not a reserved name such as `connect`).
-    #[arg(long, required_unless_present = "stdin_lines", conflicts_with = "stdin_lines")]
+    #[arg(long, required_unless_present_any = ["stdin_lines", "generate"], conflicts_with = "stdin_lines")]
     pub event: Option<String>,
 
     /// Data as a string; `@FILE` reads a file, `-` reads stdin (one trailing newline is dropped).
@@ -84,6 +85,12 @@ pub struct Args {
     /// hub names. Failed lines are reported and make the exit code non-zero.
     #[arg(long)]
     pub stdin_lines: bool,
+
+    /// Print the man page (`man`) or a shell's completion script (`complete-bash`, `complete-zsh`,
+    /// `complete-fish`, `complete-powershell`, `complete-elvish`) and exit, e.g.
+    /// `publish --generate man > /usr/local/share/man/man1/publish.1`.
+    #[arg(long, value_name = "KIND")]
+    pub generate: Option<Generate>,
 }
 
 impl Args {

@@ -1,12 +1,14 @@
 //! The `publish` command: flags, input, the token, and the mapping of outcomes to exit codes and messages.
 
 mod args;
+mod generate;
 mod input;
 mod lines;
 mod listener_owner;
 mod token;
 
 pub use args::Args;
+pub use generate::Generate;
 
 use std::time::Duration;
 
@@ -16,6 +18,15 @@ use crate::{ExitCode, MAX_TIMEOUT, PublishError, Publisher, PublisherOptions, Wa
 
 /// Runs the command and returns its exit code; messages go to stdout (results) and stderr (errors).
 pub async fn run(args: Args) -> ExitCode {
+    if let Some(kind) = args.generate {
+        let written = kind.write(<Args as clap::CommandFactory>::command(), &mut std::io::stdout().lock());
+        return match written.and_then(|()| std::io::Write::flush(&mut std::io::stdout())) {
+            Ok(()) => ExitCode::Delivered,
+            // The reader stopped reading (`| head`): nothing is wrong.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::Delivered,
+            Err(e) => usage_error(&format!("cannot write the output: {e}")),
+        };
+    }
     let token = match token::resolve(args.token.as_deref(), args.token_file.as_deref(), &args.url) {
         Ok(token) => token,
         Err(e) => return usage_error(&e.to_string()),
