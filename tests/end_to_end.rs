@@ -38,6 +38,8 @@ mod immediate_emit;
 mod limits;
 #[path = "observability.rs"]
 mod observability;
+#[path = "operator_tools.rs"]
+mod operator_tools;
 #[path = "ordering.rs"]
 mod ordering;
 #[path = "presence.rs"]
