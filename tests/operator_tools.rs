@@ -11,6 +11,9 @@ use serde_json::json;
 
 const SECRET: &str = "operator-tools-secret-32-bytes!!";
 
+/// A refused run: its arguments, its environment, and what its error says.
+type Refusal<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 /// The last line of `hub checkconfig` for a valid configuration.
 const VALID: &str = "# hub checkconfig: the configuration is valid";
 
@@ -78,7 +81,7 @@ async fn a_generated_token_is_accepted_by_a_hub_with_the_same_secret_and_limits_
 
 #[tokio::test]
 async fn gentoken_refuses_with_exit_2_what_would_not_work() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+    let cases: [Refusal; 6] = [
         (&["--sub", "alice"], &[], "no JWT secret to sign with: pass --jwt-secret, set HUB_JWT_SECRET"),
         (&["--sub", "alice", "--jwt-secret", "short"], &[], "invalid setting jwt-secret"),
         (
@@ -124,7 +127,7 @@ async fn checkconfig_exits_0_on_what_the_hub_accepts_and_2_on_what_it_refuses() 
     let from_env = hub(&["checkconfig"], &[("HUB_CONFIG", good)]).await;
     assert_eq!((from_env.status.code(), setting(&from_env, "max-connections")), (Some(0), "7".to_owned()));
 
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
+    let cases: [Refusal; 5] = [
         (&["--max-connections", "0"], &[], "hub: invalid setting max-connections: must be at least 1"),
         (&[], &[("HUB_MAX_PAYLOAD", "10")], "hub: invalid setting max-payload"),
         (&["--config", bad], &[], "line 1: unknown field `max-conections`"),

@@ -65,7 +65,7 @@ pub enum Command {
     #[command(name = "gentoken")]
     GenToken(GenToken),
     #[command(name = "checkconfig")]
-    CheckConfig(CheckConfig),
+    CheckConfig(Box<CheckConfig>),
     /// Print a config file with every setting and its default, commented out.
     ///
     /// Each setting comes with its help, its flag and its environment variable: `hub genconfig >
@@ -79,7 +79,7 @@ pub enum Command {
 #[derive(Debug)]
 pub enum Task {
     /// Run the hub, or with `print_config` print its effective configuration.
-    Serve { args: Args, print_config: bool },
+    Serve { args: Box<Args>, print_config: bool },
     /// Run a tool and exit.
     Tool(Tool),
 }
@@ -88,7 +88,7 @@ pub enum Task {
 #[derive(Debug)]
 pub enum Tool {
     GenToken(GenToken),
-    CheckConfig(CheckConfig),
+    CheckConfig(Box<CheckConfig>),
     GenConfig,
     Generate(Generate),
 }
@@ -126,7 +126,7 @@ impl Cli {
             (Some(Command::CheckConfig(args)), _) => Task::Tool(Tool::CheckConfig(args)),
             (Some(Command::GenConfig), _) => Task::Tool(Tool::GenConfig),
             (None, Some(kind)) => Task::Tool(Tool::Generate(kind)),
-            (None, None) => Task::Serve { args: self.server, print_config: self.print_config },
+            (None, None) => Task::Serve { args: Box::new(self.server), print_config: self.print_config },
         }
     }
 }
