@@ -124,7 +124,7 @@ impl Feed {
         }
         let reason = reason_name(reason);
         self.count("rawDisconnection", Some(reason));
-        let (nsp, id, at) = (socket.ns().to_owned(), socket.id.to_string(), now());
+        let (nsp, id, at) = (socket.ns().to_owned(), sockets::shown_id(socket.id), now());
         self.send(FeedEvent::SocketDisconnected { nsp: nsp.clone(), id: id.clone(), reason, at: at.clone() });
         // Socket.IO takes a socket out of every room, its own included: the UI drops it from each.
         for room in rooms.iter().chain(std::iter::once(&id)) {
@@ -136,7 +136,7 @@ impl Feed {
     /// `socket` joined `room`.
     pub fn joined<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) {
         if self.watched() {
-            let (nsp, room, id) = (socket.ns().to_owned(), room.to_owned(), socket.id.to_string());
+            let (nsp, room, id) = (socket.ns().to_owned(), room.to_owned(), sockets::shown_id(socket.id));
             self.send(FeedEvent::RoomJoined { nsp, room, id, at: now() });
         }
     }
@@ -144,7 +144,7 @@ impl Feed {
     /// `socket` left `room` (and stays connected).
     pub fn left<A: Adapter>(&self, socket: &SocketRef<A>, room: &str) {
         if self.watched() {
-            let (nsp, room, id) = (socket.ns().to_owned(), room.to_owned(), socket.id.to_string());
+            let (nsp, room, id) = (socket.ns().to_owned(), room.to_owned(), sockets::shown_id(socket.id));
             self.send(FeedEvent::RoomLeft { nsp, room, id, at: now() });
         }
     }

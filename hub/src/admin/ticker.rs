@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 
 use super::Admin;
 use super::feed::FeedEvent;
-use super::sockets::transport_name;
+use super::sockets::{shown_id, transport_name};
 use crate::policy::limits::Limits;
 
 /// How often `server_stats` is sent (as Node's admin server does).
@@ -143,7 +143,7 @@ async fn tick<A: Adapter>(io: SocketIo<A>, admin: Arc<Admin>, limits: Arc<Limits
                 Some(socket) => {
                     admin.feed.upgraded(&namespace, id);
                     let transport = transport_name(socket.transport_type()).to_owned();
-                    let update = SocketUpdate { id: id.to_string(), nsp: namespace, transport };
+                    let update = SocketUpdate { id: shown_id(id), nsp: namespace, transport };
                     admin.feed.send(FeedEvent::SocketUpdated(update));
                 }
                 None => admin.feed.upgraded(&namespace, id),

@@ -1,8 +1,9 @@
 //! One hub's part of the Admin UI's requests: its sockets for `all_sockets`, and the UI's operations
 //! (emit, join, leave, disconnect) carried out on its own sockets.
 //!
-//! The UI names sockets by namespace and a filter that is a room or a socket id (Socket.IO puts each
-//! socket in a room named by its id; socketioxide does not, so the id is looked up as well). Joins and
+//! The UI names sockets by namespace and a filter that is a room or a socket's id (Socket.IO puts each
+//! socket in a room named by its id; socketioxide does not, so the id is looked for as well: the id the
+//! UI was shown, `admin::sockets::shown_id`). Joins and
 //! leaves go through [`membership`](crate::delivery::membership) on each socket's own event queue, like
 //! the application's `POST /api/join`, so rooms' sizes, presence and history stay right.
 
@@ -18,7 +19,7 @@ use socketioxide::socket::Sid;
 
 use super::Change;
 use super::local::{change, kick};
-use crate::admin::sockets;
+use crate::admin::sockets::{self, SHOWN_ID_CHARS, shown_id};
 use crate::state::HubState;
 
 /// This hub's sockets, in every namespace but the UI's own, sorted by namespace and id.
@@ -97,11 +98,8 @@ fn select<A: Adapter>(io: &SocketIo<A>, selection: &Selection) -> Option<Vec<Soc
     let ns = io.of(&selection.namespace)?;
     let Some(filter) = &selection.filter else { return Some(ns.sockets()) };
     let mut selected = ns.clone().within(filter.clone()).sockets();
-    if let Ok(id) = filter.parse::<Sid>()
-        && let Some(socket) = ns.get_socket(id)
-        && !selected.iter().any(|s| s.id == id)
-    {
-        selected.push(socket);
+    if selected.is_empty() && filter.len() == SHOWN_ID_CHARS {
+        selected.extend(ns.sockets().into_iter().filter(|socket| shown_id(socket.id) == *filter));
     }
     Some(selected)
 }
