@@ -31,6 +31,7 @@
 //! * `cli`: the `hub` command line: the server's flags, and the operator tools (`gentoken`,
 //!   `checkconfig`, `genconfig`, `--generate` for the man page and completions).
 
+mod admin;
 pub mod cli;
 pub mod config;
 mod control;
