@@ -168,11 +168,13 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Runs `npm ci` in `dir` unless each of `packages` is installed at the version its lockfile pins.
+/// Runs `npm ci` in `dir` unless each of `packages` is installed at the version its lockfile pins (and
+/// has the build run again when one of them is installed anew).
 fn ensure_installed(dir: &Path, packages: &[&str]) {
     let lock: serde_json::Value = serde_json::from_str(&read(&dir.join("package-lock.json")))
         .unwrap_or_else(|e| panic!("{}/package-lock.json: {e}", dir.display()));
     let stale = packages.iter().any(|package| {
+        watch(&dir.join("node_modules").join(package).join("package.json"));
         let locked = lock["packages"][format!("node_modules/{package}")]["version"].as_str();
         assert!(locked.is_some(), "{}/package-lock.json does not pin {package}", dir.display());
         installed_version(dir, package).as_deref() != locked
