@@ -67,6 +67,8 @@ fn embed_admin_ui(admin: &Path, dest: &Path, list: &Path) {
     // The icon font's version is in its path, so a new version is a new URL and its files can be
     // cached for good like the UI's hashed ones.
     let icons = format!("mdi-{}", installed_version(admin, ICONS_PACKAGE).expect("installed above"));
+    let css = format!("{icons}/css/materialdesignicons.min.css");
+    let font = format!("{icons}/fonts/materialdesignicons-webfont.woff2");
     let mut assets: Vec<(String, PathBuf)> = Vec::new();
     for file in files_under(&dist) {
         let path = file.strip_prefix(&dist).unwrap().to_str().expect("UTF-8 file names").replace('\\', "/");
@@ -76,18 +78,16 @@ fn embed_admin_ui(admin: &Path, dest: &Path, list: &Path) {
         let target = dest.join(&path);
         if path == "index.html" {
             let html = read(&file);
-            write(&target, &rewrite_index(&html, &format!("{icons}/css/materialdesignicons.min.css")));
+            write(&target, &rewrite_index(&html, &css));
         } else {
             copy(&file, &target);
         }
         assets.push((if path == "index.html" { String::new() } else { path }, target));
     }
-    let css = format!("{icons}/css/materialdesignicons.min.css");
     write(&dest.join(&css), &woff2_only(&read(&admin.join(ICONS_CSS))));
-    assets.push((css.clone(), dest.join(&css)));
-    let font = format!("{icons}/fonts/materialdesignicons-webfont.woff2");
     copy(&admin.join(ICONS_FONT), &dest.join(&font));
-    assets.push((font.clone(), dest.join(&font)));
+    assets.push((css.clone(), dest.join(css)));
+    assets.push((font.clone(), dest.join(font)));
     copy(&admin.join(DEFAULTS_SCRIPT), &dest.join(DEFAULTS_SCRIPT));
     assets.push((DEFAULTS_SCRIPT.to_owned(), dest.join(DEFAULTS_SCRIPT)));
 
