@@ -6,6 +6,8 @@
 //! after a change to the hub took 10.5 s and 9.1 s instead of 49.9 s and 23.8 s; running them, 86.0 s
 //! and 62.0 s instead of 86.8 s and 69.2 s.
 
+#[path = "admin.rs"]
+mod admin;
 #[path = "admin_ui.rs"]
 mod admin_ui;
 #[path = "api.rs"]
@@ -16,6 +18,8 @@ mod app_auth;
 mod client_auth;
 #[path = "cluster.rs"]
 mod cluster;
+#[path = "cluster_admin.rs"]
+mod cluster_admin;
 #[path = "cluster_control.rs"]
 mod cluster_control;
 #[path = "cluster_history.rs"]

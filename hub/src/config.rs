@@ -13,8 +13,10 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use serde::{Deserialize, Deserializer, Serialize};
 
+mod admin;
 mod webhooks;
 
+pub use admin::{AdminConfig, AdminPassword, DEFAULT_ADMIN_USERNAME};
 pub use webhooks::{DEFAULT_WEBHOOK_QUEUE, WebhookConfig};
 
 /// Default listening address: loopback only.
@@ -313,6 +315,28 @@ pub struct Settings {
     /// dropped beyond it, counted in /metrics and logged [default: 10000].
     #[arg(long, env = "HUB_WEBHOOK_QUEUE", value_name = "N")]
     pub webhook_queue: Option<usize>,
+
+    /// Turn on the official Socket.IO Admin UI at `/admin/` (and its `/admin` namespace): the password
+    /// it signs in with, in clear (at least 16 characters) or as a bcrypt hash [default: off].
+    #[arg(long, env = "HUB_ADMIN_PASSWORD", hide_env_values = true, value_name = "PASSWORD")]
+    pub admin_password: Option<String>,
+
+    /// The user name the Admin UI signs in with, with --admin-password [default: admin].
+    #[arg(long, env = "HUB_ADMIN_USERNAME", value_name = "NAME")]
+    pub admin_username: Option<String>,
+
+    /// The Admin UI only looks: it cannot emit, make sockets join or leave rooms, or disconnect them
+    /// [default: false].
+    #[arg(
+        long,
+        env = "HUB_ADMIN_READ_ONLY",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub admin_read_only: Option<bool>,
 }
 
 /// How log lines are written.
@@ -391,6 +415,8 @@ pub struct Config {
     pub allow_eio3: bool,
     /// `None`: no webhooks.
     pub webhooks: Option<WebhookConfig>,
+    /// `None`: no Admin UI, and no `/admin` namespace.
+    pub admin: Option<AdminConfig>,
 }
 
 /// A configuration that cannot be used; the text is the one line the hub prints before exiting.
@@ -455,6 +481,7 @@ impl Config {
             log_format: pick(&cli.log_format, &file.log_format).unwrap_or_default(),
             allow_eio3: pick(&cli.allow_eio3, &file.allow_eio3).unwrap_or_default(),
             webhooks: webhooks::load(cli, &file)?,
+            admin: admin::load(cli, &file)?,
         };
         config.check()?;
         Ok(config)
@@ -496,6 +523,7 @@ impl Config {
             log_format: LogFormat::Pretty,
             allow_eio3: false,
             webhooks: None,
+            admin: None,
         }
     }
 
@@ -619,6 +647,9 @@ impl Config {
         if let Some(webhooks) = &self.webhooks {
             webhooks.check()?;
         }
+        if let Some(admin) = &self.admin {
+            admin.check()?;
+        }
         Ok(())
     }
 
@@ -680,6 +711,9 @@ impl Config {
                 }),
             ),
             ("webhook-queue", webhooks.map(|w| w.queue.to_string())),
+            ("admin-password", self.admin.as_ref().map(|_| quote("***"))),
+            ("admin-username", self.admin.as_ref().map(|a| quote(&a.username))),
+            ("admin-read-only", self.admin.as_ref().map(|a| a.read_only.to_string())),
         ];
         lines
             .into_iter()

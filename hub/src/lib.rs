@@ -29,6 +29,7 @@
 //! * `error` gathers what stops the hub; [`Server`] puts it all together, serves, and shuts down
 //!   gracefully.
 
+mod admin;
 pub mod config;
 mod control;
 mod delivery;

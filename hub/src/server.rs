@@ -19,6 +19,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::admin::{self, Admin};
 use crate::config::SEND_QUEUE_PACKETS;
 use crate::delivery::cluster::{self, ClusterAdapter, ClusterError};
 use crate::delivery::dispatch;
@@ -104,6 +105,20 @@ impl Server {
             Some(webhooks) => Webhooks::start(webhooks)?,
             None => Webhooks::disabled(),
         };
+        // The Admin UI's state; in a cluster, with a Redis connection of its own for telling the other
+        // hubs when a UI is open.
+        let mut admin = match &config.admin {
+            Some(settings) => {
+                let watchers = match &config.redis_url {
+                    Some(url) => Some(cluster::command_client(url).await?),
+                    None => None,
+                };
+                let (admin, events) = Admin::new(settings, watchers);
+                Some((Arc::new(admin), events))
+            }
+            None => None,
+        };
+        let admin_state = admin.as_ref().map(|(admin, _)| admin.clone());
         let (router, close) = match &config.redis_url {
             None => {
                 let history = match config.history_size {
@@ -115,10 +130,15 @@ impl Server {
                     }),
                 };
                 let mode = Mode::Alone(Arc::<RoomSizes>::default());
-                let state =
-                    HubState::new(token, limits, sign_in, mode, history).with_webhooks(webhooks.clone());
+                let state = HubState::new(token, limits.clone(), sign_in, mode, history)
+                    .with_webhooks(webhooks.clone())
+                    .with_admin(admin_state);
                 let (layer, io) = builder.with_state(state.clone()).build_layer();
                 session::register(&io);
+                if let Some((admin, events)) = admin.take() {
+                    admin::namespace::register(&io);
+                    admin::ticker::start(io.clone(), admin, limits, events);
+                }
                 announce::start(Announcer {
                     io: io.clone(),
                     occupancy: state.occupancy.clone(),
@@ -136,12 +156,22 @@ impl Server {
                         History::in_redis(RedisHistory::new(cluster::command_client(url).await?, settings))
                     }
                 };
-                let state =
-                    HubState::new(token, limits, sign_in, Mode::Cluster(link.clone()), history.clone())
-                        .with_webhooks(webhooks.clone());
+                let state = HubState::new(
+                    token,
+                    limits.clone(),
+                    sign_in,
+                    Mode::Cluster(link.clone()),
+                    history.clone(),
+                )
+                .with_webhooks(webhooks.clone())
+                .with_admin(admin_state);
                 let (layer, io) =
                     builder.with_state(state.clone()).with_adapter::<ClusterAdapter>(adapter).build_layer();
                 session::register(&io).await.map_err(ClusterError::Init)?;
+                if let Some((admin, events)) = admin.take() {
+                    admin::namespace::register(&io).await.map_err(ClusterError::Init)?;
+                    admin::ticker::start(io.clone(), admin, limits, events);
+                }
                 link.serve_control(io.clone(), state.clone()).await.map_err(ClusterError::Control)?;
                 // Before serving: no recorded event is missed by this hub's first sockets.
                 if history.shared().is_some() {
@@ -252,10 +282,8 @@ fn serve_io<A: OpenOnDemand>(
             tracing::info_span!("api", method = %request.method(), path = %request.uri().path(), request_id = id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
-    // Becomes `config.admin_password.is_some()` when the `/admin` namespace and its flag land.
-    let admin_namespace_on = true;
     let router = demo::routes(config.static_dir.as_deref())
-        .merge(admin_ui::routes(admin_namespace_on))
+        .merge(admin_ui::routes(config.admin.is_some()))
         .merge(api)
         .merge(health::routes(mode))
         .layer(layer);

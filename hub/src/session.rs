@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ConnectInfo;
 use axum::http::header;
 use hub_protocol::sign_in::{SignInHeaders, SignInRequest};
-use hub_protocol::{ConnectAuth, NamespacePath};
+use hub_protocol::{ConnectAuth, NamespacePath, admin};
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::{Extension, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
@@ -94,7 +94,7 @@ impl OpenOnDemand for ClusterAdapter {
         path: &str,
         limits: &Limits,
     ) -> Result<Option<BroadcastOperators<Self>>, OpenError> {
-        let full = || io.nsps().len() >= limits.max_namespaces;
+        let full = || namespaces_in_use(io) >= limits.max_namespaces;
         if full() && (limits.reclaim_unused(path, |unused| io.delete_ns(unused)) == 0 || full()) {
             return Err(OpenError::Full(limits.max_namespaces));
         }
@@ -104,6 +104,12 @@ impl OpenOnDemand for ClusterAdapter {
         tracing::info!(ns = path, "namespace opened for a publish from the HTTP API");
         Ok(io.of(path))
     }
+}
+
+/// The namespaces `io` serves for clients: all but the Admin UI's, which is not counted against
+/// `--max-namespaces`.
+fn namespaces_in_use<A: Adapter>(io: &SocketIo<A>) -> usize {
+    io.nsps().len() - usize::from(io.of(admin::NAMESPACE).is_some())
 }
 
 async fn admit<A: Adapter>(
@@ -162,6 +168,9 @@ async fn admit_socket<A: Adapter>(
     socket.extensions.insert(identity);
     socket.extensions.insert(slot);
     socket.extensions.insert(hub.limits.socket_rate());
+    if let Some(feed) = hub.admin_feed() {
+        feed.admitted(socket);
+    }
     events::register(socket);
     socket.on_disconnect(on_disconnect::<A>);
     Ok(())
@@ -262,7 +271,14 @@ fn admit_namespace<A: Adapter>(
     if path == "/" {
         return Ok(());
     }
-    let too_many = || io.nsps().len() > hub.limits.max_namespaces;
+    // `/admin` is the Admin UI's when it is on (and then never reaches here); off, nobody may use it:
+    // a client must not find another namespace where an operator expects the Admin UI.
+    if path == admin::NAMESPACE {
+        return Err(ConnectRefusal::Namespace(
+            "the Admin UI is off on this hub (its operator can turn it on with --admin-password)".to_owned(),
+        ));
+    }
+    let too_many = || namespaces_in_use(io) > hub.limits.max_namespaces;
     let refusal = match NamespacePath::parse(path) {
         Err(r) => ConnectRefusal::Namespace(r.message),
         Ok(_)
@@ -313,6 +329,9 @@ async fn on_connect<A: Adapter>(
     if let Some(slot) = socket.req_parts().extensions.get::<Arc<PendingSlot>>() {
         slot.connected();
     }
+    if let Some(feed) = hub.admin_feed() {
+        feed.connected(&socket);
+    }
     events::catch_up(&socket, &hub, identity);
 }
 
@@ -330,5 +349,8 @@ async fn on_disconnect<A: Adapter>(
     let rooms = hub.mode.forget(&socket, &joined);
     for room in &rooms {
         hub.presence.changed(&socket, room, &hub.mode);
+    }
+    if let Some(feed) = hub.admin_feed() {
+        feed.disconnected(&socket, reason, &rooms);
     }
 }

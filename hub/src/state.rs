@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::admin::Admin;
+use crate::admin::feed::Feed;
+
 use crate::delivery::mode::Mode;
 use crate::delivery::occupancy::Occupancy;
 use crate::delivery::presence::Presence;
@@ -33,6 +36,8 @@ pub struct HubState {
     pub auth_failures: Arc<AuthFailures>,
     /// Where events go for the application (`--webhook-url`); disabled by default.
     pub webhooks: Webhooks,
+    /// The Admin UI (`--admin-password`); `None` by default.
+    pub admin: Option<Arc<Admin>>,
 }
 
 impl HubState {
@@ -55,7 +60,19 @@ impl HubState {
             connect_waits: Arc::default(),
             auth_failures: Arc::default(),
             webhooks: Webhooks::disabled(),
+            admin: None,
         }
+    }
+
+    /// The same state, with the Admin UI on.
+    pub fn with_admin(mut self, admin: Option<Arc<Admin>>) -> Self {
+        self.admin = admin;
+        self
+    }
+
+    /// What the Admin UI is told, when it is on.
+    pub fn admin_feed(&self) -> Option<&Feed> {
+        self.admin.as_deref().map(|admin| &admin.feed)
     }
 
     /// The same state, sending events to `webhooks`.

@@ -9,6 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::admin::{AdminOperation, SerializedSocket};
+
 /// Most users in a `who` ack or a room's detail, and most sockets in a user's detail.
 pub const MAX_USERS: usize = 1_000;
 /// Most rooms in `GET /api/rooms`.
@@ -162,12 +164,37 @@ pub struct ControlRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ControlQuery {
-    Rooms { namespace: String },
-    Room { namespace: String, room: String },
-    User { user: String },
-    Disconnect { namespace: Option<String>, target: Target, reason: String },
-    Join { namespace: String, user: String, room: String },
-    Leave { namespace: String, user: String, room: String },
+    Rooms {
+        namespace: String,
+    },
+    Room {
+        namespace: String,
+        room: String,
+    },
+    User {
+        user: String,
+    },
+    Disconnect {
+        namespace: Option<String>,
+        target: Target,
+        reason: String,
+    },
+    Join {
+        namespace: String,
+        user: String,
+        room: String,
+    },
+    Leave {
+        namespace: String,
+        user: String,
+        room: String,
+    },
+    /// The Admin UI's list of every socket (`all_sockets`).
+    AdminSockets,
+    /// An operation of the Admin UI.
+    Admin {
+        operation: AdminOperation,
+    },
 }
 
 /// Whose sockets a disconnect is for.
@@ -204,6 +231,11 @@ pub enum ControlAnswer {
     },
     User {
         sockets: Vec<UserSocket>,
+        truncated: bool,
+    },
+    /// The hub's sockets for the Admin UI, at most [`MAX_SOCKETS_PER_HUB`](crate::admin::MAX_SOCKETS_PER_HUB).
+    AdminSockets {
+        sockets: Vec<SerializedSocket>,
         truncated: bool,
     },
     /// Sockets disconnected, joined or left; `found`: sockets the request was about.

@@ -7,10 +7,11 @@
 //! the hub asks an application that signs its users in ([`sign_in`]), where a hub leaves its generated
 //! publish token ([`token_file`]), the application's control of the hub (`who`, `kicked`, the control
 //! API and the messages between hubs that answer it: [`control`]), and what webhooks POST to the
-//! application ([`webhooks`]).
+//! application ([`webhooks`]), and the server side of the official Socket.IO Admin UI ([`admin`]).
 //! `PROTOCOL.md` at the repository root documents the same contract for users.
 
 pub mod ack;
+pub mod admin;
 pub mod arguments;
 pub mod auth;
 pub mod control;

@@ -198,6 +198,20 @@ impl TestClient {
         }
     }
 
+    /// Waits up to `wait` for the next `name` event, skipping any other (for a stream of events whose
+    /// interleaving is not the test's subject, such as the Admin UI's feed).
+    pub async fn wait_for_event(&mut self, name: &str, wait: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((event, arguments))) if event == name => return arguments,
+                Ok(Some(_)) => continue,
+                Ok(None) => panic!("connection closed while waiting for `{name}`"),
+                Err(_) => panic!("no `{name}` event within {wait:?}"),
+            }
+        }
+    }
+
     /// Waits for an event delivered by `publish`: exactly its data, then its metadata when this client
     /// asked for it.
     pub async fn expect_published(&mut self, name: &str) -> Published {

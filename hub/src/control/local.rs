@@ -18,7 +18,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use tokio::sync::oneshot;
 
-use super::Change;
+use super::{Change, admin};
 use crate::delivery::joined_rooms::JoinedRooms;
 use crate::delivery::membership;
 use crate::events::EventQueue;
@@ -39,11 +39,13 @@ pub async fn answer<A: Adapter>(io: &SocketIo<A>, hub: &HubState, query: &Contro
             disconnect(io, namespace.as_deref(), target, reason)
         }
         ControlQuery::Join { namespace, user, room } => {
-            change(io, hub, namespace, user, room, Change::Join).await
+            change(hub, users_sockets(io, namespace, user), room, Change::Join).await
         }
         ControlQuery::Leave { namespace, user, room } => {
-            change(io, hub, namespace, user, room, Change::Leave).await
+            change(hub, users_sockets(io, namespace, user), room, Change::Leave).await
         }
+        ControlQuery::AdminSockets => admin::sockets(io, hub),
+        ControlQuery::Admin { operation } => admin::operate(io, hub, operation).await,
     }
 }
 
@@ -131,40 +133,48 @@ fn disconnect<A: Adapter>(
             Err(_) => Vec::new(),
         },
     };
-    let kicked = Kicked { reason: reason.to_owned() };
-    let mut done = 0;
-    for socket in &sockets {
-        // The reason first, in the same queue as the DISCONNECT: the client reads it before.
-        if let Err(e) = socket.emit(KICKED, &kicked) {
-            tracing::debug!(sid = %socket.id, "`kicked` not sent: {e}");
-        }
-        match socket.clone().disconnect() {
-            Ok(()) => done += 1,
-            Err(e) => {
-                tracing::warn!(sid = %socket.id, "socket not disconnected on the application's request: {e}")
-            }
-        }
-    }
+    let done = kick(&sockets, reason);
     if done > 0 {
         tracing::info!(disconnected = done, reason, "sockets disconnected on the application's request");
     }
     ControlAnswer::Count { known, found: sockets.len(), done, refused: sockets.len() - done }
 }
 
-/// Has each socket of `user` in `namespace` join or leave `room`, on the socket's own event queue.
-/// `done`: for a join, the sockets in the room afterwards; for a leave, those that left it.
-async fn change<A: Adapter>(
-    io: &SocketIo<A>,
+/// Sends `kicked` with `reason` to each of `sockets`, then disconnects it; how many were disconnected.
+pub(super) fn kick<A: Adapter>(sockets: &[SocketRef<A>], reason: &str) -> usize {
+    let kicked = Kicked { reason: reason.to_owned() };
+    let mut done = 0;
+    for socket in sockets {
+        // The reason first, in the same queue as the DISCONNECT: the client reads it before.
+        if let Err(e) = socket.emit(KICKED, &kicked) {
+            tracing::debug!(sid = %socket.id, "`kicked` not sent: {e}");
+        }
+        match socket.clone().disconnect() {
+            Ok(()) => done += 1,
+            Err(e) => tracing::warn!(sid = %socket.id, "socket not disconnected on request: {e}"),
+        }
+    }
+    done
+}
+
+/// The sockets of `user` in `namespace`; `None` when this hub does not serve the namespace.
+fn users_sockets<A: Adapter>(io: &SocketIo<A>, namespace: &str, user: &str) -> Option<Vec<SocketRef<A>>> {
+    let ns = io.of(namespace)?;
+    Some(ns.sockets().into_iter().filter(|socket| is_of(socket, user)).collect())
+}
+
+/// Has each of `sockets` (`None`: the namespace is not served here) join or leave `room`, on the
+/// socket's own event queue. `done`: for a join, the sockets in the room afterwards; for a leave, those
+/// that left it.
+pub(super) async fn change<A: Adapter>(
     hub: &HubState,
-    namespace: &str,
-    user: &str,
+    sockets: Option<Vec<SocketRef<A>>>,
     room: &str,
     change: Change,
 ) -> ControlAnswer {
-    let (Some(ns), Ok(room)) = (io.of(namespace), RoomName::parse(room)) else {
+    let (Some(sockets), Ok(room)) = (sockets, RoomName::parse(room)) else {
         return ControlAnswer::Count { known: false, found: 0, done: 0, refused: 0 };
     };
-    let sockets: Vec<SocketRef<A>> = ns.sockets().into_iter().filter(|socket| is_of(socket, user)).collect();
     let mut pending = Vec::with_capacity(sockets.len());
     let mut refused = 0;
     for socket in &sockets {
@@ -206,7 +216,7 @@ async fn change<A: Adapter>(
             Ok(Ok(Ok(false))) => {}
             Ok(Ok(Err(rejection))) => {
                 refused += 1;
-                refusal(user, &rejection);
+                refusal(&rejection);
             }
             Ok(Err(_)) | Err(_) => refused += 1,
         }
@@ -214,8 +224,8 @@ async fn change<A: Adapter>(
     ControlAnswer::Count { known: true, found: sockets.len(), done, refused }
 }
 
-fn refusal(user: &str, rejection: &Rejection) {
-    tracing::info!(user, code = %rejection.code, "a join or leave on the application's request was refused: {}", rejection.message);
+fn refusal(rejection: &Rejection) {
+    tracing::info!(code = %rejection.code, "a join or leave on the application's or an operator's request was refused: {}", rejection.message);
 }
 
 fn is_of<A: Adapter>(socket: &SocketRef<A>, user: &str) -> bool {

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use hub_protocol::admin::{MAX_SOCKETS, SerializedSocket};
 use hub_protocol::control::{
     ControlAnswer, MAX_ROOMS, MAX_USERS, RoomCount, RoomList, RoomUser, RoomUsers, UserSocket,
 };
@@ -74,6 +75,21 @@ pub fn user(answers: Vec<ControlAnswer>) -> (Vec<UserSocket>, bool) {
     sockets.sort_unstable_by(|a, b| (&a.namespace, &a.rooms).cmp(&(&b.namespace, &b.rooms)));
     truncated |= sockets.len() > MAX_USERS;
     sockets.truncate(MAX_USERS);
+    (sockets, truncated)
+}
+
+/// The Admin UI's `all_sockets`: every hub's sockets, sorted, at most [`MAX_SOCKETS`].
+pub fn admin_sockets(answers: Vec<ControlAnswer>) -> (Vec<SerializedSocket>, bool) {
+    let mut truncated = false;
+    let mut sockets = Vec::new();
+    for answer in answers {
+        let ControlAnswer::AdminSockets { sockets: listed, truncated: cut } = answer else { continue };
+        truncated |= cut;
+        sockets.extend(listed);
+    }
+    sockets.sort_unstable_by(|a, b| (&a.nsp, &a.id).cmp(&(&b.nsp, &b.id)));
+    truncated |= sockets.len() > MAX_SOCKETS;
+    sockets.truncate(MAX_SOCKETS);
     (sockets, truncated)
 }
 

@@ -8,12 +8,14 @@
 //! joins, leaves, which may wait for a socket's earlier events or a cluster-wide count) is left out and
 //! the answer says `"partial":true`.
 
+mod admin;
 pub mod link;
 mod local;
 mod merge;
 
 use std::time::Duration;
 
+use hub_protocol::admin::{AdminOperation, SerializedSocket};
 use hub_protocol::control::{
     ControlAnswer, ControlQuery, Disconnected, MembershipChanged, RoomList, RoomUsers, Target, UserSockets,
 };
@@ -39,7 +41,10 @@ async fn ask<A: Adapter>(
     query: ControlQuery,
 ) -> (Vec<ControlAnswer>, bool) {
     let wait = match query {
-        ControlQuery::Rooms { .. } | ControlQuery::Room { .. } | ControlQuery::User { .. } => READ_WAIT,
+        ControlQuery::Rooms { .. }
+        | ControlQuery::Room { .. }
+        | ControlQuery::User { .. }
+        | ControlQuery::AdminSockets => READ_WAIT,
         _ => ACTION_WAIT,
     };
     let here = local::answer(io, hub, &query);
@@ -125,4 +130,25 @@ pub async fn change<A: Adapter>(
     let (answers, partial) = ask(io, hub, query).await;
     let counts = merge::counts(answers);
     (counts, MembershipChanged { sockets: counts.done, refused: counts.refused, partial })
+}
+
+/// Every socket of the cluster for the Admin UI (`all_sockets`), whether the list was cut, and whether
+/// a hub may be missing.
+pub async fn admin_sockets<A: Adapter>(
+    io: &SocketIo<A>,
+    hub: &HubState,
+) -> (Vec<SerializedSocket>, bool, bool) {
+    let (answers, partial) = ask(io, hub, ControlQuery::AdminSockets).await;
+    let (sockets, truncated) = merge::admin_sockets(answers);
+    (sockets, truncated, partial)
+}
+
+/// Carries out an operation of the Admin UI on every hub; the counts, and whether a hub may be missing.
+pub async fn admin<A: Adapter>(
+    io: &SocketIo<A>,
+    hub: &HubState,
+    operation: AdminOperation,
+) -> (Counts, bool) {
+    let (answers, partial) = ask(io, hub, ControlQuery::Admin { operation }).await;
+    (merge::counts(answers), partial)
 }

@@ -44,6 +44,9 @@ pub async fn join<A: Adapter>(
         let membership = hub.mode.join(socket, joined, room.as_str(), max, counted)?;
         if membership.changed {
             hub.presence.changed(socket, room.as_str(), &hub.mode);
+            if let Some(feed) = hub.admin_feed() {
+                feed.joined(socket, room.as_str());
+            }
         }
         Ok(JoinAck { members: room_members(room, &membership), stream: replay.stream })
     };
@@ -61,6 +64,9 @@ pub async fn leave<A: Adapter>(
     let membership = hub.mode.leave(socket, joined, room.as_str()).await?;
     if membership.changed {
         hub.presence.changed(socket, room.as_str(), &hub.mode);
+        if let Some(feed) = hub.admin_feed() {
+            feed.left(socket, room.as_str());
+        }
     }
     Ok((room_members(room, &membership), membership.changed))
 }

@@ -157,6 +157,19 @@ impl Limits {
         self.namespaces().entry(namespace.to_owned()).or_default();
     }
 
+    /// Sockets admitted now, in every namespace.
+    pub fn connected(&self) -> usize {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Sockets admitted now, by namespace, sorted by name (namespaces not yet reclaimed show 0).
+    pub fn namespace_sizes(&self) -> Vec<(String, usize)> {
+        let mut sizes: Vec<(String, usize)> =
+            self.namespaces().iter().map(|(name, sockets)| (name.clone(), *sockets)).collect();
+        sizes.sort_unstable();
+        sizes
+    }
+
     /// Calls `delete` for `namespace` if no socket is admitted to it, and forgets it; for a namespace
     /// that socketioxide created for a socket that was then refused.
     pub fn release_if_unused(&self, namespace: &str, delete: impl FnOnce(&str)) {

@@ -22,6 +22,8 @@
 //! | `hub_webhook_queue_depth` | | webhook events waiting or being delivered |
 //! | `hub_app_sign_in_requests_total` | `outcome` (`admitted`, `refused`, `unreachable`, `timeout`, `bad_status`, `bad_answer`) | requests to the application that signs users in (`--auth-url`) |
 //! | `hub_app_sign_in_cache_hits_total` | `answer` (`admitted`, `refused`) | sign-ins answered from the application's recent answers |
+//! | `hub_admin_events_dropped_total` | | live events for the Admin UI dropped because 10,000 were waiting (with `--admin-password`) |
+//! | `hub_admin_sign_ins_total` | `outcome` (`password`, `session`, `refused`) | connections to the Admin UI's `/admin` namespace |
 //!
 //! Clients choose namespaces and the names of published events, and every label value is a series that
 //! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
@@ -180,6 +182,16 @@ pub fn control_message_dropped(reason: &'static str) {
 /// A presence change dropped because too many were waiting to be announced.
 pub fn presence_changes_dropped() {
     counter!("hub_presence_changes_dropped_total").increment(1);
+}
+
+/// A live event for the Admin UI dropped because its queue was full.
+pub fn admin_events_dropped() {
+    counter!("hub_admin_events_dropped_total").increment(1);
+}
+
+/// A connection to the Admin UI's namespace, and how it ended (a fixed label).
+pub fn admin_sign_in(outcome: &'static str) {
+    counter!("hub_admin_sign_ins_total", "outcome" => outcome).increment(1);
 }
 
 /// A control request answered without every hub's part.

@@ -1,0 +1,120 @@
+//! One socket as the Admin UI lists it ([`SerializedSocket`]): its ids, transport, user, handshake and
+//! rooms.
+//!
+//! The handshake's headers are shown as Node's admin server shows them, but for those that carry a
+//! credential (cookies, `Authorization`), whose values are hidden: the UI is for operators, and a
+//! screenshot of it must not leak a user's session. A socket.io v2 client's query `token` is hidden too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::ConnectInfo;
+use axum::http::header;
+use hub_protocol::admin::{Handshake, SerializedSocket};
+use socketioxide::TransportType;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+
+use crate::delivery::joined_rooms::JoinedRooms;
+use crate::net::listener::Peer;
+use crate::policy::identity::Identity;
+
+/// What replaces a hidden header or query value.
+const HIDDEN: &str = "(hidden)";
+
+/// Headers whose values are credentials.
+const SECRET_HEADERS: [header::HeaderName; 3] =
+    [header::COOKIE, header::AUTHORIZATION, header::PROXY_AUTHORIZATION];
+
+/// Query parameters whose values are credentials (socket.io v2 clients send their token there).
+const SECRET_PARAMETERS: [&str; 1] = ["token"];
+
+/// When a socket connected, kept in its extensions while the Admin UI is on.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectedAt(pub SystemTime);
+
+/// `socket` as the UI lists it.
+pub fn serialize<A: Adapter>(socket: &SocketRef<A>) -> SerializedSocket {
+    let id = socket.id.to_string();
+    let mut rooms = vec![id.clone()];
+    if let Some(joined) = socket.extensions.get::<Arc<JoinedRooms>>() {
+        let mut joined = joined.rooms();
+        joined.sort_unstable();
+        rooms.extend(joined);
+    }
+    let data = match socket.extensions.get::<Identity>() {
+        Some(identity) => serde_json::json!({
+            "user": identity.user.as_str(),
+            "publisher": identity.publisher,
+            "info": identity.info.as_deref(),
+        }),
+        None => serde_json::json!({}),
+    };
+    SerializedSocket {
+        client_id: id.chars().take(12).collect(),
+        id,
+        transport: transport_name(socket.transport_type()).to_owned(),
+        nsp: socket.ns().to_owned(),
+        data,
+        handshake: handshake(socket),
+        rooms,
+    }
+}
+
+/// The transport's name as Socket.IO gives it.
+pub fn transport_name(transport: TransportType) -> &'static str {
+    match transport {
+        TransportType::Polling => "polling",
+        TransportType::Websocket => "websocket",
+    }
+}
+
+fn handshake<A: Adapter>(socket: &SocketRef<A>) -> Handshake {
+    let request = socket.req_parts();
+    let mut headers = BTreeMap::new();
+    for (name, value) in &request.headers {
+        let value = if SECRET_HEADERS.contains(name) {
+            HIDDEN.to_owned()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|joined: &mut String| {
+                joined.push_str(", ");
+                joined.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let mut query = BTreeMap::new();
+    let mut shown_query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(request.uri.query().unwrap_or("").as_bytes()) {
+        let value = if SECRET_PARAMETERS.contains(&key.as_ref()) { HIDDEN.into() } else { value };
+        shown_query.append_pair(&key, &value);
+        query.insert(key.into_owned(), value.into_owned());
+    }
+    let shown_query = shown_query.finish();
+    let url = match shown_query.is_empty() {
+        true => request.uri.path().to_owned(),
+        false => format!("{}?{shown_query}", request.uri.path()),
+    };
+    let address = request
+        .extensions
+        .get::<ConnectInfo<Peer>>()
+        .map(|ConnectInfo(Peer(addr))| addr.ip().to_string())
+        .unwrap_or_default();
+    let connected = socket.extensions.get::<ConnectedAt>().map_or_else(SystemTime::now, |at| at.0);
+    let forwarded_https =
+        request.headers.get("x-forwarded-proto").is_some_and(|proto| proto.as_bytes() == b"https");
+    Handshake {
+        address,
+        headers,
+        query,
+        issued: connected.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64,
+        secure: forwarded_https,
+        time: humantime::format_rfc3339_millis(connected).to_string(),
+        url,
+        xdomain: request.headers.contains_key(header::ORIGIN),
+    }
+}
