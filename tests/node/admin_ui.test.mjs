@@ -1,38 +1,116 @@
-// The official Socket.IO Admin UI that the hub serves at /admin/, in real Chromium against the real hub.
+// The official Socket.IO Admin UI that the hub serves at /admin/, in real Chromium against the real hub
+// with --admin-password: signed in through the UI's own form, it shows the demo page's and Node clients'
+// sockets and rooms, and its joins and disconnects reach the clients.
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { AdminUi, launchBrowser, screenshot } from "./browser.mjs";
-import { startHub } from "./harness.mjs";
+import { after, afterEach, before, describe, test } from "node:test";
+import { AdminUi, DemoPage, launchBrowser, screenshot } from "./browser.mjs";
+import { ack, connect, nextEvent, startHub } from "./harness.mjs";
+
+const PASSWORD = "admin-ui-test-password";
 
 let browser;
+let hub;
+const opened = [];
+const sockets = [];
+
 before(async () => {
   browser = await launchBrowser();
+  hub = await startHub({ flags: ["--admin-password", PASSWORD] });
 });
-after(() => browser.close());
+after(async () => {
+  sockets.forEach((socket) => socket.close());
+  await browser.close();
+  assert.equal(await hub.stop(), 0);
+});
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((page) => page.close()));
+});
 
-describe("the admin UI page", () => {
-  let hub;
-  before(async () => {
-    // A hub whose `/admin` namespace refuses the UI's first try, as a hub with an admin password does
-    // to a browser that has not signed in yet.
-    hub = await startHub({ flags: ["--jwt-secret", "admin-ui-test-jwt-secret"] });
-  });
-  after(async () => {
-    assert.equal(await hub.stop(), 0);
-  });
+async function adminUi() {
+  const ui = await AdminUi.open(browser, hub.url);
+  opened.push(ui);
+  return ui;
+}
 
+/** An official Node client of the hub's `/` namespace, signed in as `user`. */
+async function client(user) {
+  const socket = await connect(hub.url, { auth: { user } });
+  sockets.push(socket);
+  return socket;
+}
+
+/** Asserts the UI loaded nothing from elsewhere and had no error, nothing blocked by the CSP. */
+function assertClean(ui) {
+  assert.deepEqual(ui.otherOrigins, [], "no request leaves the hub's origin");
+  assert.deepEqual(ui.failures, []);
+  assert.deepEqual(ui.errors, [], "no script error, nothing blocked by the Content-Security-Policy");
+}
+
+describe("the admin UI", () => {
   test("loads everything from the hub, icon font included, and asks to sign in to this hub", async () => {
-    const ui = await AdminUi.open(browser, hub.url);
+    const ui = await adminUi();
     const modal = await ui.modal();
     assert.equal(await modal.getByLabel("Server URL").inputValue(), hub.url, "pre-filled with this hub");
     assert.equal(await modal.getByLabel("Username").inputValue(), "");
     assert.ok(await ui.iconFontInUse(), "the embedded icon font is loaded and used");
-    await screenshot(ui.page, "admin-ui-sign-in");
-
-    assert.deepEqual(ui.otherOrigins, [], "no request leaves the hub's origin");
     assert.deepEqual(ui.fontResponses, [200], "the icon font comes from the hub, once");
-    assert.deepEqual(ui.failures, []);
-    assert.deepEqual(ui.errors, [], "no script error, nothing blocked by the Content-Security-Policy");
-    await ui.close();
+    await screenshot(ui.page, "admin-ui-sign-in");
+    assertClean(ui);
+  });
+
+  test("a wrong password is refused in the sign-in form", async () => {
+    const ui = await adminUi();
+    const modal = await ui.submitSignIn("admin", "not-the-password");
+    await modal.getByText("Invalid credentials").waitFor();
+    assertClean(ui);
+  });
+
+  test("shows the sockets and rooms; joins a socket to a room and disconnects another", async () => {
+    const demo = await DemoPage.open(browser, hub.url);
+    opened.push(demo);
+    await demo.connect("dora");
+    await demo.join("lobby");
+    const carol = await client("carol");
+    await ack(carol, "join", "lobby");
+    const mallory = await client("mallory");
+
+    const ui = await adminUi();
+    await ui.signIn("admin", PASSWORD);
+    await ui.show("Sockets");
+    for (const socket of [carol, mallory]) await ui.row(socket.id).waitFor();
+    assert.equal(await ui.page.locator(".v-data-table tbody tr").count(), 3, "dora's, carol's and mallory's");
+    await screenshot(ui.page, "admin-ui-sockets");
+
+    await ui.show("Rooms");
+    const lobby = ui.row("lobby");
+    await lobby.waitFor();
+    assert.match(await lobby.innerText(), /\b2\b/, "dora and carol are in lobby");
+
+    // Socket page -> rooms -> join: carol's own `who` then answers for the room.
+    await ui.show("Sockets");
+    await ui.row(carol.id).click();
+    const rooms = ui.page.locator(".v-card", { has: ui.page.getByText("Rooms", { exact: true }) });
+    await rooms.getByLabel("Join a room").fill("vip");
+    await rooms.locator("button", { has: ui.page.locator(".mdi-tag-plus-outline") }).click();
+    await ui.row("vip", rooms).waitFor();
+    await screenshot(ui.page, "admin-ui-socket");
+    const [who] = await ack(carol, "who", "vip");
+    assert.equal(who.ok, true, JSON.stringify(who));
+    assert.deepEqual(who.users.map((u) => u.user), ["carol"]);
+
+    // Sockets -> disconnect: mallory is disconnected by the server, and gone from the list.
+    const malloryId = mallory.id; // the client forgets it at the disconnect
+    const disconnected = nextEvent(mallory, "disconnect", 5000);
+    await ui.show("Sockets");
+    await ui.row(malloryId).locator("button", { has: ui.page.locator(".mdi-logout") }).click();
+    const [reason] = await disconnected;
+    assert.equal(reason, "io server disconnect");
+    await ui.show("Sockets");
+    await ui.row(malloryId).waitFor({ state: "detached" });
+
+    await ui.show("Dashboard");
+    await screenshot(ui.page, "admin-ui-dashboard");
+    assertClean(ui);
+    assert.deepEqual(demo.errors, []);
   });
 });
