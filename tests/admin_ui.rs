@@ -1,6 +1,6 @@
-//! The official Socket.IO Admin UI that the real `hub` binary serves at `/admin/`: every file it loads is
-//! embedded and same-origin, under a strict Content-Security-Policy. (Its browser test, the UI working
-//! against the hub, is `tests/node/admin_ui.test.mjs`.)
+//! The official Socket.IO Admin UI that the real `hub` binary serves at `/admin/` with `--admin-password`:
+//! every file it loads is embedded and same-origin, under a strict Content-Security-Policy. (Its browser
+//! test, the UI working against the hub, is `tests/node/admin_ui.test.mjs`.)
 
 use e2e::binaries::HubProcess;
 use e2e::hub::TOKEN;
@@ -25,7 +25,11 @@ fn attribute_values<'a>(html: &'a str, attribute: &str) -> Vec<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_ui_loads_only_embedded_files_under_a_strict_policy() {
-    let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", TOKEN], &[]).await;
+    let hub = HubProcess::start(
+        &["--bind", "127.0.0.1:0", "--publish-token", TOKEN, "--admin-password", "admin-ui-password"],
+        &[],
+    )
+    .await;
     let client = Client::builder().redirect(redirect::Policy::none()).build().unwrap();
     let admin = format!("{}/admin/", hub.url);
 
@@ -82,5 +86,18 @@ async fn the_admin_ui_loads_only_embedded_files_under_a_strict_policy() {
     assert_eq!(redirect.status(), 308);
     assert_eq!(header(&redirect, LOCATION), "/admin/");
     assert_eq!(get(&client, &format!("{admin}js/missing.js")).await.status(), 404);
+    assert_eq!(hub.terminate().await.0, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_admin_password_the_admin_ui_is_not_served() {
+    let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", TOKEN], &[]).await;
+    let client = Client::builder().redirect(redirect::Policy::none()).build().unwrap();
+    for path in ["/admin", "/admin/"] {
+        let response = get(&client, &format!("{}{path}", hub.url)).await;
+        assert_eq!(response.status(), 404, "{path}");
+        assert!(response.text().await.unwrap().contains("--admin-password"), "{path} says how to turn it on");
+    }
+    assert_eq!(get(&client, &format!("{}/admin/hub-defaults.js", hub.url)).await.status(), 404);
     assert_eq!(hub.terminate().await.0, Some(0));
 }
