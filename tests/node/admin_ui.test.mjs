@@ -1,6 +1,6 @@
 // The official Socket.IO Admin UI that the hub serves at /admin/, in real Chromium against the real hub
 // with --admin-password: signed in through the UI's own form, it shows the demo page's and Node clients'
-// sockets and rooms, and its joins and disconnects reach the clients.
+// sockets and rooms, and its joins and disconnects reach the clients (none with --admin-read-only).
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { AdminUi, DemoPage, launchBrowser, screenshot } from "./browser.mjs";
@@ -112,5 +112,37 @@ describe("the admin UI", () => {
     await screenshot(ui.page, "admin-ui-dashboard");
     assertClean(ui);
     assert.deepEqual(demo.errors, []);
+  });
+});
+
+describe("the admin UI of a read-only hub", () => {
+  let readOnly;
+  before(async () => {
+    readOnly = await startHub({ flags: ["--admin-password", PASSWORD, "--admin-read-only"] });
+  });
+  after(async () => {
+    assert.equal(await readOnly.stop(), 0);
+  });
+
+  test("offers no disconnect, and its joins change nothing", async () => {
+    const dave = await connect(readOnly.url, { auth: { user: "dave" } });
+    sockets.push(dave);
+    const ui = await AdminUi.open(browser, readOnly.url);
+    opened.push(ui);
+    await ui.signIn("admin", PASSWORD);
+    await ui.show("Sockets");
+    const row = ui.row(dave.id);
+    await row.waitFor();
+    assert.equal(await row.locator("button").count(), 0, "no disconnect button");
+
+    // The UI still shows its join form (it only looks at its own read-only switch); the hub refuses.
+    await row.click();
+    const rooms = ui.page.locator(".v-card", { has: ui.page.getByText("Rooms", { exact: true }) });
+    await rooms.getByLabel("Join a room").fill("vip");
+    await rooms.locator("button", { has: ui.page.locator(".mdi-tag-plus-outline") }).click();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const [who] = await ack(dave, "who", "vip");
+    assert.equal(who.error, "not_in_room", JSON.stringify(who));
+    assertClean(ui);
   });
 });
