@@ -1,39 +1,222 @@
-//! Embeds the official socket.io browser client into the hub, so the demo page works with no CDN.
+//! Embeds what the hub serves from npm packages, so that nothing it serves comes from a CDN:
 //!
-//! The client comes from npm through `js-demo/package-lock.json`; the first build runs `npm ci` there.
+//! - the official socket.io browser client, for the demo page (pinned by `js-demo/package-lock.json`);
+//! - the official Socket.IO Admin UI and the icon font it expects, served at `/admin/` (pinned by
+//!   `hub/admin-ui/package-lock.json`).
+//!
+//! When a package is missing from `node_modules`, or installed at another version than its lockfile pins,
+//! the build runs `npm ci` in that folder first. The Admin UI's files are copied into `OUT_DIR`, its
+//! `index.html` rewritten to load nothing from other origins, and listed in `OUT_DIR/admin_ui_assets.rs`,
+//! which `hub/src/http/admin_ui.rs` includes.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+const CLIENT_PACKAGE: &str = "socket.io-client";
 const CLIENT: &str = "node_modules/socket.io-client/dist/socket.io.min.js";
 
-fn main() {
-    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../js-demo");
-    let demo = demo.canonicalize().unwrap_or(demo);
-    println!("cargo:rerun-if-changed={}", demo.join("package-lock.json").display());
-    println!("cargo:rerun-if-changed={}", demo.join(CLIENT).display());
+const ADMIN_UI_PACKAGE: &str = "@socket.io/admin-ui";
+const ICONS_PACKAGE: &str = "@mdi/font";
+/// The UI's own build: `index.html`, `favicon.png`, and `css/`, `js/`, `img/` with hashed names.
+const ADMIN_UI_DIST: &str = "node_modules/@socket.io/admin-ui/ui/dist";
+const ICONS_CSS: &str = "node_modules/@mdi/font/css/materialdesignicons.min.css";
+const ICONS_FONT: &str = "node_modules/@mdi/font/fonts/materialdesignicons-webfont.woff2";
+/// Our own script, run before the UI's: pre-fills the connection form with this hub's address.
+const DEFAULTS_SCRIPT: &str = "hub-defaults.js";
 
-    let client = demo.join(CLIENT);
-    if !client.exists() {
-        install_client(&demo);
-    }
+/// The links of the UI's `index.html` to other origins, and what each becomes. Matched exactly: a new
+/// UI version that changes them fails the build rather than loading from a CDN.
+const GOOGLE_FONTS_LINK: &str = r#"<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto:100,300,400,500,700,900">"#;
+const ICONS_CDN_URL: &str = "https://cdn.jsdelivr.net/npm/@mdi/font@latest/css/materialdesignicons.min.css";
+const FIRST_UI_SCRIPT: &str = r#"<script src="js/"#;
+
+/// Browsers that run the UI all read woff2; the eot, woff and ttf copies would only add 3 MB.
+const ICONS_FONT_FACE: &str = r#"@font-face{font-family:"Material Design Icons";src:url("../fonts/materialdesignicons-webfont.woff2") format("woff2");font-weight:normal;font-style:normal}"#;
+
+fn main() {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::copy(&client, out.join("socket.io.min.js"))
-        .unwrap_or_else(|e| panic!("cannot copy {} into the build: {e}", client.display()));
+
+    let demo = folder(&manifest.join("../js-demo"));
+    watch(&demo.join("package-lock.json"));
+    watch(&demo.join(CLIENT));
+    ensure_installed(&demo, &[CLIENT_PACKAGE]);
+    copy(&demo.join(CLIENT), &out.join("socket.io.min.js"));
+
+    let admin = folder(&manifest.join("admin-ui"));
+    for file in ["package-lock.json", ".npmrc", DEFAULTS_SCRIPT, ADMIN_UI_DIST, ICONS_CSS] {
+        watch(&admin.join(file));
+    }
+    ensure_installed(&admin, &[ADMIN_UI_PACKAGE, ICONS_PACKAGE]);
+    embed_admin_ui(&admin, &out.join("admin-ui"), &out.join("admin_ui_assets.rs"));
 }
 
-fn install_client(demo: &Path) {
+fn folder(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_owned())
+}
+
+fn watch(path: &Path) {
+    println!("cargo:rerun-if-changed={}", path.display());
+}
+
+/// Copies the UI and the icon font into `dest` and writes the list of what to serve, by path under
+/// `/admin/`, into `list`.
+fn embed_admin_ui(admin: &Path, dest: &Path, list: &Path) {
+    let dist = admin.join(ADMIN_UI_DIST);
+    // The icon font's version is in its path, so a new version is a new URL and its files can be
+    // cached for good like the UI's hashed ones.
+    let icons = format!("mdi-{}", installed_version(admin, ICONS_PACKAGE).expect("installed above"));
+    let css = format!("{icons}/css/materialdesignicons.min.css");
+    let font = format!("{icons}/fonts/materialdesignicons-webfont.woff2");
+    let mut assets: Vec<(String, PathBuf)> = Vec::new();
+    for file in files_under(&dist) {
+        let path = file.strip_prefix(&dist).unwrap().to_str().expect("UTF-8 file names").replace('\\', "/");
+        if path.ends_with(".map") {
+            continue;
+        }
+        let target = dest.join(&path);
+        if path == "index.html" {
+            let html = read(&file);
+            write(&target, &rewrite_index(&html, &css));
+        } else {
+            copy(&file, &target);
+        }
+        assets.push((if path == "index.html" { String::new() } else { path }, target));
+    }
+    write(&dest.join(&css), &woff2_only(&read(&admin.join(ICONS_CSS))));
+    copy(&admin.join(ICONS_FONT), &dest.join(&font));
+    assets.push((css.clone(), dest.join(css)));
+    assets.push((font.clone(), dest.join(font)));
+    copy(&admin.join(DEFAULTS_SCRIPT), &dest.join(DEFAULTS_SCRIPT));
+    assets.push((DEFAULTS_SCRIPT.to_owned(), dest.join(DEFAULTS_SCRIPT)));
+
+    let mut code =
+        String::from("// Generated by hub/build.rs: the Admin UI's files, by path under /admin/.\n");
+    code.push_str("static ASSETS: &[Asset] = &[\n");
+    for (path, file) in &assets {
+        let immutable = path.starts_with(&icons) || has_content_hash(path);
+        writeln!(
+            code,
+            "    Asset {{ path: {path:?}, content_type: {:?}, immutable: {immutable}, body: include_bytes!({:?}) }},",
+            content_type(path),
+            file.display().to_string(),
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    write(list, &code);
+}
+
+/// Drops the Google Fonts link (text falls back to a local font), points the icon font's link at the
+/// embedded copy, and runs [`DEFAULTS_SCRIPT`] before the UI's own scripts.
+fn rewrite_index(html: &str, icons_css: &str) -> String {
+    for expected in [GOOGLE_FONTS_LINK, ICONS_CDN_URL, FIRST_UI_SCRIPT] {
+        assert!(
+            html.contains(expected),
+            "the Admin UI's index.html no longer has {expected}; update hub/build.rs"
+        );
+    }
+    let html = html.replace(GOOGLE_FONTS_LINK, "").replace(ICONS_CDN_URL, icons_css).replacen(
+        FIRST_UI_SCRIPT,
+        &format!(r#"<script src="{DEFAULTS_SCRIPT}"></script>{FIRST_UI_SCRIPT}"#),
+        1,
+    );
+    assert!(!html.contains("//"), "the Admin UI's index.html still loads from another origin:\n{html}");
+    html
+}
+
+/// Replaces the icon font's `@font-face` (eot, woff2, woff and ttf) with one that names woff2 only.
+fn woff2_only(css: &str) -> String {
+    let start = css.find("@font-face{").expect("the icon font's CSS has an @font-face");
+    let end = start + css[start..].find('}').expect("the @font-face ends") + 1;
+    assert!(css[start..end].contains("materialdesignicons-webfont.woff2"), "the icon font comes as woff2");
+    format!("{}{ICONS_FONT_FACE}{}", &css[..start], &css[end..])
+}
+
+/// Webpack names the UI's built files `name.0123abcd.ext`, the hash of their content.
+fn has_content_hash(path: &str) -> bool {
+    let mut parts = path.rsplit('.');
+    parts.next();
+    parts.next().is_some_and(|hash| hash.len() == 8 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit_once('.').map_or("html", |(_, ext)| ext) {
+        "html" => "text/html; charset=utf-8",
+        "js" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "woff2" => "font/woff2",
+        other => panic!("the Admin UI has a .{other} file ({path}); give it a content type in hub/build.rs"),
+    }
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Runs `npm ci` in `dir` unless each of `packages` is installed at the version its lockfile pins (and
+/// has the build run again when one of them is installed anew).
+fn ensure_installed(dir: &Path, packages: &[&str]) {
+    let lock: serde_json::Value = serde_json::from_str(&read(&dir.join("package-lock.json")))
+        .unwrap_or_else(|e| panic!("{}/package-lock.json: {e}", dir.display()));
+    let stale = packages.iter().any(|package| {
+        watch(&dir.join("node_modules").join(package).join("package.json"));
+        let locked = lock["packages"][format!("node_modules/{package}")]["version"].as_str();
+        assert!(locked.is_some(), "{}/package-lock.json does not pin {package}", dir.display());
+        installed_version(dir, package).as_deref() != locked
+    });
+    if stale {
+        npm_ci(dir);
+    }
+}
+
+fn installed_version(dir: &Path, package: &str) -> Option<String> {
+    let manifest =
+        std::fs::read_to_string(dir.join("node_modules").join(package).join("package.json")).ok()?;
+    let manifest: serde_json::Value = serde_json::from_str(&manifest).ok()?;
+    manifest["version"].as_str().map(str::to_owned)
+}
+
+fn npm_ci(dir: &Path) {
     let status =
-        Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--omit=dev"]).current_dir(demo).status();
+        Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--omit=dev"]).current_dir(dir).status();
     match status {
         Ok(status) if status.success() => {}
         Ok(status) => panic!(
-            "`npm ci` in {} failed ({status}); the hub embeds the socket.io client from npm",
-            demo.display()
+            "`npm ci` in {} failed ({status}); the hub embeds packages from npm that it pins there",
+            dir.display()
         ),
         Err(e) => panic!(
             "cannot run npm ({e}); install Node.js and npm, or run `npm ci` in {} yourself",
-            demo.display()
+            dir.display()
         ),
     }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn write(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(from, to).unwrap_or_else(|e| panic!("cannot copy {} into the build: {e}", from.display()));
 }

@@ -33,6 +33,7 @@ if ! have python3 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
 
 echo "==> npm packages (from the lockfiles)"
 (cd js-demo && npm ci --no-audit --no-fund --loglevel=error)
+(cd hub/admin-ui && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "==> Python packages (tests/python/requirements.txt, in tests/python/.venv)"

@@ -8,6 +8,8 @@
 
 #[path = "admin.rs"]
 mod admin;
+#[path = "admin_ui.rs"]
+mod admin_ui;
 #[path = "api.rs"]
 mod api;
 #[path = "app_auth.rs"]

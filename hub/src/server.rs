@@ -31,7 +31,7 @@ use crate::history::{History, RedisHistory, memory, redis};
 use crate::http::api::{self, REQUEST_ID};
 use crate::http::hosts::{self, AllowedHosts};
 use crate::http::origins::{self, AllowedOrigins};
-use crate::http::{control, demo, health, history};
+use crate::http::{admin_ui, control, demo, health, history};
 use crate::net::listener::TunedListener;
 use crate::net::pending::PendingSessions;
 use crate::net::{body_deadline, connect_wait, engine_io, file_limit, pending, request_head, serve};
@@ -289,8 +289,11 @@ fn serve_io<A: OpenOnDemand>(
             tracing::info_span!("api", method = %request.method(), path = %request.uri().path(), request_id = id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid));
-    let router =
-        demo::routes(config.static_dir.as_deref()).merge(api).merge(health::routes(mode)).layer(layer);
+    let router = demo::routes(config.static_dir.as_deref())
+        .merge(admin_ui::routes(config.admin.is_some()))
+        .merge(api)
+        .merge(health::routes(mode))
+        .layer(layer);
     let pending = PendingSessions::new(config.max_pending_sessions, config.connect_timeout);
     let router = router.layer(middleware::from_fn_with_state(pending, pending::admit));
     let router =

@@ -1,4 +1,5 @@
-// Test support: Debian's Chromium driven by playwright-core, and the demo page as a person uses it.
+// Test support: Debian's Chromium driven by playwright-core, and the demo page and the Admin UI as a
+// person uses them.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,4 +134,103 @@ export class DemoPage {
   close() {
     return this.page.context().close();
   }
+}
+
+/**
+ * The official Socket.IO Admin UI at the hub's /admin/, in a browser context of its own, with every
+ * request watched: those to other origins and failed ones are recorded, as are script and console errors
+ * (a Content-Security-Policy violation is a console error).
+ */
+export class AdminUi {
+  static async open(browser, hubUrl) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const ui = new AdminUi(await context.newPage(), new URL(hubUrl).origin);
+    await ui.page.goto(`${hubUrl}/admin/`);
+    return ui;
+  }
+
+  constructor(page, origin) {
+    this.page = page;
+    /** Requests (websockets included) to any other origin than the hub's. */
+    this.otherOrigins = [];
+    /** Requests that failed or were answered 4xx or 5xx. */
+    this.failures = [];
+    this.errors = [];
+    /** Statuses of the icon font's responses. */
+    this.fontResponses = [];
+    page.on("request", (request) => {
+      if (new URL(request.url()).origin !== origin) this.otherOrigins.push(request.url());
+    });
+    page.on("websocket", (ws) => {
+      if (new URL(ws.url()).host !== new URL(origin).host) this.otherOrigins.push(ws.url());
+    });
+    page.on("requestfailed", (request) => this.failures.push(`${request.url()}: ${request.failure()?.errorText}`));
+    page.on("response", (response) => {
+      if (response.status() >= 400) this.failures.push(`${response.url()}: ${response.status()}`);
+      if (new URL(response.url()).pathname.endsWith(".woff2")) this.fontResponses.push(response.status());
+    });
+    page.on("pageerror", (err) => this.errors.push(err.message));
+    page.on("console", (msg) => msg.type() === "error" && this.errors.push(msg.text()));
+  }
+
+  /** The connection modal (the UI's sign-in form), once it is open. */
+  async modal() {
+    const modal = this.page.locator(".v-dialog--active");
+    await modal.getByText("Connection", { exact: true }).waitFor();
+    return modal;
+  }
+
+  /** Fills the sign-in form and submits it (the server URL is left as the hub pre-filled it). */
+  async submitSignIn(username, password) {
+    const modal = await this.modal();
+    await modal.getByLabel("Username").fill(username);
+    await modal.getByLabel("Password").fill(password);
+    await modal.getByRole("button", { name: "Connect" }).click();
+    return modal;
+  }
+
+  /** Signs in and waits for the UI to say it is connected. */
+  async signIn(username, password) {
+    const modal = await this.submitSignIn(username, password);
+    await modal.waitFor({ state: "hidden" });
+    // The app bar has a status chip for wide screens and one for narrow ones.
+    const status = this.page.locator("header").getByText("connected", { exact: true });
+    await status.filter({ visible: true }).first().waitFor();
+  }
+
+  /** Opens a page of the UI ("Dashboard", "Sockets", "Rooms", ...) from its navigation drawer. */
+  async show(section) {
+    await this.page.locator(".v-navigation-drawer").getByText(section, { exact: true }).click();
+    // Until the page it leaves is gone (a transition), two pages and their breadcrumbs are in the DOM.
+    await this.page.waitForFunction((title) => {
+      const crumbs = document.querySelectorAll(".v-breadcrumbs");
+      const current = crumbs[0]?.querySelector(".v-breadcrumbs__item--disabled");
+      return crumbs.length === 1 && current?.textContent.trim() === title;
+    }, section);
+  }
+
+  /** The row of the data table that has a cell with exactly `text`. */
+  row(text, within = this.page) {
+    return within.locator(".v-data-table tbody tr").filter({
+      has: this.page.locator("td", { hasText: new RegExp(`^\\s*${escapeRegExp(text)}\\s*$`) }),
+    });
+  }
+
+  /** Whether the icon font is loaded and used by the navigation's icons. */
+  iconFontInUse() {
+    return this.page.evaluate(async (family) => {
+      await document.fonts.ready;
+      const icon = document.querySelector(".v-navigation-drawer .mdi");
+      const used = icon && getComputedStyle(icon, "::before").fontFamily.includes(family);
+      return Boolean(used) && document.fonts.check(`24px "${family}"`);
+    }, "Material Design Icons");
+  }
+
+  close() {
+    return this.page.context().close();
+  }
+}
+
+function escapeRegExp(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -15,10 +15,11 @@ export function binary(name) {
 
 /**
  * Starts the real `hub` and resolves once it logs where it listens. By default it takes a free port and
- * the fixed test token; `token: null` lets it generate one into its token file (see `env`).
+ * the fixed test token; `token: null` lets it generate one into its token file (see `env`). `flags` are
+ * passed as they are.
  */
-export async function startHub({ bind = "127.0.0.1:0", token = TOKEN, env = {} } = {}) {
-  const args = ["--bind", bind, ...(token ? ["--publish-token", token] : [])];
+export async function startHub({ bind = "127.0.0.1:0", token = TOKEN, env = {}, flags = [] } = {}) {
+  const args = ["--bind", bind, ...(token ? ["--publish-token", token] : []), ...flags];
   const child = spawn(binary("hub"), args, {
     env: { ...process.env, RUST_LOG: "info", ...env },
     stdio: ["ignore", "ignore", "pipe"],

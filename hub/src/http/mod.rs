@@ -1,6 +1,7 @@
 //! Everything served over plain HTTP: the publish, history and control API, health and metrics, the demo page,
-//! the host check in front of everything and the origin check in front of Socket.IO.
+//! the Admin UI, the host check in front of everything and the origin check in front of Socket.IO.
 
+pub mod admin_ui;
 pub mod api;
 pub mod control;
 pub mod demo;
