@@ -61,12 +61,15 @@ async fn only_the_password_or_a_session_id_it_gave_opens_the_ui() {
         json!({"username": "admin", "password": "not the password"}),
         json!({"username": "root", "password": PASSWORD}),
         json!({"password": PASSWORD}),
-        json!({}),
         json!({"sessionId": "0000000000000000ffffffffffffffffffffffffffffffff"}),
-        json!("a string"),
     ] {
         let refused = TestClient::connect_error(&hub.url, "/admin", auth.clone()).await;
         assert_eq!(refused, "invalid credentials", "{auth}");
+    }
+    // What the UI sends on a first visit, before anything is typed: a hint, not a failed login.
+    for auth in [json!({}), json!({"sessionId": null}), json!("a string")] {
+        let refused = TestClient::connect_error(&hub.url, "/admin", auth.clone()).await;
+        assert_eq!(refused, "sign in with the Admin UI's user name and password", "{auth}");
     }
 
     let mut ui = TestClient::connect_with(&hub.url, "/admin", login()).await.expect("the password opens it");

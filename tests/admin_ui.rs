@@ -13,7 +13,7 @@ async fn get(client: &Client, url: &str) -> Response {
     client.get(url).send().await.expect("the hub answers")
 }
 
-fn header<'a>(response: &'a Response, name: reqwest::header::HeaderName) -> &'a str {
+fn header(response: &Response, name: reqwest::header::HeaderName) -> &str {
     response.headers().get(&name).map_or("", |value| value.to_str().unwrap())
 }
 

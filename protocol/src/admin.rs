@@ -16,6 +16,10 @@ pub const NAMESPACE: &str = "/admin";
 /// The one refusal the UI translates (and the only one it shows on its login form).
 pub const INVALID_CREDENTIALS: &str = "invalid credentials";
 
+/// The refusal of a CONNECT with no credentials at all, as the UI sends on a first visit (it tries the
+/// server it was given before anything is typed): a hint, not an error.
+pub const SIGN_IN_REQUIRED: &str = "sign in with the Admin UI's user name and password";
+
 /// Hub to UI: a session id the UI keeps and sends instead of the password when the page is reloaded.
 pub const SESSION: &str = "session";
 /// Hub to UI: what the UI may do ([`AdminConfig`]).

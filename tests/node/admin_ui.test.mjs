@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, test } from "node:test";
 import { AdminUi, DemoPage, launchBrowser, screenshot } from "./browser.mjs";
+import { io } from "socket.io-client";
 import { ack, connect, nextEvent, startHub } from "./harness.mjs";
 
 const PASSWORD = "admin-ui-test-password";
@@ -32,6 +33,18 @@ async function adminUi() {
   return ui;
 }
 
+/**
+ * The id the UI shows for each user's socket, by user: a keyed hash of the socket's real id (which is
+ * its session's credential), read from the UI's own protocol as the UI reads it.
+ */
+async function shownIds(url) {
+  const auth = { username: "admin", password: PASSWORD };
+  const admin = io(url + "/admin", { auth, reconnection: false, forceNew: true });
+  const [all] = await nextEvent(admin, "all_sockets");
+  admin.close();
+  return Object.fromEntries(all.map((socket) => [socket.data.user, socket.id]));
+}
+
 /** An official Node client of the hub's `/` namespace, signed in as `user`. */
 async function client(user) {
   const socket = await connect(hub.url, { auth: { user } });
@@ -52,6 +65,9 @@ describe("the admin UI", () => {
     const modal = await ui.modal();
     assert.equal(await modal.getByLabel("Server URL").inputValue(), hub.url, "pre-filled with this hub");
     assert.equal(await modal.getByLabel("Username").inputValue(), "");
+    // The UI tried this hub at once, with no credentials: the form says to sign in, not that it failed.
+    await modal.getByText("sign in with the Admin UI's user name and password").waitFor();
+    assert.equal(await modal.getByText("Invalid credentials").count(), 0);
     assert.ok(await ui.iconFontInUse(), "the embedded icon font is loaded and used");
     assert.deepEqual(ui.fontResponses, [200], "the icon font comes from the hub, once");
     await screenshot(ui.page, "admin-ui-sign-in");
@@ -74,10 +90,13 @@ describe("the admin UI", () => {
     await ack(carol, "join", "lobby");
     const mallory = await client("mallory");
 
+    const shown = await shownIds(hub.url);
+    assert.ok(!Object.values(shown).includes(carol.id), "the UI never sees a socket's real id");
+
     const ui = await adminUi();
     await ui.signIn("admin", PASSWORD);
     await ui.show("Sockets");
-    for (const socket of [carol, mallory]) await ui.row(socket.id).waitFor();
+    for (const user of ["carol", "mallory"]) await ui.row(shown[user]).waitFor();
     assert.equal(await ui.page.locator(".v-data-table tbody tr").count(), 3, "dora's, carol's and mallory's");
     await screenshot(ui.page, "admin-ui-sockets");
 
@@ -88,7 +107,7 @@ describe("the admin UI", () => {
 
     // Socket page -> rooms -> join: carol's own `who` then answers for the room.
     await ui.show("Sockets");
-    await ui.row(carol.id).click();
+    await ui.row(shown.carol).click();
     const rooms = ui.page.locator(".v-card", { has: ui.page.getByText("Rooms", { exact: true }) });
     await rooms.getByLabel("Join a room").fill("vip");
     await rooms.locator("button", { has: ui.page.locator(".mdi-tag-plus-outline") }).click();
@@ -99,7 +118,7 @@ describe("the admin UI", () => {
     assert.deepEqual(who.users.map((u) => u.user), ["carol"]);
 
     // Sockets -> disconnect: mallory is disconnected by the server, and gone from the list.
-    const malloryId = mallory.id; // the client forgets it at the disconnect
+    const malloryId = shown.mallory;
     const disconnected = nextEvent(mallory, "disconnect", 5000);
     await ui.show("Sockets");
     await ui.row(malloryId).locator("button", { has: ui.page.locator(".mdi-logout") }).click();
@@ -131,7 +150,7 @@ describe("the admin UI of a read-only hub", () => {
     opened.push(ui);
     await ui.signIn("admin", PASSWORD);
     await ui.show("Sockets");
-    const row = ui.row(dave.id);
+    const row = ui.row((await shownIds(readOnly.url)).dave);
     await row.waitFor();
     assert.equal(await row.locator("button").count(), 0, "no disconnect button");
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use axum::extract::ConnectInfo;
 use hub_protocol::admin::{
     self, ALL_SOCKETS, AdminAuth, AdminOperation, CONFIG, INVALID_CREDENTIALS, SERVER_STATS, SESSION,
-    Selection,
+    SIGN_IN_REQUIRED, Selection,
 };
 use hub_protocol::{Ack, Argument, Arguments, ErrorCode, EventName, NamespacePath, Rejection, RoomName};
 use serde::Serialize;
@@ -40,6 +40,10 @@ use crate::telemetry::metrics;
 pub enum AdminRefusal {
     #[error("{INVALID_CREDENTIALS}")]
     InvalidCredentials,
+    /// No user name, password or session id at all: what the UI sends on its first visit, before
+    /// anything was typed. Not a failed guess, and not called invalid.
+    #[error("{SIGN_IN_REQUIRED}")]
+    NoCredentials,
     #[error("too many failed logins from your address: retry in {} s", .0.as_secs_f64().ceil())]
     Throttled(Duration),
     #[error("too many Admin UIs are open on this hub (at most {MAX_WATCHERS})")]
@@ -65,7 +69,11 @@ async fn admit<A: Adapter>(
         metrics::admin_sign_in("refused");
         return Err(AdminRefusal::Throttled(throttled.retry_after));
     }
-    let signed_in = admin.credentials.check(&auth.unwrap_or_default()).await;
+    let auth = auth.unwrap_or_default();
+    if auth.username.is_none() && auth.password.is_none() && auth.session_id.is_none() {
+        return Err(AdminRefusal::NoCredentials);
+    }
+    let signed_in = admin.credentials.check(&auth).await;
     let Some(signed_in) = signed_in else {
         if let Some(ip) = peer {
             hub.auth_failures.failed(ip);
