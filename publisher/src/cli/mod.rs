@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hub_protocol::{ErrorCode, PublishAck, RecordedAt};
 
-use crate::{ExitCode, MAX_TIMEOUT, PublishError, Publisher, PublisherOptions, Waited};
+use crate::{Endpoint, ExitCode, MAX_TIMEOUT, PublishError, Publisher, PublisherOptions, Waited};
 
 /// Runs the command and returns its exit code; messages go to stdout (results) and stderr (errors).
 pub async fn run(args: Args) -> ExitCode {
@@ -21,6 +21,10 @@ pub async fn run(args: Args) -> ExitCode {
         Err(e) => return usage_error(&e.to_string()),
     };
     if args.verbose {
+        // An invalid URL is reported when connecting, like without -v.
+        if let Ok(endpoint) = Endpoint::of(&args.url) {
+            eprintln!("publish: connecting to {} over {}", endpoint.url, endpoint.transport);
+        }
         eprintln!("publish: {}", token.describe());
     }
     let missing_token_hint = token.missing_hint();
