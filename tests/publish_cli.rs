@@ -580,6 +580,16 @@ async fn verbose_names_the_url_and_the_transport_the_hub_saw_and_no_secret() {
     let connected = log.lines().find(|line| line.contains("socket connected")).unwrap();
     assert!(connected.contains("publisher=true"), "{connected}");
     assert!(connected.contains("transport=Websocket"), "{connected}");
+    assert!(!errors.contains("polling handshake"), "a small event needs no frame limit: {errors}");
+    // An event over 2 KiB makes `publish` ask for the hub's frame limit, over polling: -v says so.
+    let large = "x".repeat(5000);
+    let output = publish_to(&hub.url, &["-v", "--event", "e", "--data", &large], None).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("asked the hub for its frame limit with one Engine.IO polling handshake"),
+        "{}",
+        stderr(&output)
+    );
 
     let with_secrets = format!("http://alice:hunter2@127.0.0.1:{}/?key=hunter3", hub.port);
     let output = publish_to(&with_secrets, &["-v", "--event", "e"], None).await;

@@ -234,6 +234,12 @@ impl Publisher {
         self.frame_limit.flatten()
     }
 
+    /// Whether the hub was asked for its frame limit, with one Engine.IO polling handshake of its own
+    /// beside the websocket (for an event over 2 KiB), and what it said; `None`: not asked.
+    pub fn asked_frame_limit(&self) -> Option<Option<usize>> {
+        self.frame_limit
+    }
+
     /// The waits for the hub's rate limit so far, over the life of this connection.
     pub fn waited(&self) -> Waited {
         self.waited

@@ -51,9 +51,15 @@ pub async fn run(args: Args) -> ExitCode {
     };
     let outcome = publisher.send(request).await;
     let waited = publisher.waited();
+    let asked = publisher.asked_frame_limit();
     publisher.close().await;
-    if args.verbose && waited.times > 0 {
-        eprintln!("publish: {}", describe_waits(waited));
+    if args.verbose {
+        if let Some(asked) = asked {
+            eprintln!("publish: {}", describe_frame_limit(asked));
+        }
+        if waited.times > 0 {
+            eprintln!("publish: {}", describe_waits(waited));
+        }
     }
     match outcome {
         Ok(ack) => {
@@ -111,6 +117,15 @@ fn rate_limit_hint(e: &PublishError) -> Option<String> {
             )
         }),
         _ => None,
+    }
+}
+
+/// What `-v` says about the frame limit, when an event was large enough to ask for it.
+fn describe_frame_limit(answer: Option<usize>) -> String {
+    let asked = "asked the hub for its frame limit with one Engine.IO polling handshake, closed at once";
+    match answer {
+        Some(limit) => format!("{asked}: {limit} bytes"),
+        None => format!("{asked}: no answer, so events were sent without checking their size"),
     }
 }
 
