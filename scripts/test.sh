@@ -3,7 +3,7 @@
 # socket.io-client (v4, and v2 for --allow-eio3) against the hub, and the demo page in headless Chromium
 # (playwright-core); then the Python tests: python-socketio clients against the hub. First installs
 # what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL headers, Chromium, Redis for the
-# cluster tests, which start their own redis-server on a free port, Python's venv), the npm
+# cluster tests, which start their own redis-server on a free port, systemd-analyze, Python's venv), the npm
 # packages pinned by the committed lockfiles, and the PyPI packages pinned by tests/python/requirements.txt
 # in a virtualenv (tests/python/.venv). A missing tool is an error, never a skip.
 set -euo pipefail
@@ -28,6 +28,8 @@ if ! have node || ! have npm; then apt_install nodejs npm; fi
 if ! have pkg-config || ! pkg-config --exists openssl; then apt_install pkg-config libssl-dev; fi
 if [ ! -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ]; then apt_install chromium fonts-liberation; fi
 if ! have redis-server; then apt_install redis-server; fi
+# systemd-analyze checks deploy/hub.service (tests/service_unit.rs); no running systemd is needed.
+if ! have systemd-analyze; then apt_install systemd; fi
 # Debian splits venv and its pip bootstrap out of python3.
 if ! have python3 || ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then apt_install python3 python3-venv; fi
 

@@ -60,6 +60,8 @@ mod publisher_library;
 mod resources;
 #[path = "rooms.rs"]
 mod rooms;
+#[path = "service_unit.rs"]
+mod service_unit;
 #[path = "slow_consumers.rs"]
 mod slow_consumers;
 #[path = "webhooks.rs"]

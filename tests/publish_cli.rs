@@ -564,6 +564,42 @@ async fn the_token_file_is_read_only_for_a_hub_on_a_loopback_address() {
     std::fs::remove_dir_all(base).unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verbose_names_the_url_and_the_transport_the_hub_saw_and_no_secret() {
+    let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", TOKEN], &[]).await;
+    let output = publish_to(&hub.url, &["-v", "--event", "e"], None).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let errors = stderr(&output);
+    let endpoint = format!("ws://127.0.0.1:{}/socket.io/?EIO=4&transport=websocket", hub.port);
+    assert!(errors.contains(&format!("publish: connecting to {endpoint} over websocket only")), "{errors}");
+    assert!(errors.contains("no polling, no upgrade"), "{errors}");
+    assert!(errors.contains("publish token given by --token or HUB_PUBLISH_TOKEN"), "{errors}");
+    assert!(!errors.contains(TOKEN), "the token itself is never printed: {errors}");
+    // The hub's side of the same connection: the publisher's socket was a websocket from its CONNECT on.
+    let log = hub.wait_for_log("socket connected", 1).await;
+    let connected = log.lines().find(|line| line.contains("socket connected")).unwrap();
+    assert!(connected.contains("publisher=true"), "{connected}");
+    assert!(connected.contains("transport=Websocket"), "{connected}");
+    assert!(!errors.contains("polling handshake"), "a small event needs no frame limit: {errors}");
+    // An event over 2 KiB makes `publish` ask for the hub's frame limit, over polling: -v says so.
+    let large = "x".repeat(5000);
+    let output = publish_to(&hub.url, &["-v", "--event", "e", "--data", &large], None).await;
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("asked the hub for its frame limit with one Engine.IO polling handshake"),
+        "{}",
+        stderr(&output)
+    );
+
+    let with_secrets = format!("http://alice:hunter2@127.0.0.1:{}/?key=hunter3", hub.port);
+    let output = publish_to(&with_secrets, &["-v", "--event", "e"], None).await;
+    let errors = stderr(&output);
+    assert!(!errors.contains("hunter2") && !errors.contains("hunter3"), "{errors}");
+    assert!(errors.contains("ws://alice:***@127.0.0.1:"), "{errors}");
+    assert!(errors.contains("?key=***&EIO=4&transport=websocket"), "{errors}");
+    hub.terminate().await;
+}
+
 #[tokio::test]
 async fn help_documents_the_exit_codes() {
     let output = publish(&["--help"], &[], None).await;

@@ -28,6 +28,11 @@ use crate::error::{PublishError, Stage};
 /// computed from it can overflow.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// The Engine.IO transport: a websocket from the first request, the handshake included, so there is no
+/// polling and no upgrade (a reverse proxy in front of the hub must pass websocket upgrades). One
+/// request instead of three, and the transport [`Endpoint`] reports.
+const TRANSPORT: TransportType = TransportType::Websocket;
+
 /// Events whose frame is at most this long are sent without asking for the hub's limit: no hub reads
 /// less (its --max-payload is at least 1,024 bytes, and it reads frames of twice that).
 const SMALLEST_FRAME_LIMIT: usize = 2048;
@@ -115,7 +120,7 @@ impl Publisher {
         let (tx, mut signals) = mpsc::unbounded_channel();
         let mut builder = ClientBuilder::new(url)
             .namespace(options.namespace.as_str())
-            .transport_type(TransportType::Websocket)
+            .transport_type(TRANSPORT)
             .reconnect(false)
             .on(Event::Connect, report(&tx, |_| Signal::Connected))
             .on(Event::Close, report(&tx, |_| Signal::Closed))
@@ -227,6 +232,12 @@ impl Publisher {
             self.frame_limit = Some(timeout_at(deadline, frame_limit(&self.url)).await.ok().flatten());
         }
         self.frame_limit.flatten()
+    }
+
+    /// Whether the hub was asked for its frame limit, with one Engine.IO polling handshake of its own
+    /// beside the websocket (for an event over 2 KiB), and what it said; `None`: not asked.
+    pub fn asked_frame_limit(&self) -> Option<Option<usize>> {
+        self.frame_limit
     }
 
     /// The waits for the hub's rate limit so far, over the life of this connection.
@@ -372,6 +383,60 @@ fn parse_ack(payload: Payload) -> Result<PublishAck, PublishError> {
     Result::<PublishAck, Rejection>::from(ack).map_err(PublishError::Refused)
 }
 
+/// Where [`Publisher::connect`] connects and how, as `publish -v` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The URL of the first request, as rust_socketio and rust_engineio build it from the hub's URL
+    /// (the Socket.IO path, `EIO=4`, the transport), with a password and the values of the URL's own
+    /// query parameters masked: they may hold secrets.
+    pub url: String,
+    /// The transport, and whether polling comes first.
+    pub transport: &'static str,
+}
+
+impl Endpoint {
+    /// The endpoint a [`Publisher`] connects to for the hub at `url`.
+    pub fn of(url: &str) -> Result<Self, PublishError> {
+        let normalized = normalize_url(url)?;
+        let mut endpoint = url::Url::parse(&normalized)
+            .map_err(|e| PublishError::InvalidUrl { url: url.to_owned(), reason: e.to_string() })?;
+        mask_secrets(&mut endpoint);
+        if endpoint.path() == "/" {
+            endpoint.set_path("/socket.io/");
+        }
+        endpoint.query_pairs_mut().append_pair("EIO", "4");
+        let (query, scheme, transport) = match TRANSPORT {
+            TransportType::Websocket => {
+                ("websocket", "ws", "websocket only (the handshake too: no polling, no upgrade)")
+            }
+            TransportType::Polling => ("polling", "http", "polling only"),
+            TransportType::WebsocketUpgrade => ("polling", "http", "polling, then upgraded to websocket"),
+            TransportType::Any => ("polling", "http", "polling, then websocket if the upgrade works"),
+        };
+        endpoint.query_pairs_mut().append_pair("transport", query);
+        let secure = endpoint.scheme() == "https";
+        let scheme = match (scheme, secure) {
+            ("ws", true) => "wss",
+            ("http", true) => "https",
+            (scheme, _) => scheme,
+        };
+        // Switching between these schemes cannot fail: both are special schemes with a host.
+        let _ = endpoint.set_scheme(scheme);
+        Ok(Self { url: endpoint.into(), transport })
+    }
+}
+
+/// Replaces a password and the values of the query parameters with `***`.
+fn mask_secrets(url: &mut url::Url) {
+    if url.password().is_some() {
+        let _ = url.set_password(Some("***"));
+    }
+    let names: Vec<String> = url.query_pairs().map(|(name, _)| name.into_owned()).collect();
+    if !names.is_empty() {
+        url.query_pairs_mut().clear().extend_pairs(names.iter().map(|name| (name, "***")));
+    }
+}
+
 /// Accepts `http(s)://` and `ws(s)://` URLs of the hub itself (the Socket.IO path is implied).
 fn normalize_url(url: &str) -> Result<String, PublishError> {
     let invalid = |reason: &str| PublishError::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
@@ -427,6 +492,23 @@ mod tests {
         assert_eq!(normalize_url("ws://127.0.0.1:3000").unwrap(), "http://127.0.0.1:3000/");
         assert!(normalize_url("ftp://x").is_err());
         assert!(normalize_url("127.0.0.1:3000").is_err());
+    }
+
+    #[test]
+    fn the_endpoint_is_the_websocket_url_without_secrets() {
+        let plain = Endpoint::of("http://127.0.0.1:3000").unwrap();
+        assert_eq!(plain.url, "ws://127.0.0.1:3000/socket.io/?EIO=4&transport=websocket");
+        assert!(plain.transport.starts_with("websocket only"), "{}", plain.transport);
+        assert_eq!(
+            Endpoint::of("wss://hub.example.com/custom/").unwrap().url,
+            "wss://hub.example.com/custom/?EIO=4&transport=websocket"
+        );
+        let secret = Endpoint::of("https://alice:hunter2@hub.example.com/?key=hunter3&x=").unwrap();
+        assert_eq!(
+            secret.url,
+            "wss://alice:***@hub.example.com/socket.io/?key=***&x=***&EIO=4&transport=websocket"
+        );
+        assert!(Endpoint::of("ftp://x").is_err());
     }
 
     #[test]

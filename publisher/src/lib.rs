@@ -25,5 +25,5 @@ pub mod cli;
 mod connection;
 mod error;
 
-pub use connection::{MAX_TIMEOUT, Publisher, PublisherOptions, Waited};
+pub use connection::{Endpoint, MAX_TIMEOUT, Publisher, PublisherOptions, Waited};
 pub use error::{ExitCode, PublishError, Stage};

@@ -67,7 +67,8 @@ pub struct Args {
     #[arg(short, long)]
     pub quiet: bool,
 
-    /// Say on stderr where the token came from (which file was read), when the hub's rate limit made
+    /// Say on stderr which URL and transport the connection uses (passwords and query values masked),
+    /// where the token came from (which file was read), when the hub's rate limit made
     /// `publish` wait before sending an event again, and where the hub recorded each event (`recorded in
     /// room lobby at offset 12 (epoch ...)`).
     #[arg(short, long)]

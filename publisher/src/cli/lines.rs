@@ -92,7 +92,13 @@ pub async fn publish_stdin_lines(
         }
     }
     let waited = publisher.waited();
+    let asked = publisher.asked_frame_limit();
     publisher.close().await;
+    if args.verbose
+        && let Some(asked) = asked
+    {
+        eprintln!("publish: {}", super::describe_frame_limit(asked));
+    }
     if args.verbose && waited.times > 0 {
         eprintln!(
             "publish: waited for the hub's rate limit {} times, {:.2} s in total",

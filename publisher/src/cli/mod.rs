@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use hub_protocol::{ErrorCode, PublishAck, RecordedAt};
 
-use crate::{ExitCode, MAX_TIMEOUT, PublishError, Publisher, PublisherOptions, Waited};
+use crate::{Endpoint, ExitCode, MAX_TIMEOUT, PublishError, Publisher, PublisherOptions, Waited};
 
 /// Runs the command and returns its exit code; messages go to stdout (results) and stderr (errors).
 pub async fn run(args: Args) -> ExitCode {
@@ -32,6 +32,10 @@ pub async fn run(args: Args) -> ExitCode {
         Err(e) => return usage_error(&e.to_string()),
     };
     if args.verbose {
+        // An invalid URL is reported when connecting, like without -v.
+        if let Ok(endpoint) = Endpoint::of(&args.url) {
+            eprintln!("publish: connecting to {} over {}", endpoint.url, endpoint.transport);
+        }
         eprintln!("publish: {}", token.describe());
     }
     let missing_token_hint = token.missing_hint();
@@ -58,9 +62,15 @@ pub async fn run(args: Args) -> ExitCode {
     };
     let outcome = publisher.send(request).await;
     let waited = publisher.waited();
+    let asked = publisher.asked_frame_limit();
     publisher.close().await;
-    if args.verbose && waited.times > 0 {
-        eprintln!("publish: {}", describe_waits(waited));
+    if args.verbose {
+        if let Some(asked) = asked {
+            eprintln!("publish: {}", describe_frame_limit(asked));
+        }
+        if waited.times > 0 {
+            eprintln!("publish: {}", describe_waits(waited));
+        }
     }
     match outcome {
         Ok(ack) => {
@@ -118,6 +128,15 @@ fn rate_limit_hint(e: &PublishError) -> Option<String> {
             )
         }),
         _ => None,
+    }
+}
+
+/// What `-v` says about the frame limit, when an event was large enough to ask for it.
+fn describe_frame_limit(answer: Option<usize>) -> String {
+    let asked = "asked the hub for its frame limit with one Engine.IO polling handshake, closed at once";
+    match answer {
+        Some(limit) => format!("{asked}: {limit} bytes"),
+        None => format!("{asked}: no answer, so events were sent without checking their size"),
     }
 }
 
