@@ -1,10 +1,11 @@
 //! One hub's part of the Admin UI's requests: its sockets for `all_sockets`, and the UI's operations
 //! (emit, join, leave, disconnect) carried out on its own sockets.
 //!
-//! The UI names sockets by namespace and a filter that is a room or a socket id (Socket.IO puts each
-//! socket in a room named by its id; socketioxide does not, so the id is looked up as well). Joins and
-//! leaves go through [`membership`](crate::delivery::membership) on each socket's own event queue, like
-//! the application's `POST /api/join`, so rooms' sizes, presence and history stay right.
+//! The UI names sockets by namespace and a filter that is a room or a socket id. Socket.IO puts each
+//! socket in a room named by its id; socketioxide does not, so the id is looked up first, and names that
+//! socket alone (any client may join a room of that name here). Joins and leaves go through
+//! [`membership`](crate::delivery::membership) on each socket's own event queue, like the application's
+//! `POST /api/join`, so rooms' sizes, presence and history stay right.
 
 use hub_protocol::admin::{
     AdminOperation, DISCONNECT_REASON, MAX_SOCKETS_PER_HUB, NAMESPACE, Selection, SerializedSocket,
@@ -96,12 +97,12 @@ fn select<A: Adapter>(io: &SocketIo<A>, selection: &Selection) -> Option<Vec<Soc
     }
     let ns = io.of(&selection.namespace)?;
     let Some(filter) = &selection.filter else { return Some(ns.sockets()) };
-    let mut selected = ns.clone().within(filter.clone()).sockets();
+    // A socket's id names that socket alone, as its own room does in Socket.IO: any client may join a
+    // room of that name here, and must not get what the UI sends one socket, nor be acted on with it.
     if let Ok(id) = filter.parse::<Sid>()
         && let Some(socket) = ns.get_socket(id)
-        && !selected.iter().any(|s| s.id == id)
     {
-        selected.push(socket);
+        return Some(vec![socket]);
     }
-    Some(selected)
+    Some(ns.clone().within(filter.clone()).sockets())
 }
