@@ -114,7 +114,7 @@ async fn the_ui_sees_every_socket_and_its_life() {
         &hub.url,
         "/",
         json!({"user": "alice"}),
-        &[("cookie", "session=secret"), ("x-app", "demo")],
+        &[("cookie", "session=secret"), ("x-app", "demo"), ("x-pad", &"p".repeat(64 * 1024))],
     )
     .await
     .expect("alice connects");
@@ -132,6 +132,9 @@ async fn the_ui_sees_every_socket_and_its_life() {
     let headers = &listed["handshake"]["headers"];
     assert_eq!(headers["cookie"], "(hidden)", "a user's cookie is not shown: {headers}");
     assert_eq!(headers["x-app"], "demo");
+    // A head of any size is shown cut: each socket is copied to every UI, in every list.
+    let pad = headers["x-pad"].as_str().expect("shown");
+    assert!(pad.len() < 1024 && pad.ends_with('…'), "{} bytes shown", pad.len());
     assert_eq!(listed["handshake"]["address"], "127.0.0.1");
 
     let bob = TestClient::connect_with(&hub.url, "/", json!({"user": "bob"})).await.expect("bob connects");
