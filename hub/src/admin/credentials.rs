@@ -20,6 +20,7 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::config::{AdminConfig, AdminPassword};
+use crate::policy::auth_failures::Throttled;
 
 /// How long a session id is accepted after it was given; each connection gets a fresh one.
 pub const SESSION_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -66,15 +67,27 @@ impl Credentials {
     }
 
     /// How `auth` signs in, or `None` when it does not.
+    #[cfg(test)]
     pub async fn check(&self, auth: &AdminAuth) -> Option<SignedIn> {
+        self.check_behind(auth, || Ok(())).await.ok().flatten()
+    }
+
+    /// How `auth` signs in, or `None` when it does not; `Err` when `gate` (the address's failed logins)
+    /// closed while the check waited for its turn at bcrypt. The gate is looked at again then: logins
+    /// sent all at once pass it together before any has failed, and would otherwise each get a guess.
+    pub async fn check_behind(
+        &self,
+        auth: &AdminAuth,
+        gate: impl FnOnce() -> Result<(), Throttled>,
+    ) -> Result<Option<SignedIn>, Throttled> {
         if let Some(session) = &auth.session_id
             && self.session_is_valid(session, SystemTime::now())
         {
-            return Some(SignedIn::Session);
+            return Ok(Some(SignedIn::Session));
         }
-        let (Some(username), Some(password)) = (&auth.username, &auth.password) else { return None };
+        let (Some(username), Some(password)) = (&auth.username, &auth.password) else { return Ok(None) };
         if username.len() > MAX_FIELD_BYTES || password.len() > MAX_FIELD_BYTES {
-            return None;
+            return Ok(None);
         }
         let name_matches: bool = username.as_bytes().ct_eq(self.username.as_bytes()).into();
         let password_matches = match &self.password {
@@ -83,14 +96,15 @@ impl Credentials {
                 Sha256::digest(password.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())).into()
             }
             AdminPassword::Bcrypt(hash) => {
-                let _turn = self.checks.clone().acquire_owned().await.ok()?;
+                let Ok(_turn) = self.checks.clone().acquire_owned().await else { return Ok(None) };
+                gate()?;
                 let (password, hash) = (password.clone(), hash.clone());
                 tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash).unwrap_or(false))
                     .await
                     .unwrap_or(false)
             }
         };
-        (name_matches && password_matches).then_some(SignedIn::Password)
+        Ok((name_matches && password_matches).then_some(SignedIn::Password))
     }
 
     /// A new session id, valid for [`SESSION_TTL`].

@@ -65,7 +65,17 @@ async fn admit<A: Adapter>(
         metrics::admin_sign_in("refused");
         return Err(AdminRefusal::Throttled(throttled.retry_after));
     }
-    let signed_in = admin.credentials.check(&auth.unwrap_or_default()).await;
+    let gate = || match peer {
+        Some(ip) => hub.auth_failures.check(ip),
+        None => Ok(()),
+    };
+    let signed_in = match admin.credentials.check_behind(&auth.unwrap_or_default(), gate).await {
+        Ok(signed_in) => signed_in,
+        Err(throttled) => {
+            metrics::admin_sign_in("refused");
+            return Err(AdminRefusal::Throttled(throttled.retry_after));
+        }
+    };
     let Some(signed_in) = signed_in else {
         if let Some(ip) = peer {
             hub.auth_failures.failed(ip);
