@@ -49,9 +49,9 @@ async fn without_a_password_there_is_no_admin_namespace() {
     let hub = HubProcess::start(&["--bind", "127.0.0.1:0", "--publish-token", e2e::hub::TOKEN], &[]).await;
     let refused = TestClient::connect_error(&hub.url, "/admin", login()).await;
     assert!(refused.contains("--admin-password"), "{refused}");
-    // The refused namespace is not kept: it does not use up --max-namespaces.
+    // Nor can the HTTP API name it: the name is the Admin UI's alone.
     let (status, _) = get(&hub.url, "/api/rooms?namespace=/admin").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn the_ui_sees_every_socket_and_its_life() {
         &hub.url,
         "/",
         json!({"user": "alice"}),
-        &[("cookie", "session=secret"), ("x-app", "demo")],
+        &[("cookie", "session=secret"), ("x-app", "demo"), ("x-pad", &"p".repeat(64 * 1024))],
     )
     .await
     .expect("alice connects");
@@ -135,6 +135,9 @@ async fn the_ui_sees_every_socket_and_its_life() {
     let headers = &listed["handshake"]["headers"];
     assert_eq!(headers["cookie"], "(hidden)", "a user's cookie is not shown: {headers}");
     assert_eq!(headers["x-app"], "demo");
+    // A head of any size is shown cut: each socket is copied to every UI, in every list.
+    let pad = headers["x-pad"].as_str().expect("shown");
+    assert!(pad.len() < 1024 && pad.ends_with('…'), "{} bytes shown", pad.len());
     assert_eq!(listed["handshake"]["address"], "127.0.0.1");
 
     let bob = TestClient::connect_with(&hub.url, "/", json!({"user": "bob"})).await.expect("bob connects");
@@ -263,4 +266,70 @@ async fn admin_settings_are_checked_at_start() {
     let printed = String::from_utf8_lossy(&output.stdout);
     assert!(printed.contains("admin-password = \"***\"") && !printed.contains(PASSWORD), "{printed}");
     assert!(printed.contains("admin-username = \"admin\""), "{printed}");
+}
+
+#[tokio::test]
+async fn guesses_sent_at_once_against_a_bcrypt_hash_are_throttled_too() {
+    // Logins sent together all pass the address's gate before any has failed; each must look at it
+    // again once its turn at bcrypt comes, or every one of them is a guess.
+    let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt hashes");
+    let args = ["--bind", "127.0.0.1:0", "--publish-token", e2e::hub::TOKEN, "--admin-password", &hash];
+    let hub = HubProcess::start(&args, &[]).await;
+    let guesses = (0..40).map(|i| {
+        let auth = json!({"username": "admin", "password": format!("guess {i}")});
+        let url = hub.url.clone();
+        async move { TestClient::connect_error(&url, "/admin", auth).await }
+    });
+    let refusals = futures_util::future::join_all(guesses).await;
+    let checked = refusals.iter().filter(|refused| *refused == "invalid credentials").count();
+    // The others wait out the address's throttle, or find the line to bcrypt full (16 wait at most).
+    let held = refusals
+        .iter()
+        .filter(|refused| {
+            refused.starts_with("too many failed logins") || refused.starts_with("too many logins")
+        })
+        .count();
+    assert_eq!(checked + held, refusals.len(), "{refusals:?}");
+    assert!(checked <= 12, "{checked} of {} guesses were checked: {refusals:?}", refusals.len());
+}
+
+#[tokio::test]
+async fn a_socket_id_names_that_socket_alone() {
+    let hub = hub_with_admin(&[]).await;
+    let (mut ui, _, _) = open_ui(&hub.url, login()).await;
+    let mut alice = TestClient::connect_with(&hub.url, "/", json!({"user": "alice"})).await.expect("alice");
+    let alice_id = next_connected(&mut ui).await;
+    // Mallory joins a room named by Alice's socket id, as any client may.
+    let mut mallory =
+        TestClient::connect_with(&hub.url, "/", json!({"user": "mallory"})).await.expect("mallory");
+    next_connected(&mut ui).await;
+    mallory.join(&alice_id).await;
+
+    let done =
+        ui.ack("emit", vec![json!("/"), json!(alice_id), json!("note"), json!("for alice only")]).await;
+    assert_eq!(done, [json!({"ok": true, "sockets": 1})]);
+    assert_eq!(alice.expect_event("note").await, [json!("for alice only")]);
+    mallory.expect_no_event("note", Duration::from_millis(300)).await;
+    let done = ui.ack("_disconnect", vec![json!("/"), json!(false), json!(alice_id)]).await;
+    assert_eq!(done, [json!({"ok": true, "sockets": 1})]);
+    alice.expect_event("kicked").await;
+    mallory.expect_no_event("kicked", Duration::from_millis(300)).await;
+}
+
+#[tokio::test]
+async fn the_publish_token_does_not_reach_the_admin_namespace() {
+    use e2e::control::post;
+    let hub = hub_with_admin(&[]).await;
+    let (mut ui, _, _) = open_ui(&hub.url, login()).await;
+    let forged = json!({"namespace": "/admin", "event": "session", "data": "a session id of my choosing"});
+    let (status, body) = post(&hub.url, "/api/publish", &forged).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    for path in ["/api/history?namespace=/admin", "/api/rooms?namespace=/admin"] {
+        let (status, body) = get(&hub.url, path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+    }
+    let (status, body) =
+        post(&hub.url, "/api/disconnect", &json!({"namespace": "/admin", "room": "x"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    ui.expect_no_event("session", Duration::from_millis(300)).await;
 }

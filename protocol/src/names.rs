@@ -202,6 +202,14 @@ impl NamespacePath {
                 (1..=NAMESPACE_MAX_CHARS).contains(&name.len())
                     && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             });
+        if value == crate::admin::NAMESPACE {
+            // The Admin UI's: whoever may publish or use the HTTP API must not reach the UIs through it
+            // (forged sockets, a session id of their choosing), nor read or disconnect them.
+            return Err(Rejection::bad_request(format!(
+                "namespace {} is reserved for the Admin UI",
+                crate::admin::NAMESPACE
+            )));
+        }
         if valid {
             Ok(Self(value))
         } else {
@@ -340,6 +348,9 @@ mod tests {
         assert!(NamespacePath::parse("//").is_err());
         assert!(NamespacePath::parse("chat").is_err());
         assert!(NamespacePath::parse("/é").is_err());
+        // The Admin UI's namespace is for nothing else; other names of that shape are ordinary.
+        assert!(NamespacePath::parse("/admin").is_err());
+        assert!(NamespacePath::parse("/Admin").is_ok());
     }
 
     #[test]

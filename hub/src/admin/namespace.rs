@@ -3,7 +3,7 @@
 //! Admission runs before the CONNECT reply, like the hub's other namespaces (`session`): the address's
 //! failed logins are checked first (`policy::auth_failures`, shared with tokens), then the credentials;
 //! a refusal is the error `invalid credentials`, the one message the UI translates. Once connected, the
-//! UI gets a fresh session id (`session`), what it may do (`config`), this hub's `server_stats`, and
+//! UI gets a session id when it signed in with the password (`session`), what it may do (`config`), this hub's `server_stats`, and
 //! every socket of the cluster (`all_sockets`).
 //!
 //! The operations have no ack in the UI's protocol; a client that asks for one gets the counts
@@ -27,7 +27,7 @@ use socketioxide::extract::{AckSender, SocketRef, State, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide_core::adapter::DefinedAdapter;
 
-use super::credentials::SignedIn;
+use super::credentials::{NotChecked, SignedIn};
 use super::{Admin, MAX_WATCHERS};
 use crate::control;
 use crate::net::listener::Peer;
@@ -48,6 +48,8 @@ pub enum AdminRefusal {
     Throttled(Duration),
     #[error("too many Admin UIs are open on this hub (at most {MAX_WATCHERS})")]
     TooMany,
+    #[error("too many logins are being checked: retry in a few seconds")]
+    Busy,
 }
 
 /// Opens the `/admin` namespace on `io`.
@@ -73,7 +75,21 @@ async fn admit<A: Adapter>(
     if auth.username.is_none() && auth.password.is_none() && auth.session_id.is_none() {
         return Err(AdminRefusal::NoCredentials);
     }
-    let signed_in = admin.credentials.check(&auth).await;
+    let gate = || match peer {
+        Some(ip) => hub.auth_failures.check(ip),
+        None => Ok(()),
+    };
+    let signed_in = match admin.credentials.check_behind(&auth, gate).await {
+        Ok(signed_in) => signed_in,
+        Err(NotChecked::Throttled(throttled)) => {
+            metrics::admin_sign_in("refused");
+            return Err(AdminRefusal::Throttled(throttled.retry_after));
+        }
+        Err(NotChecked::Busy) => {
+            metrics::admin_sign_in("busy");
+            return Err(AdminRefusal::Busy);
+        }
+    };
     let Some(signed_in) = signed_in else {
         if let Some(ip) = peer {
             hub.auth_failures.failed(ip);
@@ -93,6 +109,7 @@ async fn admit<A: Adapter>(
         SignedIn::Session => "session",
     });
     tracing::info!(sid = %socket.id, ip = ?peer, how = ?signed_in, "Admin UI connected");
+    socket.extensions.insert(signed_in);
     admin.feed.watcher_connected();
     let watcher = admin.clone();
     socket.on_disconnect(move || async move { watcher.feed.watcher_disconnected() });
@@ -103,7 +120,10 @@ async fn admit<A: Adapter>(
 async fn on_connect<A: Adapter>(socket: SocketRef<A>, io: SocketIo<A>, State(hub): State<HubState>) {
     let Some(admin) = hub.admin.clone() else { return };
     // What a UI needs before anything else, in the order the official server sends it.
-    let _ = socket.emit(SESSION, &admin.credentials.new_session());
+    // A session id only at a login with the password: a session ends a day after that login.
+    if socket.extensions.get::<SignedIn>() == Some(SignedIn::Password) {
+        let _ = socket.emit(SESSION, &admin.credentials.new_session());
+    }
     let _ = socket.emit(CONFIG, &admin.ui_config());
     let _ = socket.emit(SERVER_STATS, &admin.server_stats(&hub.limits));
     admin.announce_watched().await;

@@ -31,12 +31,17 @@ use crate::policy::identity::Identity;
 /// What replaces a hidden header or query value.
 const HIDDEN: &str = "(hidden)";
 
-/// Headers whose values are credentials.
-const SECRET_HEADERS: [header::HeaderName; 3] =
-    [header::COOKIE, header::AUTHORIZATION, header::PROXY_AUTHORIZATION];
+/// Words that mark a header or query parameter as a credential (`Cookie`, `Authorization`,
+/// `X-Api-Key`, `X-Auth-Token`, a v2 client's `token`, `access_token`, `session_id`...): its value is
+/// hidden. A list of names to hide would miss an application's own; these words catch them.
+const SECRET_WORDS: [&str; 7] = ["auth", "cookie", "key", "password", "secret", "session", "token"];
 
-/// Query parameters whose values are credentials (socket.io v2 clients send their token there).
-const SECRET_PARAMETERS: [&str; 1] = ["token"];
+/// Whether a header or query parameter named `name` may carry a credential.
+fn is_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    // `sid`: an Engine.IO session id, should a request carry one.
+    name == "sid" || SECRET_WORDS.iter().any(|word| name.contains(word))
+}
 
 /// The key of [`shown_id`], random for each hub process: a socket's shown id is computed by the hub
 /// that holds the socket, for the UI's lists and to find it again for an operation.
@@ -52,6 +57,13 @@ pub fn shown_id(sid: Sid) -> String {
     hash.update(sid.as_str().as_bytes());
     hash.finalize().iter().take(10).map(|b| format!("{b:02x}")).collect()
 }
+
+/// Longest header or query value shown, in bytes: a client may send heads of hundreds of KiB, and each
+/// socket is copied into every `socket_connected` and `all_sockets` (thousands of sockets, every UI).
+const MAX_SHOWN_BYTES: usize = 512;
+
+/// What follows a value cut at [`MAX_SHOWN_BYTES`].
+const CUT: &str = "…";
 
 /// When a socket connected, kept in its extensions while the Admin UI is on.
 #[derive(Debug, Clone, Copy)]
@@ -97,27 +109,33 @@ fn handshake<A: Adapter>(socket: &SocketRef<A>) -> Handshake {
     let request = socket.req_parts();
     let mut headers = BTreeMap::new();
     for (name, value) in &request.headers {
-        let value = if SECRET_HEADERS.contains(name) {
+        let value = if is_secret(name.as_str()) {
             HIDDEN.to_owned()
         } else {
-            String::from_utf8_lossy(value.as_bytes()).into_owned()
+            shown(String::from_utf8_lossy(value.as_bytes()).into_owned())
         };
         headers
             .entry(name.as_str().to_owned())
             .and_modify(|joined: &mut String| {
-                joined.push_str(", ");
-                joined.push_str(&value);
+                // A header sent many times is shown as long as one sent once, at most.
+                if !joined.ends_with(CUT) {
+                    joined.push_str(", ");
+                    joined.push_str(&value);
+                    *joined = shown(std::mem::take(joined));
+                }
             })
             .or_insert(value);
     }
     let mut query = BTreeMap::new();
     let mut shown_query = url::form_urlencoded::Serializer::new(String::new());
     for (key, value) in url::form_urlencoded::parse(request.uri.query().unwrap_or("").as_bytes()) {
-        let value = if SECRET_PARAMETERS.contains(&key.as_ref()) { HIDDEN.into() } else { value };
+        let value = if is_secret(&key) { HIDDEN.into() } else { value };
+        let (key, value) = (shown(key.into_owned()), shown(value.into_owned()));
         shown_query.append_pair(&key, &value);
-        query.insert(key.into_owned(), value.into_owned());
+        query.insert(key, value);
     }
     let shown_query = shown_query.finish();
+    let shown_query = shown(shown_query);
     let url = match shown_query.is_empty() {
         true => request.uri.path().to_owned(),
         false => format!("{}?{shown_query}", request.uri.path()),
@@ -142,6 +160,19 @@ fn handshake<A: Adapter>(socket: &SocketRef<A>) -> Handshake {
     }
 }
 
+/// `value`, cut after [`MAX_SHOWN_BYTES`] (at a character's boundary) and marked so.
+fn shown(mut value: String) -> String {
+    if value.len() > MAX_SHOWN_BYTES {
+        let mut end = MAX_SHOWN_BYTES;
+        while !value.is_char_boundary(end) {
+            end -= 1;
+        }
+        value.truncate(end);
+        value.push_str(CUT);
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +186,22 @@ mod tests {
         assert!(shown.bytes().all(|b| b.is_ascii_hexdigit()), "{shown}");
         assert_ne!(shown, sid.as_str());
         assert_ne!(shown, shown_id(Sid::new()));
+    }
+
+    #[test]
+    fn long_values_are_cut() {
+        assert_eq!(shown("short".to_owned()), "short");
+        let cut = shown("é".repeat(MAX_SHOWN_BYTES));
+        assert!(cut.len() <= MAX_SHOWN_BYTES + CUT.len() && cut.ends_with(CUT), "{cut}");
+    }
+
+    #[test]
+    fn credentials_in_headers_and_queries_are_recognised() {
+        for name in ["cookie", "Authorization", "x-api-key", "X-Auth-Token", "token", "access_token", "sid"] {
+            assert!(is_secret(name), "{name}");
+        }
+        for name in ["user-agent", "origin", "EIO", "transport", "x-forwarded-for"] {
+            assert!(!is_secret(name), "{name}");
+        }
     }
 }

@@ -1,11 +1,12 @@
 //! One hub's part of the Admin UI's requests: its sockets for `all_sockets`, and the UI's operations
 //! (emit, join, leave, disconnect) carried out on its own sockets.
 //!
-//! The UI names sockets by namespace and a filter that is a room or a socket's id (Socket.IO puts each
-//! socket in a room named by its id; socketioxide does not, so the id is looked for as well: the id the
-//! UI was shown, `admin::sockets::shown_id`). Joins and
-//! leaves go through [`membership`](crate::delivery::membership) on each socket's own event queue, like
-//! the application's `POST /api/join`, so rooms' sizes, presence and history stay right.
+//! The UI names sockets by namespace and a filter that is a room or a socket's id. Socket.IO puts each
+//! socket in a room named by its id; socketioxide does not, so the id the UI was shown
+//! (`admin::sockets::shown_id`) is looked for first, and names that socket alone: any client may join a
+//! room of that name here. Joins and leaves go through [`membership`](crate::delivery::membership) on
+//! each socket's own event queue, like the application's `POST /api/join`, so rooms' sizes, presence and
+//! history stay right.
 
 use hub_protocol::admin::{
     AdminOperation, DISCONNECT_REASON, MAX_SOCKETS_PER_HUB, NAMESPACE, Selection, SerializedSocket,
@@ -97,9 +98,14 @@ fn select<A: Adapter>(io: &SocketIo<A>, selection: &Selection) -> Option<Vec<Soc
     }
     let ns = io.of(&selection.namespace)?;
     let Some(filter) = &selection.filter else { return Some(ns.sockets()) };
-    let mut selected = ns.clone().within(filter.clone()).sockets();
-    if selected.is_empty() && filter.len() == SHOWN_ID_CHARS {
-        selected.extend(ns.sockets().into_iter().filter(|socket| shown_id(socket.id) == *filter));
+    // A socket's id names that socket alone, as its own room does in Socket.IO: any client may join a
+    // room of that name here, and must not get what the UI sends one socket, nor be acted on with it.
+    if filter.len() == SHOWN_ID_CHARS {
+        let socket: Vec<_> =
+            ns.clone().sockets().into_iter().filter(|socket| shown_id(socket.id) == *filter).collect();
+        if !socket.is_empty() {
+            return Some(socket);
+        }
     }
-    Some(selected)
+    Some(ns.clone().within(filter.clone()).sockets())
 }

@@ -23,7 +23,7 @@
 //! | `hub_app_sign_in_requests_total` | `outcome` (`admitted`, `refused`, `unreachable`, `timeout`, `bad_status`, `bad_answer`) | requests to the application that signs users in (`--auth-url`) |
 //! | `hub_app_sign_in_cache_hits_total` | `answer` (`admitted`, `refused`) | sign-ins answered from the application's recent answers |
 //! | `hub_admin_events_dropped_total` | | live events for the Admin UI dropped because 10,000 were waiting (with `--admin-password`) |
-//! | `hub_admin_sign_ins_total` | `outcome` (`password`, `session`, `refused`) | connections to the Admin UI's `/admin` namespace |
+//! | `hub_admin_sign_ins_total` | `outcome` (`password`, `session`, `refused`, `busy`) | connections to the Admin UI's `/admin` namespace |
 //!
 //! Clients choose namespaces and the names of published events, and every label value is a series that
 //! Prometheus keeps: so each of those labels has its own value for the first [`OWN_LABELS`] names seen
