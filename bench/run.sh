@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark suite: the same scenarios against three servers in turn, on loopback, in one run:
 #   hub      this project (release build)
-#   node     the official socket.io v4 package serving the same contract (bench/node/server.mjs)
+#   node     the official socket.io v4 package serving the same contract (bench/node/server.mjs), rooms
+#            counted from the adapter as a tuned single process would
+#   node-fetch  the same, counting with fetchSockets() (opt-in with --servers: a labelled extra row)
 #   ceiling  a minimal hand-written Rust broadcaster (bench/loadgen/src/bin/ceiling.rs)
 # Each scenario gets a fresh server process. Reports (JSON lines) go to bench/results/suite.jsonl and the
 # table of medians, with the hub's ratios to node and to the ceiling, to bench/results/suite.md (for
@@ -57,7 +59,8 @@ start() {
     case "$1" in
         hub) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-publish-token 2>"$log" & ;;
         hub-nohist) "$bin/hub" --bind 127.0.0.1:0 --publish-token bench-publish-token --history-size 0 2>"$log" & ;;
-        node) node bench/node/server.mjs 0 bench-publish-token >"$log" 2>&1 & ;;
+        node) node bench/node/server.mjs 0 bench-publish-token adapter >"$log" 2>&1 & ;;
+        node-fetch) node bench/node/server.mjs 0 bench-publish-token fetch >"$log" 2>&1 & ;;
         ceiling) "$bin/ceiling" 0 >"$log" 2>&1 & ;;
         *) echo "bench/run.sh: unknown server $1" >&2; exit 2 ;;
     esac
