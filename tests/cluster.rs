@@ -310,7 +310,7 @@ async fn thousands_of_joins_across_the_nodes_lose_no_message_between_them() {
     // Joining again counts once, on every node: the whole room.
     for (n, port) in ports.iter().enumerate() {
         let (ws, ack) = raw_join(*port, "ramp").await;
-        assert_eq!(ack["members"], RAMP_SOCKETS + 1 + n, "counted on node {n}");
+        assert_eq!(ack["members"], RAMP_SOCKETS + 1 + n, "counted on node {n}: {ack}");
         sockets.push(ws);
     }
     assert!(took < Duration::from_secs(40), "the joins took {took:?}");
