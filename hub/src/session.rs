@@ -251,7 +251,7 @@ fn sign_in_request<A: Adapter>(
 }
 
 /// The client's address, from the request that opened its session.
-fn peer_ip<A: Adapter>(socket: &SocketRef<A>) -> Option<IpAddr> {
+pub fn peer_ip<A: Adapter>(socket: &SocketRef<A>) -> Option<IpAddr> {
     socket.req_parts().extensions.get::<ConnectInfo<Peer>>().map(|ConnectInfo(Peer(addr))| addr.ip())
 }
 

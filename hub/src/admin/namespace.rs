@@ -10,11 +10,9 @@
 //! (`{"ok":true,"sockets":N,"partial":...}`) or the reason it was refused. Each is logged, as an
 //! operator's action on other people's connections should be.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ConnectInfo;
 use hub_protocol::admin::{
     self, ALL_SOCKETS, AdminAuth, AdminOperation, CONFIG, INVALID_CREDENTIALS, SERVER_STATS, SESSION,
     SIGN_IN_REQUIRED, Selection,
@@ -30,7 +28,7 @@ use socketioxide_core::adapter::DefinedAdapter;
 use super::credentials::{NotChecked, SignedIn};
 use super::{Admin, MAX_WATCHERS};
 use crate::control;
-use crate::net::listener::Peer;
+use crate::session::peer_ip;
 use crate::state::HubState;
 use crate::telemetry::log_throttle::LogThrottle;
 use crate::telemetry::metrics;
@@ -243,10 +241,6 @@ fn describe(operation: &AdminOperation) -> String {
             format!("disconnected {}{}", who(sockets), if *close { " and their clients" } else { "" })
         }
     }
-}
-
-fn peer_ip<A: Adapter>(socket: &SocketRef<A>) -> Option<IpAddr> {
-    socket.req_parts().extensions.get::<ConnectInfo<Peer>>().map(|ConnectInfo(Peer(addr))| addr.ip())
 }
 
 #[cfg(test)]

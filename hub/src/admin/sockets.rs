@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::ConnectInfo;
 use axum::http::header;
 use hub_protocol::admin::{Handshake, SerializedSocket};
 use sha2::{Digest, Sha256};
@@ -25,8 +24,8 @@ use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 
 use crate::delivery::joined_rooms::JoinedRooms;
-use crate::net::listener::Peer;
 use crate::policy::identity::Identity;
+use crate::session::peer_ip;
 
 /// What replaces a hidden header or query value.
 const HIDDEN: &str = "(hidden)";
@@ -140,11 +139,7 @@ fn handshake<A: Adapter>(socket: &SocketRef<A>) -> Handshake {
         true => request.uri.path().to_owned(),
         false => format!("{}?{shown_query}", request.uri.path()),
     };
-    let address = request
-        .extensions
-        .get::<ConnectInfo<Peer>>()
-        .map(|ConnectInfo(Peer(addr))| addr.ip().to_string())
-        .unwrap_or_default();
+    let address = peer_ip(socket).map(|ip| ip.to_string()).unwrap_or_default();
     let connected = socket.extensions.get::<ConnectedAt>().map_or_else(SystemTime::now, |at| at.0);
     let forwarded_https =
         request.headers.get("x-forwarded-proto").is_some_and(|proto| proto.as_bytes() == b"https");
