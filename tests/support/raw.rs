@@ -41,6 +41,18 @@ pub async fn connect_with(port: u16, connect: &str) -> Result<Socket, String> {
     Ok(ws)
 }
 
+/// Hands `ws` to a task that answers the hub's pings, so that a socket the test holds idle longer than
+/// the heartbeat (25 s + 20 s) stays connected. The task ends when the connection does, with the reason.
+pub fn keep_alive(mut ws: Socket) -> tokio::task::JoinHandle<String> {
+    tokio::spawn(async move {
+        loop {
+            if let Err(reason) = next_text(&mut ws).await {
+                return reason;
+            }
+        }
+    })
+}
+
 pub async fn send(ws: &mut Socket, text: &str) -> Result<(), String> {
     ws.send(Message::text(text)).await.map_err(|e| e.to_string())
 }
