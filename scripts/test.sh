@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: Rust unit and end-to-end tests, then the Node tests: the official
 # socket.io-client (v4, and v2 for --allow-eio3) against the hub, and the demo page in headless Chromium
-# (playwright-core); then the Python tests: python-socketio clients against the hub. First installs
-# what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL headers, Chromium, Redis for the
-# cluster tests, which start their own redis-server on a free port, systemd-analyze, Python's venv), the npm
-# packages pinned by the committed lockfiles, and the PyPI packages pinned by tests/python/requirements.txt
-# in a virtualenv (tests/python/.venv). A missing tool is an error, never a skip.
+# (playwright-core); then the Python tests: python-socketio clients against the hub; then the benchmark
+# smoke runs. First installs what the tests need and is missing: Debian packages (Node.js, npm, OpenSSL
+# headers, Chromium, Redis for the cluster tests and the cluster benchmark, which start their own
+# redis-server on a free port, systemd-analyze, Python's venv), the npm packages pinned by the committed
+# lockfiles, and the PyPI packages pinned by tests/python/requirements.txt in a virtualenv
+# (tests/python/.venv). A missing tool is an error, never a skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -62,3 +63,5 @@ if [ "$status" -ne 0 ]; then exit "$status"; fi
 
 echo "==> Benchmark smoke run (small N, debug build: keeps the tools working; numbers not meaningful)"
 bench/run.sh --smoke --debug
+echo "==> Cluster benchmark smoke run (3 hubs and 3 Node processes through one redis-server; small N, debug build)"
+bench/cluster.sh --smoke --debug

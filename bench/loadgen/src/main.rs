@@ -1,5 +1,9 @@
 //! `loadgen`: drives a Socket.IO server with thousands of bare Engine.IO websocket clients on loopback
 //! and prints what it measured as one JSON line; `loadgen table` turns such lines into Markdown.
+//!
+//! Given several servers (a cluster: `--server A,B,C`, or `--server` repeated), it spreads the
+//! subscribers and echo clients over them in turn and publishes through the first; with their
+//! `--pid`s, the report's server memory and CPU are the sums over those processes.
 
 mod conn;
 mod probe;
@@ -53,15 +57,17 @@ enum Kind {
 struct RunArgs {
     #[arg(long, value_enum)]
     scenario: Scenario,
-    /// The server, as 127.0.0.1:PORT.
-    #[arg(long)]
-    server: SocketAddr,
+    /// The server, as 127.0.0.1:PORT; for a cluster, several (comma-separated, or the flag repeated):
+    /// subscribers and echo clients are spread over them in turn, publishers connect to the first.
+    #[arg(long, required = true, value_delimiter = ',')]
+    server: Vec<SocketAddr>,
     /// A name for the server in the report.
     #[arg(long)]
     name: String,
-    /// The server's process id, to read its memory and CPU.
-    #[arg(long)]
-    pid: Option<u32>,
+    /// The server's process id, to read its memory and CPU; for a cluster, each server's
+    /// (comma-separated, or the flag repeated): the report gives the sums.
+    #[arg(long, value_delimiter = ',')]
+    pid: Vec<u32>,
     /// The publish token.
     #[arg(long, default_value = "bench-publish-token")]
     token: String,
@@ -100,9 +106,9 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Run(args) => {
             let setup = Setup {
-                server: args.server,
+                servers: args.server,
                 server_name: args.name,
-                server_pid: args.pid,
+                server_pids: args.pid,
                 token: args.token,
                 clients: args.clients,
                 duration: Duration::from_secs_f64(args.seconds),
@@ -131,4 +137,44 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    fn run_args(args: &[&str]) -> super::RunArgs {
+        let cli =
+            Cli::try_parse_from([&["loadgen", "run", "--scenario", "fanout", "--name", "x"], args].concat())
+                .expect("valid arguments");
+        match cli.command {
+            Command::Run(args) => args,
+            Command::Table { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn one_server_as_before() {
+        let args = run_args(&["--server", "127.0.0.1:3000", "--pid", "42"]);
+        assert_eq!(args.server, ["127.0.0.1:3000".parse().unwrap()]);
+        assert_eq!(args.pid, [42]);
+    }
+
+    #[test]
+    fn several_servers_as_a_list_or_repeated() {
+        let listed = run_args(&["--server", "127.0.0.1:1,127.0.0.1:2", "--pid", "1,2"]);
+        let repeated =
+            run_args(&["--server", "127.0.0.1:1", "--server", "127.0.0.1:2", "--pid", "1", "--pid", "2"]);
+        assert_eq!(listed.server, repeated.server);
+        assert_eq!(listed.server.len(), 2);
+        assert_eq!(listed.pid, repeated.pid);
+    }
+
+    #[test]
+    fn a_server_is_required() {
+        let missing = Cli::try_parse_from(["loadgen", "run", "--scenario", "fanout", "--name", "x"]);
+        assert!(missing.is_err());
+    }
 }

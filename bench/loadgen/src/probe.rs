@@ -23,6 +23,15 @@ pub fn cpu_of(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 1000 / per_second))
 }
 
+/// `read` summed over several processes (a cluster's servers): `None` when there are none, or when one
+/// of them cannot be read, rather than a sum that leaves one out.
+pub fn summed<T: std::iter::Sum>(pids: &[u32], read: fn(u32) -> Option<T>) -> Option<T> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| read(pid)).sum()
+}
+
 /// CPU time this process has used so far.
 pub fn own_cpu() -> Duration {
     cpu_of(std::process::id()).unwrap_or_default()
@@ -54,5 +63,20 @@ impl LagMonitor {
     pub fn stop(self) -> f64 {
         self.task.abort();
         self.worst_us.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{rss_kib, summed};
+
+    #[test]
+    fn sums_over_processes_or_says_nothing() {
+        let me = std::process::id();
+        let one = rss_kib(me).expect("this process's RSS");
+        assert!(summed(&[me, me], rss_kib).expect("both readable") >= 2 * one - 1024);
+        assert_eq!(summed(&[], rss_kib), None);
+        // No such process: a sum without it would understate the cluster.
+        assert_eq!(summed(&[me, u32::MAX], rss_kib), None);
     }
 }

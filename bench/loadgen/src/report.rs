@@ -1,4 +1,5 @@
-//! What a run measured, as one JSON line, and the Markdown table built from many.
+//! What a run measured, as one JSON line, and the Markdown table built from many. Runs against a
+//! cluster (`nodes`) get tables of their own, apart from the same scenario against one server.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -34,6 +35,9 @@ impl Latencies {
 pub struct Report {
     pub server: String,
     pub scenario: String,
+    /// Server processes the clients were spread over, when more than one (a cluster).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<usize>,
     pub clients: usize,
     pub payload: usize,
     pub seconds: f64,
@@ -91,6 +95,7 @@ impl Report {
         Self {
             server: setup.server_name.clone(),
             scenario: scenario.to_owned(),
+            nodes: (setup.servers.len() > 1).then_some(setup.servers.len()),
             clients: setup.clients,
             payload: setup.payload,
             seconds: setup.duration.as_secs_f64(),
@@ -128,17 +133,17 @@ type Metric = (&'static str, fn(&Report) -> Option<f64>);
 /// The medians of repeated runs as a Markdown table: each scenario's figures per server, with the hub's
 /// ratios to Node and to the ceiling.
 pub fn table(reports: &[Report]) -> String {
-    let mut groups: BTreeMap<(String, usize), BTreeMap<String, Vec<&Report>>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, usize, usize), BTreeMap<String, Vec<&Report>>> = BTreeMap::new();
     for report in reports {
         groups
-            .entry((report.scenario.clone(), report.clients))
+            .entry((report.scenario.clone(), report.clients, report.nodes.unwrap_or(1)))
             .or_default()
             .entry(report.server.clone())
             .or_default()
             .push(report);
     }
     let mut out = String::new();
-    for ((scenario, clients), servers) in &groups {
+    for ((scenario, clients, nodes), servers) in &groups {
         let metrics: &[Metric] = match scenario.as_str() {
             "idle" => &[
                 ("connects/s", |r| r.connect_per_s),
@@ -162,7 +167,8 @@ pub fn table(reports: &[Report]) -> String {
                 ("max ms", |r| r.max_ms),
             ],
         };
-        let _ = writeln!(out, "\n### {scenario}, {clients} clients\n");
+        let cluster = if *nodes > 1 { format!(", cluster of {nodes} servers") } else { String::new() };
+        let _ = writeln!(out, "\n### {scenario}, {clients} clients{cluster}\n");
         let _ = writeln!(
             out,
             "| server | runs | {} | server CPU % | loadgen CPU % | loadgen lag max ms |",
@@ -220,5 +226,47 @@ fn fmt(value: Option<f64>) -> String {
         Some(v) if v >= 100.0 || v == v.trunc() => format!("{v:.0}"),
         Some(v) if v >= 10.0 => format!("{v:.1}"),
         Some(v) => format!("{v:.2}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Report, table};
+
+    fn run(server: &str, nodes: Option<usize>, deliveries_per_s: f64) -> Report {
+        Report {
+            server: server.to_owned(),
+            scenario: "saturate".to_owned(),
+            nodes,
+            clients: 3000,
+            deliveries_per_s: Some(deliveries_per_s),
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn a_cluster_gets_its_own_table_and_ratio() {
+        let reports = [
+            run("hub", None, 900.0),
+            run("node", None, 300.0),
+            run("hub", Some(3), 600.0),
+            run("node", Some(3), 100.0),
+        ];
+        let out = table(&reports);
+        let (alone, cluster) =
+            out.split_once("### saturate, 3000 clients, cluster of 3 servers").expect("a cluster table");
+        assert!(alone.contains("### saturate, 3000 clients\n"), "{out}");
+        assert!(alone.contains("| *hub / node* | | 3.00x |"), "{out}");
+        assert!(cluster.contains("| *hub / node* | | 6.00x |"), "{out}");
+    }
+
+    #[test]
+    fn one_server_reports_say_nothing_of_nodes() {
+        let json = serde_json::to_string(&run("hub", None, 1.0)).unwrap();
+        assert!(!json.contains("nodes"), "{json}");
+        let old: Report =
+            serde_json::from_str(r#"{"server":"hub","scenario":"idle","clients":1,"payload":0,"seconds":1}"#)
+                .unwrap();
+        assert_eq!(old.nodes, None);
     }
 }

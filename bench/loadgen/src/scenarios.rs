@@ -1,4 +1,6 @@
-//! The scenarios: `idle`, `fanout`, `saturate`, `echo`, `history`. Each returns a [`Report`].
+//! The scenarios: `idle`, `fanout`, `saturate`, `echo`, `history`. Each returns a [`Report`]. Against
+//! a cluster, the clients are spread over its servers and the publisher connects to the first, so
+//! that most deliveries cross the cluster.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,9 +23,12 @@ const CONNECT_CONCURRENCY: usize = 256;
 /// What every scenario needs to know.
 #[derive(Debug, Clone)]
 pub struct Setup {
-    pub server: SocketAddr,
+    /// One server, or a cluster's: connections are spread over them in turn, publishers use the first.
+    /// Never empty.
+    pub servers: Vec<SocketAddr>,
     pub server_name: String,
-    pub server_pid: Option<u32>,
+    /// The servers' processes, whose memory and CPU are summed.
+    pub server_pids: Vec<u32>,
     pub token: String,
     pub clients: usize,
     pub duration: Duration,
@@ -34,14 +39,35 @@ impl Setup {
     fn auth(&self) -> String {
         format!("{{\"token\":\"{}\"}}", self.token)
     }
+
+    /// Where the publisher connects: the first server, so that in a cluster the others receive every
+    /// event through the cluster.
+    fn publisher_server(&self) -> SocketAddr {
+        self.servers[0]
+    }
+
+    /// Where the `i`th subscriber (or echo client) connects: the servers in turn.
+    fn server_for(&self, i: usize) -> SocketAddr {
+        self.servers[i % self.servers.len()]
+    }
+
+    /// The servers' resident memory, in KiB.
+    fn server_rss_kib(&self) -> Option<u64> {
+        probe::summed(&self.server_pids, probe::rss_kib)
+    }
+
+    /// CPU time the servers have used so far.
+    fn server_cpu(&self) -> Option<Duration> {
+        probe::summed(&self.server_pids, probe::cpu_of)
+    }
 }
 
 /// Opens `n` connections (joined to the bench room when `join`); returns them and the time it took.
 async fn connect_many(setup: &Setup, n: usize, join: bool) -> anyhow::Result<(Vec<Conn>, Duration)> {
     let started = Instant::now();
     let conns: Vec<anyhow::Result<Conn>> = stream::iter(0..n)
-        .map(|_| async {
-            let mut conn = Conn::open(setup.server, None).await?;
+        .map(|i| async move {
+            let mut conn = Conn::open(setup.server_for(i), None).await?;
             if join {
                 conn.join(ROOM).await?;
             }
@@ -59,7 +85,7 @@ async fn connect_many(setup: &Setup, n: usize, join: bool) -> anyhow::Result<(Ve
 /// `hold`, the connections answer the server's pings for that long, and the report counts how many
 /// were still open at the end.
 pub async fn idle(setup: &Setup, hold: Duration) -> anyhow::Result<Report> {
-    let before = setup.server_pid.and_then(probe::rss_kib);
+    let before = setup.server_rss_kib();
     let (conns, took) = connect_many(setup, setup.clients, true).await?;
     let mut report = Report::new(setup, "idle");
     let conns = if hold.is_zero() {
@@ -71,7 +97,7 @@ pub async fn idle(setup: &Setup, hold: Duration) -> anyhow::Result<Report> {
         report.held = Some(open.len());
         open
     };
-    let after = setup.server_pid.and_then(probe::rss_kib);
+    let after = setup.server_rss_kib();
     report.connect_per_s = Some(setup.clients as f64 / took.as_secs_f64());
     if let (Some(before), Some(after)) = (before, after) {
         report.rss_kib_per_conn = Some(after.saturating_sub(before) as f64 / setup.clients as f64);
@@ -163,7 +189,7 @@ fn publish_request(epoch: Instant, pad: &str) -> String {
 /// `fanout`: one publisher sends `rate` publishes per second, each acked before the next.
 pub async fn fanout(setup: &Setup, rate: u32) -> anyhow::Result<Report> {
     let (conns, _) = connect_many(setup, setup.clients, true).await?;
-    let mut publisher = Conn::open(setup.server, Some(&setup.auth())).await?;
+    let mut publisher = Conn::open(setup.publisher_server(), Some(&setup.auth())).await?;
     let epoch = Instant::now();
     let subscribers = Subscribers::start(conns, epoch);
     let pad = "x".repeat(setup.payload);
@@ -190,7 +216,7 @@ pub async fn fanout(setup: &Setup, rate: u32) -> anyhow::Result<Report> {
 /// `saturate`: one publisher keeps `window` publishes in flight, as fast as the server acks them.
 pub async fn saturate(setup: &Setup, window: usize) -> anyhow::Result<Report> {
     let (conns, _) = connect_many(setup, setup.clients, true).await?;
-    let publisher = Conn::open(setup.server, Some(&setup.auth())).await?;
+    let publisher = Conn::open(setup.publisher_server(), Some(&setup.auth())).await?;
     let epoch = Instant::now();
     let subscribers = Subscribers::start(conns, epoch);
     let (mut sink, mut source) = publisher.into_split();
@@ -293,7 +319,7 @@ const HISTORY_WINDOW: usize = 64;
 /// `--rate-limit`). Run it against the server with history and without: the difference is history's.
 pub async fn history(setup: &Setup, rooms: usize, events: usize, chat: bool) -> anyhow::Result<Report> {
     let auth = format!("{{\"token\":\"{}\",\"user\":\"bench\"}}", setup.token);
-    let publisher = Conn::open(setup.server, Some(&auth)).await?;
+    let publisher = Conn::open(setup.publisher_server(), Some(&auth)).await?;
     let pad = "x".repeat(setup.payload);
     let room = |i: usize| format!("room-{i}");
     let mut publisher = Pipeline::start(publisher);
@@ -302,7 +328,7 @@ pub async fn history(setup: &Setup, rooms: usize, events: usize, chat: bool) -> 
     }
     // Let the server settle (joins, allocator) before reading its memory.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let before = setup.server_pid.and_then(probe::rss_kib);
+    let before = setup.server_rss_kib();
     let measure = Measure::start(setup);
     let started = Instant::now();
     let requests = (0..events).flat_map(|round| (0..rooms).map(move |i| (round, i))).map(|(round, i)| {
@@ -319,7 +345,7 @@ pub async fn history(setup: &Setup, rooms: usize, events: usize, chat: bool) -> 
     let refused = publisher.run(requests).await?;
     let wall = started.elapsed();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let after = setup.server_pid.and_then(probe::rss_kib);
+    let after = setup.server_rss_kib();
     let recorded = (rooms * events) as u64;
     let mut report = measure.finish(setup, if chat { "history-chat" } else { "history-publish" }, wall, 0);
     report.clients = rooms;
@@ -405,17 +431,13 @@ struct Measure {
 
 impl Measure {
     fn start(setup: &Setup) -> Self {
-        Self {
-            server_cpu: setup.server_pid.and_then(probe::cpu_of),
-            own_cpu: probe::own_cpu(),
-            lag: LagMonitor::start(),
-        }
+        Self { server_cpu: setup.server_cpu(), own_cpu: probe::own_cpu(), lag: LagMonitor::start() }
     }
 
     fn finish(self, setup: &Setup, scenario: &str, wall: Duration, messages: u64) -> Report {
         let mut report = Report::new(setup, scenario);
         let seconds = wall.as_secs_f64();
-        if let (Some(before), Some(after)) = (self.server_cpu, setup.server_pid.and_then(probe::cpu_of)) {
+        if let (Some(before), Some(after)) = (self.server_cpu, setup.server_cpu()) {
             report.server_cpu_pct = Some((after - before).as_secs_f64() / seconds * 100.0);
         }
         let own = probe::own_cpu() - self.own_cpu;
