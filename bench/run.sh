@@ -45,7 +45,8 @@ if [ "$mode" = smoke ]; then
         "saturate --clients 50 --window 16 --seconds 2" "echo --clients 10 --seconds 2")
 else
     scenarios=("idle --clients 10000" "fanout --clients 10000 --rate 5 --seconds 10"
-        "saturate --clients 1000 --window 16 --seconds 10 --payload 64" "echo --clients 50 --seconds 10")
+        "saturate --clients 1000 --window 8 --seconds 10 --payload 64"
+        "saturate --clients 1000 --window 32 --seconds 10 --payload 64" "echo --clients 50 --seconds 10")
 fi
 
 log=$(mktemp)

@@ -133,17 +133,20 @@ type Metric = (&'static str, fn(&Report) -> Option<f64>);
 /// The medians of repeated runs as a Markdown table: each scenario's figures per server, with the hub's
 /// ratios to Node and to the ceiling.
 pub fn table(reports: &[Report]) -> String {
-    let mut groups: BTreeMap<(String, usize, usize), BTreeMap<String, Vec<&Report>>> = BTreeMap::new();
+    // `saturate` runs with different windows are different scenarios.
+    type Key = (String, usize, usize, Option<usize>);
+    let mut groups: BTreeMap<Key, BTreeMap<String, Vec<&Report>>> = BTreeMap::new();
     for report in reports {
+        let window = if report.scenario.ends_with("saturate") { report.window } else { None };
         groups
-            .entry((report.scenario.clone(), report.clients, report.nodes.unwrap_or(1)))
+            .entry((report.scenario.clone(), report.clients, report.nodes.unwrap_or(1), window))
             .or_default()
             .entry(report.server.clone())
             .or_default()
             .push(report);
     }
     let mut out = String::new();
-    for ((scenario, clients, nodes), servers) in &groups {
+    for ((scenario, clients, nodes, window), servers) in &groups {
         let metrics: &[Metric] = match scenario.as_str() {
             "idle" => &[
                 ("connects/s", |r| r.connect_per_s),
@@ -168,7 +171,8 @@ pub fn table(reports: &[Report]) -> String {
             ],
         };
         let cluster = if *nodes > 1 { format!(", cluster of {nodes} servers") } else { String::new() };
-        let _ = writeln!(out, "\n### {scenario}, {clients} clients{cluster}\n");
+        let in_flight = window.map(|w| format!(", {w} publishes in flight")).unwrap_or_default();
+        let _ = writeln!(out, "\n### {scenario}, {clients} clients{cluster}{in_flight}\n");
         let _ = writeln!(
             out,
             "| server | runs | {} | server CPU % | loadgen CPU % | loadgen lag max ms |",
