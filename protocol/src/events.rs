@@ -30,14 +30,8 @@ pub const SLOW_CONSUMER: &str = "slow_consumer";
 pub const WHO: &str = "who";
 /// `presence` `[[PresenceChange, ...]]`, from the hub to a room's members when a user's first socket
 /// joined the room or its last socket left it (a user with three tabs is one user): one argument, the
-/// changes of one room within [`MEMBERS_INTERVAL_MS`], oldest first, at most [`PRESENCE_MAX_CHANGES`] of
-/// them per event (more go as several events, back to back).
+/// changes of one room within [`MEMBERS_INTERVAL_MS`], oldest first.
 pub const PRESENCE: &str = "presence";
-/// The most changes one `presence` event carries. Every frame a websocket was sent leaves its write
-/// buffer that large for as long as it stays open (tungstenite keeps the capacity), so a burst of
-/// arrivals into a big room announced as one event (2,000 changes, about 130 KB) would leave each of the
-/// room's members holding 128 KiB; 32 changes are about 2 KB.
-pub const PRESENCE_MAX_CHANGES: usize = 32;
 /// `kicked` `[{"reason"}]`, from the hub to a socket just before it disconnects it on the application's
 /// request (`POST /api/disconnect`): Socket.IO's DISCONNECT packet carries no reason.
 pub const KICKED: &str = "kicked";

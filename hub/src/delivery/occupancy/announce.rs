@@ -13,7 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_protocol::events::{MEMBERS_INTERVAL_MS, PRESENCE, PRESENCE_MAX_CHANGES};
+use hub_protocol::events::{MEMBERS_INTERVAL_MS, PRESENCE};
 use hub_protocol::webhooks::{WebhookEvent, WebhookEventName};
 use hub_protocol::{PresenceChange, PresenceState};
 use socketioxide::SocketIo;
@@ -203,20 +203,17 @@ fn net(changes: Vec<Change>) -> Vec<PresenceChange> {
         .collect()
 }
 
-/// Sends one room's changes to its members (on every hub, through the adapter), in events of at most
-/// [`PRESENCE_MAX_CHANGES`], in order. A namespace this hub no longer serves has no members here to
-/// tell; in a cluster, the hubs that serve it hear of it through their own users' changes only.
+/// Sends one room's changes to its members (on every hub, through the adapter). A namespace this hub
+/// no longer serves has no members here to tell; in a cluster, the hubs that serve it hear of it
+/// through their own users' changes only.
 async fn send<A: Adapter>(io: &SocketIo<A>, (namespace, room): RoomKey, changes: Vec<PresenceChange>) {
     let Some(operators) = io.of(namespace.as_str()) else {
         tracing::debug!(ns = namespace, room, "presence not sent: this hub no longer serves the namespace");
         return;
     };
     let select = || operators.clone().within(room.clone());
-    for changes in changes.chunks(PRESENCE_MAX_CHANGES) {
-        if let Err(e) = emit(select, PRESENCE, &(changes,)).await {
-            tracing::warn!(ns = namespace, room, "presence not sent: {e}");
-            return;
-        }
+    if let Err(e) = emit(select, PRESENCE, &(changes,)).await {
+        tracing::warn!(ns = namespace, room, "presence not sent: {e}");
     }
 }
 
