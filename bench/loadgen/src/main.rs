@@ -5,6 +5,7 @@ mod conn;
 mod probe;
 mod report;
 mod scenarios;
+mod soak;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +39,8 @@ enum Scenario {
     Echo,
     /// One publisher records `--events` events into each of `--rooms` rooms; memory per kept event.
     History,
+    /// Churn against one hub for `--seconds`, reading its memory and open files: a leak hunt.
+    Soak,
 }
 
 /// What the `history` scenario records.
@@ -93,6 +96,8 @@ struct RunArgs {
     /// What is recorded (`history`).
     #[arg(long, value_enum, default_value_t = Kind::Publish)]
     kind: Kind,
+    #[command(flatten)]
+    soak: soak::SoakArgs,
 }
 
 #[tokio::main]
@@ -117,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
                     let chat = matches!(args.kind, Kind::Chat);
                     scenarios::history(&setup, args.rooms, args.events, chat).await?
                 }
+                Scenario::Soak => soak::run(&setup, args.rate, &args.soak).await?,
             };
             println!("{}", serde_json::to_string(&report)?);
         }
