@@ -62,3 +62,6 @@ if [ "$status" -ne 0 ]; then exit "$status"; fi
 
 echo "==> Benchmark smoke run (small N, debug build: keeps the tools working; numbers not meaningful)"
 bench/run.sh --smoke --debug
+
+echo "==> Soak smoke run (20 s, debug build: keeps the tool working; numbers not meaningful)"
+bench/soak.sh --smoke --debug
