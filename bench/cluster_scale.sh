@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The cluster scale check: 3 hubs (release build) sharing one redis-server hold N idle connections
 # together, a third each, every one joined to one room and answering the hubs' pings for M minutes.
-# Each hub gets its own load generator (`loadgen run --scenario idle --hold`), so no process needs more
+# Each hub gets its own load generator (`loadgen run --scenario hold`), so no process needs more
 # than a third of the open files (a process here may open at most 20,000). While they hold, every hub's
 # RSS, open files and connected sockets are read every 30 s; at the end, per hub and in total: RSS, RSS
 # per connection, connections still open. Writes bench/results/cluster-scale.md and .jsonl (with
@@ -86,7 +86,7 @@ sample 0 | tee -a "$out"
 
 loads=()
 for n in 0 1 2; do
-    "$bin/loadgen" run --scenario idle --clients "${per_hub[$n]}" --hold "$hold" \
+    "$bin/loadgen" run --scenario hold --clients "${per_hub[$n]}" --hold "$hold" \
         --server "127.0.0.1:${ports[$n]}" --name "hub$((n + 1))" --pid "${hubs[$n]}" >"$dir/load$n.json" &
     loads+=($!)
     pids+=($!)

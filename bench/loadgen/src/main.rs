@@ -2,6 +2,7 @@
 //! and prints what it measured as one JSON line; `loadgen table` turns such lines into Markdown.
 
 mod conn;
+mod hold;
 mod probe;
 mod report;
 mod scenarios;
@@ -39,6 +40,8 @@ enum Scenario {
     Echo,
     /// One publisher records `--events` events into each of `--rooms` rooms; memory per kept event.
     History,
+    /// Like `idle --hold`, but each connection answers pings from the moment it is connected.
+    Hold,
     /// Churn against one hub for `--seconds`, reading its memory and open files: a leak hunt.
     Soak,
 }
@@ -84,7 +87,7 @@ struct RunArgs {
     #[arg(long, default_value_t = 16)]
     window: usize,
     /// Seconds to keep the connections open, answering the server's pings, before reading its memory
-    /// and counting those still open (`idle`; 0: read after 2 s without answering).
+    /// and counting those still open (`idle`, `hold`; for `idle` 0: read after 2 s without answering).
     #[arg(long, default_value_t = 0.0)]
     hold: f64,
     /// Rooms that record events (`history`).
@@ -122,6 +125,7 @@ async fn main() -> anyhow::Result<()> {
                     let chat = matches!(args.kind, Kind::Chat);
                     scenarios::history(&setup, args.rooms, args.events, chat).await?
                 }
+                Scenario::Hold => hold::hold(&setup, Duration::from_secs_f64(args.hold)).await?,
                 Scenario::Soak => soak::run(&setup, args.rate, &args.soak).await?,
             };
             println!("{}", serde_json::to_string(&report)?);
