@@ -71,7 +71,7 @@ struct RunArgs {
     /// The publish token.
     #[arg(long, default_value = "bench-publish-token")]
     token: String,
-    /// Connections (subscribers, or echo clients).
+    /// Connections (subscribers, echo clients, or the receivers of `soak`).
     #[arg(long, default_value_t = 1000)]
     clients: usize,
     /// How long the traffic lasts, in seconds.
@@ -80,7 +80,7 @@ struct RunArgs {
     /// Padding bytes in each published event or echo.
     #[arg(long, default_value_t = 64)]
     payload: usize,
-    /// Publishes per second (`fanout`).
+    /// Publishes per second (`fanout`, `soak`).
     #[arg(long, default_value_t = 5)]
     rate: u32,
     /// Publishes in flight (`saturate`).
