@@ -65,3 +65,6 @@ echo "==> Benchmark smoke run (small N, debug build: keeps the tools working; nu
 bench/run.sh --smoke --debug
 echo "==> Cluster benchmark smoke run (3 hubs and 3 Node processes through one redis-server; small N, debug build)"
 bench/cluster.sh --smoke --debug
+
+echo "==> Soak smoke run (20 s, debug build: keeps the tool working; numbers not meaningful)"
+bench/soak.sh --smoke --debug

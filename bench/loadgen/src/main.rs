@@ -6,9 +6,11 @@
 //! `--pid`s, the report's server memory and CPU are the sums over those processes.
 
 mod conn;
+mod hold;
 mod probe;
 mod report;
 mod scenarios;
+mod soak;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +44,10 @@ enum Scenario {
     Echo,
     /// One publisher records `--events` events into each of `--rooms` rooms; memory per kept event.
     History,
+    /// Like `idle --hold`, but each connection answers pings from the moment it is connected.
+    Hold,
+    /// Churn against one hub for `--seconds`, reading its memory and open files: a leak hunt.
+    Soak,
 }
 
 /// What the `history` scenario records.
@@ -71,7 +77,7 @@ struct RunArgs {
     /// The publish token.
     #[arg(long, default_value = "bench-publish-token")]
     token: String,
-    /// Connections (subscribers, or echo clients).
+    /// Connections (subscribers, echo clients, or the receivers of `soak`).
     #[arg(long, default_value_t = 1000)]
     clients: usize,
     /// How long the traffic lasts, in seconds.
@@ -80,14 +86,14 @@ struct RunArgs {
     /// Padding bytes in each published event or echo.
     #[arg(long, default_value_t = 64)]
     payload: usize,
-    /// Publishes per second (`fanout`).
+    /// Publishes per second (`fanout`, `soak`).
     #[arg(long, default_value_t = 5)]
     rate: u32,
     /// Publishes in flight (`saturate`).
     #[arg(long, default_value_t = 16)]
     window: usize,
     /// Seconds to keep the connections open, answering the server's pings, before reading its memory
-    /// and counting those still open (`idle`; 0: read after 2 s without answering).
+    /// and counting those still open (`idle`, `hold`; for `idle` 0: read after 2 s without answering).
     #[arg(long, default_value_t = 0.0)]
     hold: f64,
     /// Rooms that record events (`history`).
@@ -99,6 +105,8 @@ struct RunArgs {
     /// What is recorded (`history`).
     #[arg(long, value_enum, default_value_t = Kind::Publish)]
     kind: Kind,
+    #[command(flatten)]
+    soak: soak::SoakArgs,
 }
 
 #[tokio::main]
@@ -123,6 +131,8 @@ async fn main() -> anyhow::Result<()> {
                     let chat = matches!(args.kind, Kind::Chat);
                     scenarios::history(&setup, args.rooms, args.events, chat).await?
                 }
+                Scenario::Hold => hold::hold(&setup, Duration::from_secs_f64(args.hold)).await?,
+                Scenario::Soak => soak::run(&setup, args.rate, &args.soak).await?,
             };
             println!("{}", serde_json::to_string(&report)?);
         }
