@@ -13,7 +13,6 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::conn::Conn;
-use crate::probe;
 use crate::report::Report;
 use crate::scenarios::Setup;
 
@@ -22,15 +21,15 @@ const ROOM: &str = "bench";
 const CONNECT_CONCURRENCY: usize = 256;
 
 pub async fn hold(setup: &Setup, hold: Duration) -> anyhow::Result<Report> {
-    let before = setup.server_pid.and_then(probe::rss_kib);
+    let before = setup.server_rss_kib();
     // None while connecting; then when the hold ends.
     let (end, ends) = watch::channel(None::<Instant>);
     let started = Instant::now();
     let readers: Vec<anyhow::Result<_>> = stream::iter(0..setup.clients)
-        .map(|_| {
+        .map(|i| {
             let ends = ends.clone();
             async move {
-                let mut conn = Conn::open(setup.server, None).await?;
+                let mut conn = Conn::open(setup.server_for(i), None).await?;
                 conn.join(ROOM).await?;
                 Ok(tokio::spawn(read_until_the_end(conn, ends)))
             }
@@ -48,7 +47,7 @@ pub async fn hold(setup: &Setup, hold: Duration) -> anyhow::Result<Report> {
             open.push(conn);
         }
     }
-    let after = setup.server_pid.and_then(probe::rss_kib);
+    let after = setup.server_rss_kib();
     let mut report = Report::new(setup, "hold");
     report.seconds = hold.as_secs_f64();
     report.held = Some(open.len());

@@ -42,22 +42,32 @@ impl Setup {
 
     /// Where the publisher connects: the first server, so that in a cluster the others receive every
     /// event through the cluster.
-    fn publisher_server(&self) -> SocketAddr {
+    pub(crate) fn publisher_server(&self) -> SocketAddr {
         self.servers[0]
     }
 
     /// Where the `i`th subscriber (or echo client) connects: the servers in turn.
-    fn server_for(&self, i: usize) -> SocketAddr {
+    pub(crate) fn server_for(&self, i: usize) -> SocketAddr {
         self.servers[i % self.servers.len()]
     }
 
+    /// The one server of a single-server scenario (`soak`): the first.
+    pub(crate) fn server(&self) -> SocketAddr {
+        self.servers[0]
+    }
+
+    /// The one server's process, if given.
+    pub(crate) fn server_pid(&self) -> Option<u32> {
+        self.server_pids.first().copied()
+    }
+
     /// The servers' resident memory, in KiB.
-    fn server_rss_kib(&self) -> Option<u64> {
+    pub(crate) fn server_rss_kib(&self) -> Option<u64> {
         probe::summed(&self.server_pids, probe::rss_kib)
     }
 
     /// CPU time the servers have used so far.
-    fn server_cpu(&self) -> Option<Duration> {
+    pub(crate) fn server_cpu(&self) -> Option<Duration> {
         probe::summed(&self.server_pids, probe::cpu_of)
     }
 }

@@ -79,14 +79,14 @@ pub async fn run(setup: &Setup, rate: u32, args: &SoakArgs) -> anyhow::Result<Re
     let started = Instant::now();
     let read = |phase: &'static str| {
         let clients = Tally::get(&tally.clients);
-        sample::take(setup.server, setup.server_pid, started.elapsed().as_secs_f64(), phase, clients)
+        sample::take(setup.server(), setup.server_pid(), started.elapsed().as_secs_f64(), phase, clients)
     };
     let baseline = print(read("baseline").await);
-    let server_cpu = setup.server_pid.and_then(probe::cpu_of);
+    let server_cpu = setup.server_pid().and_then(probe::cpu_of);
     let own_cpu = probe::own_cpu();
 
     let receivers: Vec<Receiver> = stream::iter(0..setup.clients)
-        .map(|n| Receiver::connect(setup.server, &rooms, n, &tally))
+        .map(|n| Receiver::connect(setup.server(), &rooms, n, &tally))
         .buffer_unordered(CONNECT_CONCURRENCY)
         .collect::<Vec<_>>()
         .await
@@ -101,12 +101,18 @@ pub async fn run(setup: &Setup, rate: u32, args: &SoakArgs) -> anyhow::Result<Re
     let (stop_churn, churn_stopped) = watch::channel(false);
     let mut churning: Vec<_> = (0..args.churners)
         .map(|n| {
-            tokio::spawn(clients::churn(n, setup.server, rooms.clone(), tally.clone(), churn_stopped.clone()))
+            tokio::spawn(clients::churn(
+                n,
+                setup.server(),
+                rooms.clone(),
+                tally.clone(),
+                churn_stopped.clone(),
+            ))
         })
         .collect();
     let pad = "x".repeat(setup.payload);
     let publisher = clients::publish(
-        setup.server,
+        setup.server(),
         setup.token.clone(),
         rooms.clone(),
         rate,
@@ -144,7 +150,7 @@ pub async fn run(setup: &Setup, rate: u32, args: &SoakArgs) -> anyhow::Result<Re
             churn_end = Some(reading);
         }
     }
-    let server_cpu = server_cpu.zip(setup.server_pid.and_then(probe::cpu_of)).map(|(a, b)| b - a);
+    let server_cpu = server_cpu.zip(setup.server_pid().and_then(probe::cpu_of)).map(|(a, b)| b - a);
     let own_cpu = probe::own_cpu() - own_cpu;
 
     let _ = stop_churn.send(true);
@@ -155,7 +161,7 @@ pub async fn run(setup: &Setup, rate: u32, args: &SoakArgs) -> anyhow::Result<Re
         }
     }
     tokio::time::sleep(DRAIN).await;
-    let ends = clients::positions(setup.server, &rooms).await.context("reading where the rooms ended")?;
+    let ends = clients::positions(setup.server(), &rooms).await.context("reading where the rooms ended")?;
     let _ = stop_receivers.send(true);
     let mut heard = Vec::new();
     for task in listening {
