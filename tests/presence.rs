@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 
 /// Longer than one `presence` interval: what has not come by then is not coming.
 const INTERVAL: Duration = Duration::from_millis(MEMBERS_INTERVAL_MS * 3);
+/// Longest wait for an event that must come.
+const WAIT: Duration = Duration::from_secs(5);
 
 async fn user(url: &str, name: &str) -> TestClient {
     TestClient::connect_with(url, "/", json!({ "user": name })).await.expect("the hub accepts the user")
@@ -69,9 +71,39 @@ async fn a_user_with_several_tabs_comes_once_and_goes_with_its_last_tab() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rooms_bigger_than_the_presence_limit_get_counts_only() {
+    let hub = TestHub::start_with(|config| config.presence_max_members = 2).await;
+    let mut alice = user(&hub.url, "alice").await;
+    alice.join("big").await;
+    assert_eq!(presence(&mut alice).await, [change("big", "alice", "joined")]);
+    let mut bob = user(&hub.url, "bob").await;
+    bob.join("big").await;
+    assert_eq!(presence(&mut alice).await, [change("big", "bob", "joined")]);
+    assert_eq!(presence(&mut bob).await, [change("big", "bob", "joined")]);
+
+    // A third member makes the room bigger than the limit: counts, no presence.
+    let carol = user(&hub.url, "carol").await;
+    assert_eq!(carol.join("big").await["members"], 3);
+    for member in [&mut alice, &mut bob] {
+        while member.wait_for_event("members", WAIT).await[0]["members"] != 3 {}
+        member.expect_no_event("presence", INTERVAL).await;
+    }
+    // Back within the limit, presence resumes.
+    carol.disconnect().await;
+    assert_eq!(presence(&mut alice).await, [change("big", "carol", "left")]);
+
+    // 0 turns it off.
+    let hub = TestHub::start_with(|config| config.presence_max_members = 0).await;
+    let mut dave = user(&hub.url, "dave").await;
+    dave.join("small").await;
+    while dave.wait_for_event("members", WAIT).await[0]["members"] != 1 {}
+    dave.expect_no_event("presence", INTERVAL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_arrivals_within_an_interval_reach_the_members_as_few_events() {
     const USERS: usize = 200;
-    let hub = TestHub::start().await;
+    let hub = TestHub::start_with(|config| config.presence_max_members = 1000).await;
     let mut watcher = user(&hub.url, "watcher").await;
     watcher.join("busy").await;
     presence(&mut watcher).await;

@@ -65,6 +65,10 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default events kept per stream (each room, and each namespace): enough for a page to show a chat's
 /// recent past and for a client to recover a few seconds' worth of a busy room.
 pub const DEFAULT_HISTORY_SIZE: usize = 100;
+/// Default largest room whose members hear `presence`: every arrival is announced to every member, so a
+/// room of N members costs N deliveries per arrival; the lists a page shows are shorter than this (a
+/// hosted presence service caps its presence channels at the same 100). Bigger rooms get `members` counts.
+pub const DEFAULT_PRESENCE_MAX_MEMBERS: usize = 100;
 /// Default time an event is kept for recovery: a phone in a tunnel, a laptop waking up, a hub restart.
 pub const DEFAULT_HISTORY_TTL: Duration = Duration::from_secs(600);
 /// Default memory all history may use on a lone hub (the oldest events go first beyond it).
@@ -257,6 +261,11 @@ pub struct Settings {
     #[arg(long, env = "HUB_HISTORY_SIZE", value_name = "N")]
     pub history_size: Option<usize>,
 
+    /// Largest room whose members are sent `presence` events (users who came and went); bigger rooms
+    /// get only `members` counts, and `who` lists their users. 0 turns presence off [default: 100].
+    #[arg(long, env = "HUB_PRESENCE_MAX_MEMBERS", value_name = "N")]
+    pub presence_max_members: Option<usize>,
+
     /// How long an event is kept in history, e.g. 10m [default: 10m].
     #[arg(long, env = "HUB_HISTORY_TTL", value_parser = humantime::parse_duration, value_name = "DURATION")]
     #[serde(default, deserialize_with = "duration")]
@@ -401,6 +410,8 @@ pub struct Config {
     pub history_size: usize,
     /// How long an event is kept.
     pub history_ttl: Duration,
+    /// Largest room whose members hear `presence`; 0: none.
+    pub presence_max_members: usize,
     /// Bytes a lone hub's history may use.
     pub history_memory: usize,
     pub static_dir: Option<PathBuf>,
@@ -470,6 +481,8 @@ impl Config {
                 .unwrap_or(DEFAULT_MAX_IDLE_CONNECTIONS),
             history_size: pick(&cli.history_size, &file.history_size).unwrap_or(DEFAULT_HISTORY_SIZE),
             history_ttl: pick(&cli.history_ttl, &file.history_ttl).unwrap_or(DEFAULT_HISTORY_TTL),
+            presence_max_members: pick(&cli.presence_max_members, &file.presence_max_members)
+                .unwrap_or(DEFAULT_PRESENCE_MAX_MEMBERS),
             history_memory: pick(&cli.history_memory, &file.history_memory).unwrap_or(DEFAULT_HISTORY_MEMORY),
             static_dir: pick(&cli.static_dir, &file.static_dir),
             log_format: pick(&cli.log_format, &file.log_format).unwrap_or_default(),
@@ -512,6 +525,7 @@ impl Config {
             max_idle_connections: DEFAULT_MAX_IDLE_CONNECTIONS,
             history_size: DEFAULT_HISTORY_SIZE,
             history_ttl: DEFAULT_HISTORY_TTL,
+            presence_max_members: DEFAULT_PRESENCE_MAX_MEMBERS,
             history_memory: DEFAULT_HISTORY_MEMORY,
             static_dir: None,
             log_format: LogFormat::Pretty,
@@ -692,6 +706,7 @@ impl Config {
             ("max-idle-connections", Some(self.max_idle_connections.to_string())),
             ("history-size", Some(self.history_size.to_string())),
             ("history-ttl", Some(quote(&duration(self.history_ttl)))),
+            ("presence-max-members", Some(self.presence_max_members.to_string())),
             ("history-memory", Some(self.history_memory.to_string())),
             ("static-dir", self.static_dir.as_ref().map(|p| quote(&p.display().to_string()))),
             ("log-format", Some(quote(&self.log_format.to_string()))),

@@ -151,6 +151,7 @@ impl Server {
                     occupancy: state.occupancy.clone(),
                     cluster: None,
                     webhooks: webhooks.clone(),
+                    max_members: config.presence_max_members,
                 });
                 (serve_io(&config, &io, layer, state), close(io))
             }
@@ -191,6 +192,7 @@ impl Server {
                     occupancy: state.occupancy.clone(),
                     cluster: Some(presence),
                     webhooks: webhooks.clone(),
+                    max_members: config.presence_max_members,
                 });
                 (serve_io(&config, &io, layer, state), close(io))
             }
