@@ -189,6 +189,14 @@ pub enum ControlQuery {
         user: String,
         room: String,
     },
+    /// How many of the hub's sockets an event of one stream reaches: a publish counts its receivers on
+    /// every hub before Redis records and announces the event. `room`: the stream's room (none: the
+    /// namespace's own stream); `earlier`: the publish's rooms before it, whose members it spares.
+    Receivers {
+        namespace: String,
+        room: Option<String>,
+        earlier: Vec<String>,
+    },
     /// The Admin UI's list of every socket (`all_sockets`).
     AdminSockets,
     /// An operation of the Admin UI.
@@ -237,6 +245,11 @@ pub enum ControlAnswer {
     AdminSockets {
         sockets: Vec<SerializedSocket>,
         truncated: bool,
+    },
+    /// The receivers counted for [`ControlQuery::Receivers`]; `known`: the hub serves the namespace.
+    Receivers {
+        known: bool,
+        count: usize,
     },
     /// Sockets disconnected, joined or left; `found`: sockets the request was about.
     Count {

@@ -20,8 +20,9 @@ use tokio::sync::oneshot;
 
 use super::{Change, admin};
 use crate::delivery::joined_rooms::JoinedRooms;
-use crate::delivery::membership;
+use crate::delivery::{audience, membership};
 use crate::events::EventQueue;
+use crate::history::StreamKey;
 use crate::policy::identity::Identity;
 use crate::state::HubState;
 
@@ -44,9 +45,35 @@ pub async fn answer<A: Adapter>(io: &SocketIo<A>, hub: &HubState, query: &Contro
         ControlQuery::Leave { namespace, user, room } => {
             change(hub, users_sockets(io, namespace, user), room, Change::Leave).await
         }
+        ControlQuery::Receivers { namespace, room, earlier } => {
+            receivers(io, namespace, room.as_deref(), earlier)
+        }
         ControlQuery::AdminSockets => admin::sockets(io, hub),
         ControlQuery::Admin { operation } => admin::operate(io, hub, operation).await,
     }
+}
+
+/// This hub's sockets that an event of `room`'s stream (or the namespace's, for `None`) reaches, those in
+/// the `earlier` rooms spared: the selections that [`dispatch`](crate::delivery::dispatch) emits it to
+/// here.
+fn receivers<A: Adapter>(
+    io: &SocketIo<A>,
+    namespace: &str,
+    room: Option<&str>,
+    earlier: &[String],
+) -> ControlAnswer {
+    let valid =
+        room.into_iter().chain(earlier.iter().map(String::as_str)).all(|r| RoomName::parse(r).is_ok());
+    let (Some(ns), true) = (io.of(namespace), valid) else {
+        return ControlAnswer::Receivers { known: false, count: 0 };
+    };
+    let key = match room {
+        Some(room) => StreamKey::room(namespace, room),
+        None => StreamKey::namespace(namespace),
+    };
+    let plain = audience::plain(&key, earlier, ns.clone()).sockets().len();
+    let asked = audience::asked(&key, earlier, ns).sockets().len();
+    ControlAnswer::Receivers { known: true, count: plain + asked }
 }
 
 /// The rooms of `namespace` with at least one of this hub's sockets, by name.

@@ -17,16 +17,17 @@ use fred::clients::{Client, SubscriberClient};
 use fred::error::Error as RedisError;
 use fred::prelude::{Builder, ClientLike, Config, EventInterface, PubsubInterface, ReconnectPolicy};
 use fred::types::RespVersion;
-use hub_protocol::control::{CONTROL_CHANNEL, reply_channel};
+use hub_protocol::control::{CONTROL_CHANNEL, ControlAnswer, ControlQuery, reply_channel};
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::adapter::Emitter;
 use socketioxide_redis::drivers::{ChanItem, MessageStream};
 use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
+use super::Reached;
 use super::link::{LinkDriver, LinkError};
 use crate::control::{self, link::ControlLink};
-use crate::history::announcement::CHANNEL;
+use crate::history::announcement::{Audience, CHANNEL};
 use crate::state::HubState;
 
 /// The adapter of a hub in a cluster.
@@ -91,6 +92,44 @@ impl ClusterLink {
     /// ([`history::announcement`](crate::history::announcement)).
     pub async fn announcements(&self) -> Result<MessageStream<ChanItem>, LinkError> {
         self.driver.subscribe_plain(CHANNEL, CHANNEL_QUEUE).await
+    }
+
+    /// How many of the other hubs' sockets an event of `audience`'s stream reaches: one number from each
+    /// hub over the control channel, where socketioxide-redis's `fetch_sockets` has every hub list each
+    /// socket (docs/socketioxide-upstream.md, section 5). A hub that does not answer within
+    /// [`REQUEST_TIMEOUT`] makes the count incomplete; without Redis it is 0, for this hub only.
+    pub async fn receivers_elsewhere(&self, audience: &Audience) -> Reached<usize> {
+        let Audience { key, earlier, .. } = audience;
+        self.count_elsewhere(&key.namespace, key.room.as_deref(), earlier).await
+    }
+
+    /// How many of the other hubs' sockets are in `room` of `namespace`, counted as
+    /// [`receivers_elsewhere`](Self::receivers_elsewhere) counts: a room's events reach all its members.
+    pub async fn members_elsewhere(&self, namespace: &str, room: &str) -> Reached<usize> {
+        self.count_elsewhere(namespace, Some(room), &[]).await
+    }
+
+    async fn count_elsewhere(
+        &self,
+        namespace: &str,
+        room: Option<&str>,
+        earlier: &[String],
+    ) -> Reached<usize> {
+        let query = ControlQuery::Receivers {
+            namespace: namespace.to_owned(),
+            room: room.map(str::to_owned),
+            earlier: earlier.to_vec(),
+        };
+        let gathered = self.control.ask(&query, REQUEST_TIMEOUT).await;
+        let value = gathered
+            .answers
+            .iter()
+            .map(|answer| match answer {
+                ControlAnswer::Receivers { count, .. } => *count,
+                _ => 0,
+            })
+            .sum();
+        Reached { value, scope: gathered.scope }
     }
 
     /// This hub's end of the control requests between the hubs.

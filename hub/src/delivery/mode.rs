@@ -11,7 +11,7 @@ use socketioxide::extract::SocketRef;
 use super::cluster::ClusterLink;
 use super::joined_rooms::{JoinRefused, JoinedRooms};
 use super::room_sizes::RoomSizes;
-use super::{DeliveryError, Reached, Scope, count};
+use super::{DeliveryError, Reached, Scope};
 
 /// A lone hub, or one node of a cluster.
 #[derive(Debug, Clone)]
@@ -146,7 +146,12 @@ impl Mode {
     ) -> Result<Reached<usize>, DeliveryError> {
         match self {
             Mode::Alone(sizes) => Ok(Reached { value: sizes.size(socket.ns(), room), scope: Scope::Cluster }),
-            Mode::Cluster(_) => count(|| socket.within(room.to_owned())).await,
+            // This hub's members, and a number from each other hub.
+            Mode::Cluster(link) => {
+                let here = socket.within(room.to_owned()).sockets().len();
+                let there = link.members_elsewhere(socket.ns(), room).await;
+                Ok(Reached { value: here + there.value, scope: there.scope })
+            }
         }
     }
 }

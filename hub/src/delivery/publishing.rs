@@ -19,6 +19,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::Sid;
 
+use super::mode::Mode;
 use super::{self as delivery, Reached, Scope, audience};
 use crate::history::announcement::Audience;
 use crate::history::{Event, History, Position, RedisHistory, StreamKey, now_ms};
@@ -110,6 +111,7 @@ impl Publication {
         sender: Option<Sid>,
         namespace: &str,
         history: &History,
+        mode: &Mode,
     ) -> Result<Delivered, Rejection> {
         // One stream per target room, each sparing the sockets of the rooms before it: every receiver
         // gets the event once, with the first target room it is in as the metadata's room.
@@ -131,7 +133,7 @@ impl Publication {
             Delivered { reached: Reached { value: 0, scope: Scope::Cluster }, recorded: Vec::new() };
         for audience in &audiences {
             let (reached, position) = match history.shared() {
-                Some(shared) => self.announce(audience, shared, history, &base).await?,
+                Some(shared) => self.announce(audience, shared, history, mode, &base).await?,
                 None => self.record_and_emit(audience, history, &base).await?,
             };
             delivered.reached = delivered.reached.and(reached);
@@ -197,12 +199,21 @@ impl Publication {
         audience: &Audience,
         shared: &RedisHistory,
         history: &History,
+        mode: &Mode,
         base: &impl Fn() -> BroadcastOperators<A>,
     ) -> Result<(Reached<usize>, Option<Position>), Rejection> {
         let Audience { key, earlier, .. } = audience;
         let plain = || audience::plain(key, earlier, base());
         let asked = || audience::asked(key, earlier, base());
-        let counted = delivery::count(plain).await?.and(delivery::count(asked).await?);
+        let counted = match mode {
+            // This hub's receivers, and a number from each other hub.
+            Mode::Cluster(link) => {
+                let here = plain().sockets().len() + asked().sockets().len();
+                let there = link.receivers_elsewhere(audience).await;
+                Reached { value: here + there.value, scope: there.scope }
+            }
+            Mode::Alone(_) => delivery::count(plain).await?.and(delivery::count(asked).await?),
+        };
         if counted.scope != Scope::ThisNode
             && let Ok(position) = shared.announce(audience, now_ms(), &self.event(), self.recorded).await
         {

@@ -29,8 +29,9 @@ pub async fn publish<A: Adapter>(
             malformed(events::PUBLISH, r#"{"event": string, "data": any, "rooms": [string]}"#)
         })?;
         let publication = Publication::parse(request, socket.ns(), &hub.limits)?;
-        let delivered =
-            publication.deliver(|| socket.broadcast(), Some(socket.id), socket.ns(), &hub.history).await?;
+        let delivered = publication
+            .deliver(|| socket.broadcast(), Some(socket.id), socket.ns(), &hub.history, &hub.mode)
+            .await?;
         let via = Via::Socket(&socket.id.to_string());
         Ok(published(via, &publication.event, &publication.target, delivered, started))
     };
@@ -54,8 +55,9 @@ pub async fn direct_emit<A: Adapter>(
         hub.limits.check_rate(&rate, Action::Publish)?;
         let arguments = arguments.map_err(|_| malformed(&event, "JSON or binary arguments"))?;
         let publication = Publication::direct(&event, arguments, socket.ns(), &hub.limits)?;
-        let delivered =
-            publication.deliver(|| socket.broadcast(), Some(socket.id), socket.ns(), &hub.history).await?;
+        let delivered = publication
+            .deliver(|| socket.broadcast(), Some(socket.id), socket.ns(), &hub.history, &hub.mode)
+            .await?;
         let via = Via::Socket(&socket.id.to_string());
         Ok(published(via, &publication.event, &publication.target, delivered, started))
     };

@@ -293,7 +293,9 @@ async fn publish_one<A: OpenOnDemand>(
     let publication = Publication::parse(request, namespace.as_str(), &api.hub.limits)?;
     let delivered = match api.namespace(namespace.as_str()).await? {
         Some(operators) => {
-            publication.deliver(|| operators.clone(), None, namespace.as_str(), &api.hub.history).await?
+            publication
+                .deliver(|| operators.clone(), None, namespace.as_str(), &api.hub.history, &api.hub.mode)
+                .await?
         }
         // Alone, and nobody ever connected to this namespace: nobody to deliver to, but a client that
         // connects later may ask for the history.
