@@ -264,6 +264,9 @@ async fn a_room_is_occupied_and_vacated_around_its_members_comings_and_goings() 
     let bob = member(&hub, "bob", "lobby").await;
     tab1.disconnect().await;
     tab2.request("leave", json!("lobby")).await;
+    // Alice's last tab is gone before bob goes: a disconnect is handled after the client sent it, so
+    // under load bob's could otherwise overtake tab1's.
+    receiver.wait_for_events(4, DELIVERY).await;
     bob.disconnect().await;
     let received = receiver.wait_for_events(6, DELIVERY).await;
     assert_eq!(
