@@ -71,14 +71,23 @@ io.on("connection", (socket) => {
   socket.on("join", async (room, ack) => {
     if (typeof room !== "string" || room.length === 0) return ack?.({ ok: false, error: "bad_request", message: "room" });
     socket.join(room);
-    const members = await roomSize(room);
-    ack?.({ ok: true, room, members });
+    try {
+      ack?.({ ok: true, room, members: await roomSize(room) });
+    } catch (e) {
+      // fetchSockets() rejects when a node does not answer within the adapter's timeout (5 s).
+      ack?.({ ok: false, error: "unavailable", message: String(e?.message ?? e) });
+    }
   });
 
   socket.on("publish", async (request, ack) => {
     if (!publisher) return ack?.({ ok: false, error: "forbidden", message: "only publishers may publish" });
     const rooms = Array.isArray(request?.rooms) ? request.rooms : [];
-    const delivered = await audience(rooms, socket.id);
+    let delivered;
+    try {
+      delivered = await audience(rooms, socket.id);
+    } catch (e) {
+      return ack?.({ ok: false, error: "unavailable", message: String(e?.message ?? e) });
+    }
     (rooms.length ? socket.to(rooms) : socket.broadcast).emit(request.event, request.data ?? null);
     ack?.({ ok: true, delivered });
   });
