@@ -152,6 +152,7 @@ impl Server {
                     cluster: None,
                     webhooks: webhooks.clone(),
                     max_members: config.presence_max_members,
+                    mode: state.mode.clone(),
                 });
                 (serve_io(&config, &io, layer, state), close(io))
             }
@@ -168,7 +169,7 @@ impl Server {
                     token,
                     limits.clone(),
                     sign_in,
-                    Mode::Cluster(link.clone()),
+                    Mode::Cluster(link.clone(), Arc::<RoomSizes>::default()),
                     history.clone(),
                 )
                 .with_webhooks(webhooks.clone())
@@ -193,6 +194,7 @@ impl Server {
                     cluster: Some(presence),
                     webhooks: webhooks.clone(),
                     max_members: config.presence_max_members,
+                    mode: state.mode.clone(),
                 });
                 (serve_io(&config, &io, layer, state), close(io))
             }

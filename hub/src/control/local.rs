@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use super::{Change, admin};
 use crate::delivery::joined_rooms::JoinedRooms;
+use crate::delivery::mode::Mode;
 use crate::delivery::{audience, membership};
 use crate::events::EventQueue;
 use crate::history::StreamKey;
@@ -46,7 +47,7 @@ pub async fn answer<A: Adapter>(io: &SocketIo<A>, hub: &HubState, query: &Contro
             change(hub, users_sockets(io, namespace, user), room, Change::Leave).await
         }
         ControlQuery::Receivers { namespace, room, earlier } => {
-            receivers(io, namespace, room.as_deref(), earlier)
+            receivers(io, hub, namespace, room.as_deref(), earlier)
         }
         ControlQuery::AdminSockets => admin::sockets(io, hub),
         ControlQuery::Admin { operation } => admin::operate(io, hub, operation).await,
@@ -58,6 +59,7 @@ pub async fn answer<A: Adapter>(io: &SocketIo<A>, hub: &HubState, query: &Contro
 /// here.
 fn receivers<A: Adapter>(
     io: &SocketIo<A>,
+    hub: &HubState,
     namespace: &str,
     room: Option<&str>,
     earlier: &[String],
@@ -67,6 +69,11 @@ fn receivers<A: Adapter>(
     let (Some(ns), true) = (io.of(namespace), valid) else {
         return ControlAnswer::Receivers { known: false, count: 0 };
     };
+    // One room's events reach all its members (those who asked for metadata through its shadow room
+    // too): the size this hub keeps, without listing them.
+    if let (Some(room), true, Mode::Cluster(_, sizes)) = (room, earlier.is_empty(), &hub.mode) {
+        return ControlAnswer::Receivers { known: true, count: sizes.size(namespace, room) };
+    }
     let key = match room {
         Some(room) => StreamKey::room(namespace, room),
         None => StreamKey::namespace(namespace),

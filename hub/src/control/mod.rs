@@ -50,7 +50,7 @@ async fn ask<A: Adapter>(
     let here = local::answer(io, hub, &query);
     match &hub.mode {
         Mode::Alone(_) => (vec![here.await], false),
-        Mode::Cluster(link) => {
+        Mode::Cluster(link, _) => {
             let (here, there) = tokio::join!(here, link.control().ask(&query, wait));
             let mut answers = there.answers;
             answers.push(here);

@@ -18,9 +18,9 @@ use super::{DeliveryError, Reached, Scope};
 pub enum Mode {
     /// Alone, the hub knows every socket, and keeps its rooms' sizes itself.
     Alone(Arc<RoomSizes>),
-    /// In a cluster, rooms are counted by the adapter on every node; the hub is ready while it reaches
-    /// Redis.
-    Cluster(ClusterLink),
+    /// In a cluster, each node keeps its own rooms' sizes and asks the others for theirs; the hub is ready
+    /// while it reaches Redis.
+    Cluster(ClusterLink, Arc<RoomSizes>),
 }
 
 /// A room's size after a `join` or `leave` (and how far the count reached), and whether the socket's
@@ -53,7 +53,7 @@ impl Mode {
     pub fn is_ready(&self) -> bool {
         match self {
             Mode::Alone(_) => true,
-            Mode::Cluster(link) => link.is_up(),
+            Mode::Cluster(link, _) => link.is_up(),
         }
     }
 
@@ -67,7 +67,7 @@ impl Mode {
     ) -> Result<Option<Reached<usize>>, DeliveryError> {
         match self {
             Mode::Alone(_) => Ok(None),
-            Mode::Cluster(_) => self.size(socket, room).await.map(Some),
+            Mode::Cluster(..) => self.size(socket, room).await.map(Some),
         }
     }
 
@@ -93,8 +93,13 @@ impl Mode {
                     None => Membership { members: whole(sizes.size(socket.ns(), room)), changed: false },
                 })
             }
-            (Mode::Cluster(_), counted) => {
-                let changed = joined.join(room, max, enter)?.is_some();
+            (Mode::Cluster(_, sizes), counted) => {
+                let changed = joined
+                    .join(room, max, || {
+                        enter();
+                        sizes.add(socket.ns(), room)
+                    })?
+                    .is_some();
                 let before = counted.unwrap_or(Reached { value: 0, scope: Scope::Incomplete });
                 let members = Reached { value: before.value + usize::from(changed), ..before };
                 Ok(Membership { members, changed })
@@ -119,8 +124,11 @@ impl Mode {
                     sizes.remove(socket.ns(), room)
                 })
                 .map_or(unchanged, |members| Membership { members: whole(members), changed: true })),
-            Mode::Cluster(_) => match joined.leave(room, exit) {
-                Some(()) => Ok(Membership { members: self.size(socket, room).await?, changed: true }),
+            Mode::Cluster(_, sizes) => match joined.leave(room, || {
+                exit();
+                sizes.remove(socket.ns(), room)
+            }) {
+                Some(_) => Ok(Membership { members: self.size(socket, room).await?, changed: true }),
                 None => Ok(unchanged),
             },
         }
@@ -130,10 +138,9 @@ impl Mode {
     /// (socketioxide takes it out of the adapter's rooms itself.)
     pub fn forget<A: Adapter>(&self, socket: &SocketRef<A>, joined: &JoinedRooms) -> Vec<String> {
         let rooms = joined.close();
-        if let Mode::Alone(sizes) = self {
-            for room in &rooms {
-                sizes.remove(socket.ns(), room);
-            }
+        let (Mode::Alone(sizes) | Mode::Cluster(_, sizes)) = self;
+        for room in &rooms {
+            sizes.remove(socket.ns(), room);
         }
         rooms
     }
@@ -147,10 +154,9 @@ impl Mode {
         match self {
             Mode::Alone(sizes) => Ok(Reached { value: sizes.size(socket.ns(), room), scope: Scope::Cluster }),
             // This hub's members, and a number from each other hub.
-            Mode::Cluster(link) => {
-                let here = socket.within(room.to_owned()).sockets().len();
+            Mode::Cluster(link, sizes) => {
                 let there = link.members_elsewhere(socket.ns(), room).await;
-                Ok(Reached { value: here + there.value, scope: there.scope })
+                Ok(Reached { value: sizes.size(socket.ns(), room) + there.value, scope: there.scope })
             }
         }
     }

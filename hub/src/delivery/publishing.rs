@@ -207,7 +207,7 @@ impl Publication {
         let asked = || audience::asked(key, earlier, base());
         let counted = match mode {
             // This hub's receivers, and a number from each other hub.
-            Mode::Cluster(link) => {
+            Mode::Cluster(link, _) => {
                 let here = plain().sockets().len() + asked().sockets().len();
                 let there = link.receivers_elsewhere(audience).await;
                 Reached { value: here + there.value, scope: there.scope }

@@ -26,7 +26,7 @@ pub fn is_health(path: &str) -> bool {
 /// The routes; `/readyz` answers as the hub's `mode` is ready.
 pub fn routes(mode: Mode) -> Router {
     let prometheus = metrics::handle();
-    if let Mode::Cluster(_) = mode {
+    if let Mode::Cluster(..) = mode {
         // Shown from the start, so that a dashboard sees 0 rather than nothing.
         metrics::cluster_messages_lost(0);
     }
@@ -38,8 +38,8 @@ pub fn routes(mode: Mode) -> Router {
                 let ready = mode.is_ready();
                 let redis = match &mode {
                     Mode::Alone(_) => None,
-                    Mode::Cluster(_) if ready => Some("connected"),
-                    Mode::Cluster(_) => Some("unreachable"),
+                    Mode::Cluster(..) if ready => Some("connected"),
+                    Mode::Cluster(..) => Some("unreachable"),
                 };
                 async move {
                     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

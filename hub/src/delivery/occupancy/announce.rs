@@ -23,7 +23,8 @@ use tokio::time::Instant;
 
 use super::redis::{HEARTBEAT, RedisPresence};
 use super::{Change, Occupancy, RoomKey, Step};
-use crate::delivery::{count, emit};
+use crate::delivery::emit;
+use crate::delivery::mode::Mode;
 use crate::webhooks::Webhooks;
 
 /// Most changes taken from the queue at once (one Redis script per room for all of them).
@@ -38,6 +39,8 @@ pub struct Announcer<A: Adapter> {
     pub webhooks: Webhooks,
     /// Rooms with more members than this get no `presence` events (`--presence-max-members`).
     pub max_members: usize,
+    /// Who counts a room's members.
+    pub mode: Mode,
 }
 
 /// Starts the task; it ends when the hub stops.
@@ -47,7 +50,7 @@ pub fn start<A: Adapter>(announcer: Announcer<A>) {
 }
 
 async fn run<A: Adapter>(announcer: Announcer<A>, mut changes: mpsc::Receiver<Change>) {
-    let Announcer { io, occupancy, mut cluster, webhooks, max_members } = announcer;
+    let Announcer { io, occupancy, mut cluster, webhooks, max_members, mode } = announcer;
     let mut pending = Pending::default();
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     let mut batch = Vec::with_capacity(BATCH);
@@ -73,7 +76,7 @@ async fn run<A: Adapter>(announcer: Announcer<A>, mut changes: mpsc::Receiver<Ch
                         None => changes,
                     };
                     if !changes.is_empty() {
-                        send(&io, room, changes, max_members).await;
+                        send(&io, room, changes, max_members, &mode).await;
                     }
                 }
             }
@@ -215,6 +218,7 @@ async fn send<A: Adapter>(
     (namespace, room): RoomKey,
     changes: Vec<PresenceChange>,
     max_members: usize,
+    mode: &Mode,
 ) {
     let Some(operators) = io.of(namespace.as_str()) else {
         tracing::debug!(ns = namespace, room, "presence not sent: this hub no longer serves the namespace");
@@ -223,19 +227,18 @@ async fn send<A: Adapter>(
     if max_members == 0 {
         return;
     }
-    let select = || operators.clone().within(room.clone());
-    // Counted where the room is: on every hub in a cluster. A count that fails sends nothing either.
-    match count(select).await {
-        Ok(members) if members.value <= max_members => {}
-        Ok(members) => {
-            tracing::debug!(ns = namespace, room, members = members.value, "presence not sent: a big room");
-            return;
+    // Counted where the room is: on every hub in a cluster.
+    let members = match mode {
+        Mode::Alone(sizes) => sizes.size(&namespace, &room),
+        Mode::Cluster(link, sizes) => {
+            sizes.size(&namespace, &room) + link.members_elsewhere(&namespace, &room).await.value
         }
-        Err(e) => {
-            tracing::warn!(ns = namespace, room, "presence not sent: {e}");
-            return;
-        }
+    };
+    if members > max_members {
+        tracing::debug!(ns = namespace, room, members, "presence not sent: a big room");
+        return;
     }
+    let select = || operators.clone().within(room.clone());
     if let Err(e) = emit(select, PRESENCE, &(changes,)).await {
         tracing::warn!(ns = namespace, room, "presence not sent: {e}");
     }
