@@ -77,8 +77,9 @@ sample() {
     for n in 0 1 2; do
         rss=$(awk '/^VmRSS:/ {print $2}' "/proc/${hubs[$n]}/status" 2>/dev/null || echo null)
         files=$(find "/proc/${hubs[$n]}/fd" -mindepth 1 2>/dev/null | wc -l)
-        sockets=$(curl -s --max-time 5 "http://127.0.0.1:${ports[$n]}/metrics" |
-            awk '/^hub_connected_sockets/ {s += $2} END {print s + 0}')
+        # A hub too busy to answer within 5 s is a missing reading, not the end of the readings.
+        sockets=$({ curl -s --max-time 5 "http://127.0.0.1:${ports[$n]}/metrics" || true; } |
+            awk '/^hub_connected_sockets/ {s += $2; seen = 1} END {print seen ? s : "null"}')
         echo "{\"kind\":\"sample\",\"t\":$1,\"hub\":$((n + 1)),\"rss_kib\":${rss:-null},\"open_files\":$files,\"sockets\":$sockets}"
     done
     echo "{\"kind\":\"sample\",\"t\":$1,\"redis_rss_kib\":$(awk '/^VmRSS:/ {print $2}' "/proc/$redis/status")}"
@@ -107,7 +108,7 @@ status=0
 for n in 0 1 2; do
     wait "${loads[$n]}" || { status=1; echo "bench/cluster_scale.sh: load generator $((n + 1)) failed" >&2; }
 done
-kill "$sampler"
+kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 [ "$status" -eq 0 ] || exit 1
 cat "$dir"/load*.json >>"$out"
@@ -145,7 +146,7 @@ print("| time s | " + " | ".join(f"hub {n} sockets / RSS MiB / open files" for n
 print("|---:|" + "---:|" * 4)
 for t in sorted({s["t"] for s in samples}):
     at = {s.get("hub"): s for s in samples if s["t"] == t}
-    cells = [f"{at[n]['sockets']:,} / {(at[n]['rss_kib'] or 0) / 1024:,.0f} / {at[n]['open_files']:,}"
+    cells = [f"{'-' if at[n]['sockets'] is None else format(at[n]['sockets'], ',')} / {(at[n]['rss_kib'] or 0) / 1024:,.0f} / {at[n]['open_files']:,}"
              if n in at else "-" for n in (1, 2, 3)]
     redis = at.get(None, {}).get("redis_rss_kib")
     print(f"| {t} | " + " | ".join(cells) + (f" | {redis / 1024:,.1f} |" if redis else " | - |"))
