@@ -51,11 +51,7 @@ pub async fn hold(setup: &Setup, hold: Duration) -> anyhow::Result<Report> {
     let mut report = Report::new(setup, "hold");
     report.seconds = hold.as_secs_f64();
     report.held = Some(open.len());
-    report.connect_per_s = Some(setup.clients as f64 / took.as_secs_f64());
-    if let (Some(before), Some(after)) = (before, after) {
-        report.rss_kib_per_conn = Some(after.saturating_sub(before) as f64 / setup.clients as f64);
-        report.server_rss_mib = Some(after as f64 / 1024.0);
-    }
+    report.connected(setup.clients, took, before, after);
     drop(open);
     Ok(report)
 }

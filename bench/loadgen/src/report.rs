@@ -121,6 +121,16 @@ impl Report {
         self.max_ms = latencies.quantile_ms(1.0);
     }
 
+    /// Records a connect phase: `clients` connections opened in `took`, and the servers' RSS (KiB)
+    /// before and after, when it could be read.
+    pub fn connected(&mut self, clients: usize, took: Duration, before: Option<u64>, after: Option<u64>) {
+        self.connect_per_s = Some(clients as f64 / took.as_secs_f64());
+        if let (Some(before), Some(after)) = (before, after) {
+            self.rss_kib_per_conn = Some(after.saturating_sub(before) as f64 / clients as f64);
+            self.server_rss_mib = Some(after as f64 / 1024.0);
+        }
+    }
+
     /// Whether the load generator, rather than the server, may have limited this run.
     fn loadgen_limited(&self) -> bool {
         self.loadgen_cpu_pct.is_some_and(|pct| pct > 90.0) || self.loop_lag_max_ms.is_some_and(|ms| ms > 50.0)

@@ -108,11 +108,7 @@ pub async fn idle(setup: &Setup, hold: Duration) -> anyhow::Result<Report> {
         open
     };
     let after = setup.server_rss_kib();
-    report.connect_per_s = Some(setup.clients as f64 / took.as_secs_f64());
-    if let (Some(before), Some(after)) = (before, after) {
-        report.rss_kib_per_conn = Some(after.saturating_sub(before) as f64 / setup.clients as f64);
-        report.server_rss_mib = Some(after as f64 / 1024.0);
-    }
+    report.connected(setup.clients, took, before, after);
     drop(conns);
     Ok(report)
 }
