@@ -103,9 +103,12 @@ verdict("zero loss for connected receivers",
         lost == 0 and tally["duplicates"] == 0 and tally["receivers_dropped"] == 0 and tally["epoch_changes"] == 0
         and tally["short_deliveries"] == 0,
         f"{summary['expected']:,} room events expected by the receivers, {lost:,} lost, {tally['duplicates']} "
-        f"duplicates, {tally['out_of_order']} out of order, {tally['receivers_dropped']} receivers dropped, "
+        f"duplicates, {tally['receivers_dropped']} receivers dropped, "
         f"{tally['epoch_changes']} epoch changes; {tally['published']:,} publishes, "
         f"{tally['short_deliveries']} acked with fewer deliveries than receivers")
+verdict("receivers got each room's events in offset order", tally["out_of_order"] == 0,
+        f"{tally['out_of_order']} events before an earlier offset of their room "
+        f"(churners, whose own messages' offsets come in acks: {tally['churn_out_of_order']})")
 verdict("churners: nothing missed while in a room, every replay complete",
         tally["churn_missing"] == 0 and tally["replays_incomplete"] == 0,
         f"{tally['churn_cycles']:,} connections, {tally['chats']:,} chats, {tally['churn_missing']} events missed "

@@ -41,8 +41,12 @@ pub struct Tally {
     pub received: AtomicU64,
     /// Events a receiver or churner got twice.
     pub duplicates: AtomicU64,
-    /// Events that came before an earlier offset of their room (not a loss if the earlier one came).
+    /// Events a receiver got before an earlier offset of their room (not a loss if the earlier one
+    /// came, but the contract promises offset order).
     pub out_of_order: AtomicU64,
+    /// The same for churners, whose own `chat` offsets come in its ack, which may follow the room's
+    /// next event (the hub acks once the message is delivered): told apart, not a fault.
+    pub churn_out_of_order: AtomicU64,
     /// Events with another epoch than the one the client joined with: the room's history was lost.
     pub epoch_changes: AtomicU64,
     /// Receivers whose connection ended before the soak did.
@@ -99,7 +103,8 @@ impl Tally {
         }
         match seen.record(position.offset) {
             Arrival::InOrder => {}
-            Arrival::Early => Self::add(&self.out_of_order, 1),
+            Arrival::Early if receiver => Self::add(&self.out_of_order, 1),
+            Arrival::Early => Self::add(&self.churn_out_of_order, 1),
             Arrival::Duplicate => Self::add(&self.duplicates, 1),
         }
     }
