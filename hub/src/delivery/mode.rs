@@ -151,12 +151,17 @@ impl Mode {
         socket: &SocketRef<A>,
         room: &str,
     ) -> Result<Reached<usize>, DeliveryError> {
+        Ok(self.room_size(socket.ns(), room).await)
+    }
+
+    /// How many sockets are in `room` of `namespace`: this hub's own count, and in a cluster a number
+    /// from each other hub.
+    pub async fn room_size(&self, namespace: &str, room: &str) -> Reached<usize> {
         match self {
-            Mode::Alone(sizes) => Ok(Reached { value: sizes.size(socket.ns(), room), scope: Scope::Cluster }),
-            // This hub's members, and a number from each other hub.
+            Mode::Alone(sizes) => whole(sizes.size(namespace, room)),
             Mode::Cluster(link, sizes) => {
-                let there = link.members_elsewhere(socket.ns(), room).await;
-                Ok(Reached { value: sizes.size(socket.ns(), room) + there.value, scope: there.scope })
+                let there = link.members_elsewhere(namespace, room).await;
+                Reached { value: sizes.size(namespace, room) + there.value, scope: there.scope }
             }
         }
     }

@@ -228,12 +228,7 @@ async fn send<A: Adapter>(
         return;
     }
     // Counted where the room is: on every hub in a cluster.
-    let members = match mode {
-        Mode::Alone(sizes) => sizes.size(&namespace, &room),
-        Mode::Cluster(link, sizes) => {
-            sizes.size(&namespace, &room) + link.members_elsewhere(&namespace, &room).await.value
-        }
-    };
+    let members = mode.room_size(&namespace, &room).await.value;
     if members > max_members {
         tracing::debug!(ns = namespace, room, members, "presence not sent: a big room");
         return;
